@@ -1,0 +1,113 @@
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import type { ChunkingParams } from './fastcdc.ts'
+import type { ScanRequest, ScanResult } from './scan.ts'
+import type { VerifyRangeRequest } from './verify-range.ts'
+import type { WorkerJob } from './worker.ts'
+
+export interface HashPoolInit {
+  /** @default os.availableParallelism(), at most 8 */
+  threads?: number
+  /** Read buffer per thread, bytes. @default 8 MiB */
+  bufferBytes?: number
+}
+
+/** An error a worker met on the file system, with the errno code and path kept. */
+export class WorkerIoError extends Error {
+  readonly code: string | undefined
+  readonly path: string | undefined
+  constructor(message: string, code?: string, path?: string) {
+    super(message)
+    this.code = code
+    this.path = path
+  }
+}
+
+interface Pending {
+  job: WorkerJob
+  resolve: (v: unknown) => void
+  reject: (e: Error) => void
+}
+
+/**
+ * Worker threads that read, cut and hash file ranges. Jobs queue in order and go to the
+ * first free thread; `close()` ends the threads.
+ */
+export class HashPool {
+  readonly threads: number
+  readonly bufferBytes: number
+  private readonly idle: Worker[] = []
+  private readonly workers: Worker[] = []
+  private readonly queue: Array<Pending & { id: number }> = []
+  private readonly running = new Map<Worker, Pending & { id: number }>()
+  private nextId = 0
+  private closed = false
+
+  constructor(init: HashPoolInit = {}) {
+    this.threads = init.threads ?? Math.min(availableParallelism(), 8)
+    this.bufferBytes = init.bufferBytes ?? 8 * 1024 * 1024
+    if (!(this.threads >= 1)) throw new RangeError(`threads must be at least 1, got ${this.threads}`)
+  }
+
+  scan(params: ChunkingParams, req: ScanRequest): Promise<ScanResult> {
+    const bufferBytes = Math.max(this.bufferBytes, 2 * params.maxSize)
+    return this.submit({ kind: 'scan', params, bufferBytes, req }) as Promise<ScanResult>
+  }
+
+  /** Indexes within `req` of chunks that do not match. */
+  verify(req: VerifyRangeRequest, maxChunkBytes: number): Promise<number[]> {
+    const bufferBytes = Math.max(this.bufferBytes, maxChunkBytes)
+    return this.submit({ kind: 'verify', bufferBytes, req }) as Promise<number[]>
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    for (const p of this.queue.splice(0)) p.reject(new Error('hash pool closed'))
+    await Promise.all(this.workers.splice(0).map(async (w) => w.terminate()))
+    this.idle.length = 0
+  }
+
+  private submit(job: WorkerJob): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error('hash pool closed'))
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, job, resolve, reject })
+      this.dispatch()
+    })
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      const worker = this.idle.pop() ?? (this.workers.length < this.threads ? this.spawn() : undefined)
+      if (worker === undefined) return
+      const task = this.queue.shift()!
+      this.running.set(worker, task)
+      worker.ref() // a busy thread keeps the process alive; an idle one does not
+      worker.postMessage({ id: task.id, job: task.job })
+    }
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(new URL('./worker.ts', import.meta.url))
+    worker.unref()
+    worker.on('message', (msg: { id: number, result?: unknown, error?: { message: string, code?: string, path?: string } }) => {
+      const task = this.running.get(worker)
+      this.running.delete(worker)
+      worker.unref()
+      this.idle.push(worker)
+      if (task !== undefined) {
+        if (msg.error) task.reject(new WorkerIoError(msg.error.message, msg.error.code, msg.error.path))
+        else task.resolve(msg.result)
+      }
+      this.dispatch()
+    })
+    worker.on('error', (err) => {
+      const task = this.running.get(worker)
+      this.running.delete(worker)
+      this.workers.splice(this.workers.indexOf(worker), 1)
+      task?.reject(err)
+      this.dispatch()
+    })
+    this.workers.push(worker)
+    return worker
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * What every module shares: the error class, the logger, the progress bar and formatting.
+ */
+export { PeerstageError, isPeerstageError } from './errors.ts'
+export { createLogger, silentLogger, type Logger, type LoggerInit } from './logger.ts'
+export { createProgress, type Progress, type ProgressInit } from './progress.ts'
+export { formatBytes, formatDuration } from './format.ts'
