@@ -1,0 +1,83 @@
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util'
+import { PeerstageError, isPeerstageError } from '../common/index.ts'
+
+/** A CLI usage mistake: exit 2, one line, the command's help named. */
+export const USAGE = 'PEERSTAGE_CLI_USAGE'
+
+export function usageError(message: string): PeerstageError {
+  return new PeerstageError(USAGE, message)
+}
+
+export interface CommandContext {
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>
+  positionals: string[]
+  json: boolean
+  /** Human-readable output (stdout). */
+  print(line: string): void
+  /** The single JSON document of `--json` (stdout). */
+  printJson(value: unknown): void
+}
+
+export interface Command {
+  name: string
+  summary: string
+  /** Full help: usage line, description, options, exit codes. */
+  help: string
+  options: ParseArgsOptionsConfig
+  /** Positional arguments: exactly this many, or [min, max]. */
+  positionals: number | [number, number]
+  /** Returns the exit code. */
+  run(ctx: CommandContext): Promise<number>
+}
+
+/** Error codes that mean "the work started and failed" rather than "could not start". */
+const RUNTIME_FAILURES = new Set(['PEERSTAGE_PACK_SOURCE_CHANGED'])
+
+/**
+ * Parses argv for one command and runs it. Expected failures print one sentence (or the
+ * error object with --json) and exit 2 for usage or unusable input, 1 for failed work.
+ */
+export async function runCommand(cmd: Command, argv: string[]): Promise<number> {
+  const json = argv.includes('--json')
+  const out = {
+    print: (line: string) => { process.stdout.write(`${line}\n`) },
+    printJson: (value: unknown) => { process.stdout.write(`${JSON.stringify(value, null, 2)}\n`) },
+  }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    out.print(cmd.help)
+    return 0
+  }
+  try {
+    let parsed
+    try {
+      parsed = parseArgs({ args: argv, options: { ...cmd.options, json: { type: 'boolean' } }, allowPositionals: true, strict: true })
+    } catch (err) {
+      throw usageError((err as Error).message.replace(/\. To specify a positional.*$/s, ''))
+    }
+    const [min, max] = typeof cmd.positionals === 'number' ? [cmd.positionals, cmd.positionals] : cmd.positionals
+    if (parsed.positionals.length < min || parsed.positionals.length > max) {
+      throw usageError(`expects ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? '' : 's'}, got ${parsed.positionals.length}`)
+    }
+    return await cmd.run({ values: parsed.values, positionals: parsed.positionals, json, ...out })
+  } catch (err) {
+    if (!isPeerstageError(err)) throw err
+    if (json) out.printJson({ error: err.toJSON() })
+    else {
+      process.stderr.write(`peerstage ${cmd.name}: ${err.message}\n`)
+      if (err.code === USAGE) process.stderr.write(`Try 'peerstage ${cmd.name} --help'.\n`)
+    }
+    return RUNTIME_FAILURES.has(err.code) ? 1 : 2
+  }
+}
+
+/** A required string option, or a usage error naming it. */
+export function requireString(ctx: CommandContext, name: string): string {
+  const v = ctx.values[name]
+  if (typeof v !== 'string' || v === '') throw usageError(`--${name} is required`)
+  return v
+}
+
+export function stringList(ctx: CommandContext, name: string): string[] {
+  const v = ctx.values[name]
+  return Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : []
+}

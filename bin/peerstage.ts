@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * peerstage: one CLI; each subcommand lives beside the module it drives.
+ */
+import { chunkerCommands } from './chunker-commands.ts'
+import { runCommand, type Command } from './cli.ts'
+
+const commands: Command[] = [...chunkerCommands]
+
+function mainHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.length))
+  return `peerstage: move OS image packages across a WAN, verified chunk by chunk.
+
+Usage: peerstage COMMAND [options]    (peerstage COMMAND --help for each)
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Add --json to any command for one JSON document on stdout.`
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${mainHelp()}\n`)
+    return name === undefined ? 2 : 0
+  }
+  if (name === '--version') {
+    process.stdout.write('peerstage 0.1.0\n')
+    return 0
+  }
+  const cmd = commands.find((c) => c.name === name)
+  if (cmd === undefined) {
+    process.stderr.write(`peerstage: unknown command '${name}'. Try 'peerstage --help'.\n`)
+    return 2
+  }
+  return runCommand(cmd, rest)
+}
+
+process.exitCode = await main(process.argv.slice(2))
