@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { ChunkerErrorCodes } from '../chunker/index.ts'
+import { USAGE } from '../bin/cli.ts'
+import { chunkerCommands } from '../bin/chunker-commands.ts'
+
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+
+describe('README', () => {
+  it('lists every error code', () => {
+    for (const code of [USAGE, ...Object.values(ChunkerErrorCodes)]) expect(readme, code).toContain(`\`${code}\``)
+  })
+
+  it('names the two set-up commands', () => {
+    expect(readme).toMatch(/npm ci\nnpm test/)
+  })
+
+  it('documents every command and every option', () => {
+    for (const cmd of chunkerCommands) {
+      expect(readme).toContain(`\`${cmd.name} `)
+      for (const option of Object.keys(cmd.options)) expect(readme, `${cmd.name} --${option}`).toContain(`--${option}`)
+    }
+  })
+})
