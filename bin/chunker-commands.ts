@@ -9,10 +9,15 @@ import { requireString, stringList, usageError, type Command, type CommandContex
 function progressFor(ctx: CommandContext, label: string): (done: number, total: number) => void {
   if (ctx.json) return () => {}
   let bar: ReturnType<typeof createProgress> | undefined
+  let finished = false
   return (done, total) => {
+    if (finished) return
     bar ??= createProgress({ label, totalBytes: total })
     bar.update(done)
-    if (done >= total) bar.done()
+    if (done >= total) {
+      finished = true
+      bar.done()
+    }
   }
 }
 
