@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { BandwidthErrorCodes } from '../bandwidth/index.ts'
 import { ChunkerErrorCodes } from '../chunker/index.ts'
 import { USAGE } from '../bin/cli.ts'
 import { chunkerCommands } from '../bin/chunker-commands.ts'
@@ -8,7 +9,7 @@ const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 
 describe('README', () => {
   it('lists every error code', () => {
-    for (const code of [USAGE, ...Object.values(ChunkerErrorCodes)]) expect(readme, code).toContain(`\`${code}\``)
+    for (const code of [USAGE, ...Object.values(ChunkerErrorCodes), ...Object.values(BandwidthErrorCodes)]) expect(readme, code).toContain(`\`${code}\``)
   })
 
   it('names the two set-up commands', () => {
