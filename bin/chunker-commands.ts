@@ -1,9 +1,9 @@
 import { resolve } from 'node:path'
 import {
-  diffManifests, generatePublisherKeys, loadPrivateKey, loadPublicKey, pack, parseProgramSpec, publisherOf, readManifest,
+  ChunkerErrorCodes, diffManifests, generatePublisherKeys, loadPrivateKey, loadPublicKey, pack, parseProgramSpec, publisherOf, readManifest,
   verifyDirectory, chunkHash, type Program,
 } from '../chunker/index.ts'
-import { createProgress, formatBytes, writeFileAtomic } from '../common/index.ts'
+import { PeerstageError, createProgress, formatBytes, writeFileAtomic } from '../common/index.ts'
 import { requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 
 function progressFor(ctx: CommandContext, label: string): (done: number, total: number) => void {
@@ -60,7 +60,8 @@ Writes the signed manifest to FILE (default NAME@VER.manifest.json), atomically.
   --out FILE            where to write the manifest
   --json                print {packageId, files, chunks, pieces, bytes, seconds, ...} only
 
-Exit codes: 0 packed; 1 a source file changed while packing; 2 usage or unreadable input.`,
+Exit codes: 0 packed; 1 a source file changed while packing, or the manifest could not be
+written; 2 usage or unreadable input.`,
   options: {
     name: { type: 'string' },
     version: { type: 'string' },
@@ -82,7 +83,11 @@ Exit codes: 0 packed; 1 a source file changed while packing; 2 usage or unreadab
     const out = resolve(typeof ctx.values.out === 'string' ? ctx.values.out : `${name}@${version}.manifest.json`)
     const started = performance.now()
     const result = await pack(ctx.positionals[0], { name, version, privateKey, programs, onProgress: progressFor(ctx, 'packing') })
-    writeFileAtomic(out, `${result.canonical}\n`)
+    try {
+      writeFileAtomic(out, `${result.canonical}\n`)
+    } catch (err) {
+      throw new PeerstageError(ChunkerErrorCodes.PACK_OUTPUT_UNWRITABLE, `cannot write the manifest to ${out}: ${(err as Error).message}`, { cause: err })
+    }
     const seconds = (performance.now() - started) / 1000
     const m = result.manifest
     if (ctx.json) {

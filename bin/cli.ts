@@ -31,7 +31,7 @@ export interface Command {
 }
 
 /** Error codes that mean "the work started and failed" rather than "could not start". */
-const RUNTIME_FAILURES = new Set(['PEERSTAGE_PACK_SOURCE_CHANGED'])
+const RUNTIME_FAILURES = new Set(['PEERSTAGE_PACK_SOURCE_CHANGED', 'PEERSTAGE_PACK_OUTPUT_UNWRITABLE'])
 
 /**
  * Parses argv for one command and runs it. Expected failures print one sentence (or the

@@ -34,6 +34,8 @@ export const ChunkerErrorCodes = {
   PACK_UNSUPPORTED_FILE: 'PEERSTAGE_PACK_UNSUPPORTED_FILE',
   /** A source file changed size or vanished while it was being packed. */
   PACK_SOURCE_CHANGED: 'PEERSTAGE_PACK_SOURCE_CHANGED',
+  /** The manifest could not be written where asked (permissions, missing directory, full disk). */
+  PACK_OUTPUT_UNWRITABLE: 'PEERSTAGE_PACK_OUTPUT_UNWRITABLE',
   /** The verify directory does not exist or is not a directory. */
   VERIFY_DIR_UNREADABLE: 'PEERSTAGE_VERIFY_DIR_UNREADABLE',
 } as const

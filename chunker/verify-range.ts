@@ -17,7 +17,13 @@ export interface VerifyRangeRequest {
  */
 export function verifyRange(buffer: Buffer, req: VerifyRangeRequest): number[] {
   const bad: number[] = []
-  const fd = openSync(req.path, 'r')
+  let fd: number
+  try {
+    fd = openSync(req.path, 'r')
+  } catch {
+    // Gone or unreadable since the caller looked: every chunk is missing.
+    return Array.from(req.lengths, (_, i) => i)
+  }
   try {
     let i = 0
     let pos = req.start

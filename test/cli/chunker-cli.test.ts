@@ -136,3 +136,17 @@ describe('peerstage CLI: keygen, pack, verify, inspect, diff', () => {
     expect(j.reusedBytes).toBe(j.totalBytes - 50_000)
   })
 })
+
+describe('peerstage pack: output that cannot be written', () => {
+  it('exits 1 with one sentence, leaving no partial file', async () => {
+    const dir = tempDir()
+    sampleTree(join(dir, 'src'))
+    expect((await peerstage(['keygen', '--out', join(dir, 'keys')])).code).toBe(0)
+    const out = join(dir, 'no-such-dir', 'm.json')
+    const r = await peerstage(['pack', join(dir, 'src'), '--name', 'x', '--version', '1', '--key', join(dir, 'keys/publisher.key'), '--out', out])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/^peerstage pack: cannot write the manifest to .*no-such-dir/)
+    expect(r.stderr).not.toMatch(/\n\s+at /) // no stack trace
+    expect(existsSync(out)).toBe(false)
+  })
+})
