@@ -123,6 +123,11 @@ export function nextChange(scopes: readonly Schedule[], time: Date): Date | unde
   return undefined
 }
 
+/** A difference of minutes-of-week folded into [-half a week, half a week). */
+function foldWeek(diff: number): number {
+  return ((diff + WEEK_MINUTES / 2) % WEEK_MINUTES + WEEK_MINUTES) % WEEK_MINUTES - WEEK_MINUTES / 2
+}
+
 /** Instants after `from` at which the wall clock of `timeZone` reads minute-of-week `edge`. */
 function edgeInstants(timeZone: string, edge: number, from: number): number[] {
   const out: number[] = []
@@ -133,9 +138,7 @@ function edgeInstants(timeZone: string, edge: number, from: number): number[] {
     let t = Math.round(from + (delta + weeks * WEEK_MINUTES) * MINUTE)
     // A daylight-saving change on the way shifts the wall clock: correct by the difference.
     for (let i = 0; i < 2; i++) {
-      let diff = localMinuteOfWeek(new Date(t), timeZone) - edge
-      diff = ((diff + WEEK_MINUTES / 2) % WEEK_MINUTES + WEEK_MINUTES) % WEEK_MINUTES - WEEK_MINUTES / 2
-      t -= Math.round(diff * MINUTE)
+      t -= Math.round(foldWeek(localMinuteOfWeek(new Date(t), timeZone) - edge) * MINUTE)
     }
     out.push(t)
   }
@@ -144,9 +147,7 @@ function edgeInstants(timeZone: string, edge: number, from: number): number[] {
 
 /** UTC offset of `timeZone` at `t`, in minutes, as wall clock minus UTC. */
 function offsetAt(timeZone: string, t: number): number {
-  const utc = localMinuteOfWeek(new Date(t), 'UTC')
-  const diff = localMinuteOfWeek(new Date(t), timeZone) - utc
-  return Math.round(((diff + WEEK_MINUTES / 2) % WEEK_MINUTES + WEEK_MINUTES) % WEEK_MINUTES - WEEK_MINUTES / 2)
+  return Math.round(foldWeek(localMinuteOfWeek(new Date(t), timeZone) - localMinuteOfWeek(new Date(t), 'UTC')))
 }
 
 /** Instants (to the minute) within the horizon where the zone's UTC offset changes. */

@@ -103,24 +103,23 @@ export function parseWindow(input: string | WindowSpec, where: string): Bandwidt
   return { days, fromMinute, toMinute, rate: parseRate(spec.rate, `the rate of ${where}`), text }
 }
 
+/** Minutes from start to end of one day's window (a wrapping one runs into the next day). */
+function windowLength(w: BandwidthWindow): number {
+  return w.toMinute > w.fromMinute ? w.toMinute - w.fromMinute : 1440 - w.fromMinute + w.toMinute
+}
+
 /** Minutes the window covers in a week: the narrower window wins where two overlap. */
 export function windowWeeklyMinutes(w: BandwidthWindow): number {
-  const length = w.toMinute > w.fromMinute ? w.toMinute - w.fromMinute : 1440 - w.fromMinute + w.toMinute
-  return length * w.days.length
+  return windowLength(w) * w.days.length
 }
 
 /** Does the window cover this local minute of the week? */
 export function windowCovers(w: BandwidthWindow, minuteOfWeek: number): boolean {
-  for (const d of w.days) {
-    const start = d * 1440 + w.fromMinute
-    const length = w.toMinute > w.fromMinute ? w.toMinute - w.fromMinute : 1440 - w.fromMinute + w.toMinute
-    const offset = (minuteOfWeek - start + WEEK_MINUTES) % WEEK_MINUTES
-    if (offset < length) return true
-  }
-  return false
+  const length = windowLength(w)
+  return w.days.some((d) => (minuteOfWeek - (d * 1440 + w.fromMinute) + WEEK_MINUTES) % WEEK_MINUTES < length)
 }
 
 /** Local minutes of the week where the window starts or ends. */
 export function windowEdges(w: BandwidthWindow): number[] {
-  return w.days.flatMap((d) => [d * 1440 + w.fromMinute, (d * 1440 + w.toMinute + (w.toMinute > w.fromMinute ? 0 : 1440)) % WEEK_MINUTES])
+  return w.days.flatMap((d) => [d * 1440 + w.fromMinute, (d * 1440 + w.fromMinute + windowLength(w)) % WEEK_MINUTES])
 }
