@@ -1,4 +1,5 @@
-import { pino, type Logger } from 'pino'
+import { createRequire } from 'node:module'
+import type { Logger, pino as pinoFn } from 'pino'
 
 export type { Logger }
 
@@ -9,16 +10,22 @@ export interface LoggerInit {
   module?: string
 }
 
+// pino takes ~80 ms to load: load it on first use, so commands that never log start fast.
+const require = createRequire(import.meta.url)
+let pino: typeof pinoFn | undefined
+const loadPino = (): typeof pinoFn => (pino ??= (require('pino') as { pino: typeof pinoFn }).pino)
+
 /**
  * Structured JSON logs on stderr (stdout belongs to command output and `--json`).
  */
 export function createLogger(init: LoggerInit = {}): Logger {
+  const p = loadPino()
   const level = init.level ?? process.env.PEERSTAGE_LOG_LEVEL ?? 'info'
-  const logger = pino({ level, base: { pid: process.pid } }, pino.destination(2))
+  const logger = p({ level, base: { pid: process.pid } }, p.destination(2))
   return init.module === undefined ? logger : logger.child({ module: init.module })
 }
 
 /** For tests and library callers that want no output. */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' })
+  return loadPino()({ level: 'silent' })
 }
