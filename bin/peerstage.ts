@@ -4,8 +4,9 @@
  */
 import { chunkerCommands } from './chunker-commands.ts'
 import { runCommand, type Command } from './cli.ts'
+import { nodeCommands } from './node-commands.ts'
 
-const commands: Command[] = [...chunkerCommands]
+const commands: Command[] = [...chunkerCommands, ...nodeCommands]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))

@@ -4,12 +4,14 @@ import { BandwidthErrorCodes } from '../bandwidth/index.ts'
 import { ChunkerErrorCodes } from '../chunker/index.ts'
 import { USAGE } from '../bin/cli.ts'
 import { chunkerCommands } from '../bin/chunker-commands.ts'
+import { nodeCommands } from '../bin/node-commands.ts'
+import { NodeErrorCodes } from '../node/index.ts'
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 
 describe('README', () => {
   it('lists every error code', () => {
-    for (const code of [USAGE, ...Object.values(ChunkerErrorCodes), ...Object.values(BandwidthErrorCodes)]) expect(readme, code).toContain(`\`${code}\``)
+    for (const code of [USAGE, ...Object.values(ChunkerErrorCodes), ...Object.values(BandwidthErrorCodes), ...Object.values(NodeErrorCodes)]) expect(readme, code).toContain(`\`${code}\``)
   })
 
   it('names the two set-up commands', () => {
@@ -17,7 +19,7 @@ describe('README', () => {
   })
 
   it('documents every command and every option', () => {
-    for (const cmd of chunkerCommands) {
+    for (const cmd of [...chunkerCommands, ...nodeCommands]) {
       expect(readme).toContain(`\`${cmd.name} `)
       for (const option of Object.keys(cmd.options)) expect(readme, `${cmd.name} --${option}`).toContain(`--${option}`)
     }

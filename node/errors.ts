@@ -1,0 +1,22 @@
+import { PeerstageError } from '../common/index.ts'
+
+export const NodeErrorCodes = {
+  /** A swarm key file that is missing, unreadable or not in the /key/swarm/psk/1.0.0/ format. */
+  SWARM_KEY_INVALID: 'PEERSTAGE_NODE_SWARM_KEY_INVALID',
+  /** swarm-key would overwrite an existing key file. */
+  SWARM_KEY_EXISTS: 'PEERSTAGE_NODE_SWARM_KEY_EXISTS',
+  /** A connection failed in its private-network handshake: the two sides hold different swarm keys. */
+  SWARM_KEY_MISMATCH: 'PEERSTAGE_NODE_SWARM_KEY_MISMATCH',
+  /** A peer could not be reached at all (refused, unroutable, timed out). */
+  DIAL_FAILED: 'PEERSTAGE_NODE_DIAL_FAILED',
+  /** A listen or peer address that is not a valid multiaddr. */
+  BAD_ADDRESS: 'PEERSTAGE_NODE_BAD_ADDRESS',
+  /** A wire message longer than any legal one: the peer is cut off. */
+  WIRE_OVERSIZE: 'PEERSTAGE_NODE_WIRE_OVERSIZE',
+} as const
+
+export type NodeErrorCode = typeof NodeErrorCodes[keyof typeof NodeErrorCodes]
+
+export function nodeError(code: NodeErrorCode, message: string, options: { cause?: unknown, details?: Record<string, unknown> } = {}): PeerstageError {
+  return new PeerstageError(code, message, options)
+}

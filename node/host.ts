@@ -1,0 +1,86 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
+import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { existsSync, readFileSync } from 'node:fs'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { writeFileAtomic } from '../common/index.ts'
+import { NodeErrorCodes, nodeError } from './errors.ts'
+
+export interface HostInit {
+  /** Multiaddrs to listen on. @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** Swarm key bytes (loadSwarmKey). */
+  swarmKey: Uint8Array
+  /**
+   * Local IP that outgoing connections leave from. The tracker places a node by the source
+   * address it sees, so a host on 127.0.S.H must dial from there too. @default the OS choice
+   */
+  dialFrom?: string
+  /** The node's identity; keep it to keep the peer id across restarts. @default a new one */
+  privateKey?: PrivateKey
+  /** Milliseconds to finish the private-network nonce exchange. @default 5000 */
+  handshakeTimeoutMs?: number
+}
+
+export type Host = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>> }>
+
+/** TCP + pnet + noise + yamux + identify + ping: the libp2p node every peerstage process runs. */
+export async function createHost(init: HostInit): Promise<Host> {
+  const listen = init.listen ?? ['/ip4/127.0.0.1/tcp/0']
+  for (const a of listen) parseMultiaddr(a, 'listen address')
+  return createLibp2p({
+    ...(init.privateKey !== undefined && { privateKey: init.privateKey }),
+    addresses: { listen },
+    transports: [tcp(init.dialFrom === undefined ? {} : { dialOpts: { localAddress: init.dialFrom } } as Parameters<typeof tcp>[0])],
+    connectionProtector: preSharedKey({ psk: init.swarmKey, timeout: init.handshakeTimeoutMs ?? 5000 }),
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify(), ping: ping() },
+  }) as Promise<Host>
+}
+
+export function parseMultiaddr(text: string, what: string): Multiaddr {
+  try {
+    return multiaddr(text)
+  } catch (err) {
+    throw nodeError(NodeErrorCodes.BAD_ADDRESS, `${what} '${text}' is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/7000): ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** The node identity kept at `path` (made on first use), so the peer id survives restarts. */
+export async function loadOrCreateIdentity(path: string): Promise<PrivateKey> {
+  if (existsSync(path)) return privateKeyFromProtobuf(readFileSync(path))
+  const key = await generateKeyPair('Ed25519')
+  writeFileAtomic(path, privateKeyToProtobuf(key), 0o600)
+  return key
+}
+
+/**
+ * Dials a peer, turning libp2p's failures into one sentence an operator can act on: above
+ * all, a peer with another swarm key fails in the private-network handshake.
+ */
+export async function dialPeer(host: Host, address: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  const ma = parseMultiaddr(address, 'peer address')
+  try {
+    await host.dial(ma, options)
+  } catch (err) {
+    const text = errorText(err)
+    if (/pnet|psk|nonce|decrypt|invalid mac|handshake|unexpected end|encrypt|protocol selection|stream ended/i.test(text)) {
+      throw nodeError(NodeErrorCodes.SWARM_KEY_MISMATCH, `could not join ${address}: the connection failed in the private-network handshake, so the two sides hold different swarm keys (or it is not a peerstage node)`, { cause: err })
+    }
+    throw nodeError(NodeErrorCodes.DIAL_FAILED, `could not reach ${address}: ${text}`, { cause: err })
+  }
+}
+
+function errorText(err: unknown): string {
+  const parts: string[] = []
+  for (let e: unknown = err; e instanceof Error && parts.length < 5; e = e.cause) parts.push(`${e.name}: ${e.message}`)
+  if (err instanceof AggregateError) for (const e of err.errors) parts.push(errorText(e))
+  return parts.join('; ')
+}

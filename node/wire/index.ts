@@ -1,0 +1,31 @@
+/**
+ * The piece exchange: the BitTorrent peer wire (bittorrent-protocol) on a libp2p stream,
+ * one stream per (peer, package). Handshake info hash = the first 20 bytes of the package id.
+ */
+import WireImpl from 'bittorrent-protocol'
+import type { Wire, WireConstructor } from './wire-types.ts'
+
+export { attachWire, type AttachWireOptions } from './attach.ts'
+export { FrameGuard, HANDSHAKE_BYTES } from './frame-guard.ts'
+export type { Wire, BitFieldLike } from './wire-types.ts'
+
+export const WIRE_PROTOCOL = '/peerstage/wire/1.0.0'
+
+/** Largest block a peer may request or send. */
+export const MAX_BLOCK_BYTES = 128 * 1024
+
+/** The largest legal message for a package of `pieceCount` pieces: a piece block or the bitfield. */
+export function maxMessageBytes(pieceCount: number): number {
+  return Math.max(9 + MAX_BLOCK_BYTES, 1 + Math.ceil(pieceCount / 8))
+}
+
+export function createWire(): Wire {
+  const wire = new (WireImpl as unknown as WireConstructor)()
+  wire.setKeepAlive(true)
+  return wire
+}
+
+/** The 20-byte info hash of a package: the first 20 bytes of its id, as hex. */
+export function infoHashOf(packageId: string): string {
+  return packageId.slice(0, 40)
+}

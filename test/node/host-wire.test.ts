@@ -1,0 +1,111 @@
+import type { Stream } from '@libp2p/interface'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createHost, dialPeer, loadOrCreateIdentity, type Host } from '../../node/host.ts'
+import { generateSwarmKeyFile, loadSwarmKey } from '../../node/swarm-key.ts'
+import { attachWire, createWire, maxMessageBytes, WIRE_PROTOCOL, type Wire } from '../../node/wire/index.ts'
+import { tempDir } from '../helpers/tmp.ts'
+
+const hosts: Host[] = []
+afterEach(async () => {
+  await Promise.all(hosts.splice(0).map((h) => h.stop()))
+})
+
+async function host(key: Uint8Array, ip: string): Promise<Host> {
+  const h = await createHost({ swarmKey: key, listen: [`/ip4/${ip}/tcp/0`], dialFrom: ip })
+  hosts.push(h)
+  return h
+}
+
+function swarmKey(dir: string, name: string): Uint8Array {
+  const path = join(dir, name)
+  generateSwarmKeyFile(path)
+  return loadSwarmKey(path)
+}
+
+describe('swarm key', () => {
+  it('is written 0600 in the pnet format, never overwritten, and checked on load', () => {
+    const dir = tempDir()
+    const path = join(dir, 'swarm.key')
+    generateSwarmKeyFile(path)
+    expect(() => generateSwarmKeyFile(path)).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_SWARM_KEY_EXISTS' }))
+    expect(new TextDecoder().decode(loadSwarmKey(path))).toMatch(/^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-f]{64}$/)
+    writeFileSync(join(dir, 'bad.key'), 'hello\n')
+    expect(() => loadSwarmKey(join(dir, 'bad.key'))).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_SWARM_KEY_INVALID', message: expect.stringMatching(/is not a swarm key/) }))
+    expect(() => loadSwarmKey(join(dir, 'none.key'))).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_SWARM_KEY_INVALID' }))
+  })
+})
+
+describe('libp2p host on loopback', () => {
+  it('connects two nodes of one swarm, leaving from the configured address', async () => {
+    const key = swarmKey(tempDir(), 'swarm.key')
+    const a = await host(key, '127.0.1.1')
+    const b = await host(key, '127.0.2.7')
+    const seen = new Promise<string>((resolve) => a.addEventListener('connection:open', (e) => resolve(e.detail.remoteAddr.toString())))
+    await dialPeer(b, a.getMultiaddrs()[0]!.toString())
+    expect(await seen).toMatch(/^\/ip4\/127\.0\.2\.7\/tcp\//)
+    expect(await b.services.ping.ping(a.peerId)).toBeGreaterThanOrEqual(0)
+  })
+
+  it('keeps its peer id across restarts', async () => {
+    const dir = tempDir()
+    const k1 = await loadOrCreateIdentity(join(dir, 'peer.key'))
+    const k2 = await loadOrCreateIdentity(join(dir, 'peer.key'))
+    expect(k2.equals(k1)).toBe(true)
+  })
+
+  it('fails clearly against a node with another swarm key', async () => {
+    const dir = tempDir()
+    const a = await host(swarmKey(dir, 'one.key'), '127.0.1.1')
+    const c = await host(swarmKey(dir, 'two.key'), '127.0.3.1')
+    await expect(dialPeer(c, a.getMultiaddrs()[0]!.toString())).rejects.toMatchObject({
+      code: 'PEERSTAGE_NODE_SWARM_KEY_MISMATCH',
+      message: expect.stringMatching(/different swarm keys/),
+    })
+    expect(a.getConnections()).toHaveLength(0)
+  })
+})
+
+describe('wire over a libp2p stream', () => {
+  async function connectedPair(): Promise<{ a: Host, b: Host, inbound: Promise<Stream> }> {
+    const key = swarmKey(tempDir(), 'swarm.key')
+    const a = await host(key, '127.0.1.1')
+    const b = await host(key, '127.0.1.2')
+    const inbound = new Promise<Stream>((resolve) => { void a.handle(WIRE_PROTOCOL, (stream) => resolve(stream)) })
+    return { a, b, inbound }
+  }
+
+  it('moves blocks both ways, byte-identical', async () => {
+    const { a, b, inbound } = await connectedPair()
+    const outStream = await b.dialProtocol(a.getMultiaddrs()[0]!, WIRE_PROTOCOL)
+    const server: Wire = createWire()
+    const client: Wire = createWire()
+    attachWire(await inbound, server, { maxMessageBytes: maxMessageBytes(100) })
+    attachWire(outStream, client, { maxMessageBytes: maxMessageBytes(100) })
+    const data = new Uint8Array(8 * 128 * 1024).map((_, i) => (i * 7) & 0xff)
+    server.on('handshake', () => { server.handshake('ab'.repeat(20), '01'.repeat(20)); server.unchoke() })
+    server.on('request', (index, offset, length, respond) => respond(null, data.subarray(index * 131072 + offset, index * 131072 + offset + length)))
+    const unchoked = new Promise((resolve) => client.once('unchoke', resolve))
+    client.handshake('ab'.repeat(20), '02'.repeat(20))
+    await unchoked
+    const blocks = await Promise.all(Array.from({ length: 8 }, (_, i) => new Promise<Uint8Array>((resolve, reject) =>
+      client.request(i, 0, 131072, (err, block) => (err ? reject(err) : resolve(block!))))))
+    expect(Buffer.from(Buffer.concat(blocks)).equals(Buffer.from(data))).toBe(true)
+  })
+
+  it('cuts off a peer that claims a 1 GiB message instead of buffering it', async () => {
+    const { a, b, inbound } = await connectedPair()
+    const raw = await b.dialProtocol(a.getMultiaddrs()[0]!, WIRE_PROTOCOL)
+    const serverClosed = new Promise<Error | undefined>((resolve) => {
+      void inbound.then((s) => attachWire(s, createWire(), { maxMessageBytes: maxMessageBytes(100), onClose: resolve }))
+    })
+    const evil = new Uint8Array(68 + 4)
+    evil[0] = 19
+    new DataView(evil.buffer).setUint32(68, 2 ** 30)
+    raw.send(evil)
+    raw.send(new Uint8Array(64 * 1024))
+    const err = await serverClosed
+    expect(err).toMatchObject({ code: 'PEERSTAGE_NODE_WIRE_OVERSIZE' })
+  })
+})

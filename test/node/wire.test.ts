@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest'
+import { createWire, FrameGuard, maxMessageBytes, MAX_BLOCK_BYTES, type Wire } from '../../node/wire/index.ts'
+
+const INFO_HASH = 'aa'.repeat(20)
+
+/** Two wires piped to each other, as bittorrent-protocol's own tests do. */
+function pair(): [Wire, Wire] {
+  const a = createWire()
+  const b = createWire()
+  a.pipe(b).pipe(a)
+  return [a, b]
+}
+
+const once = <T extends unknown[]>(wire: Wire, event: string): Promise<T> => new Promise((resolve) => wire.once(event, (...args: unknown[]) => resolve(args as T)))
+
+describe('wire (codec piped to itself)', () => {
+  it('handshakes with the package info hash and exchanges bitfield, have, choke state', async () => {
+    const [a, b] = pair()
+    const hs = once<[string, string]>(b, 'handshake')
+    a.handshake(INFO_HASH, 'a1'.repeat(20))
+    const [infoHash, peerId] = await hs
+    expect(infoHash).toBe(INFO_HASH)
+    expect(peerId).toBe('a1'.repeat(20))
+    b.handshake(INFO_HASH, 'b2'.repeat(20))
+    await once(a, 'handshake')
+
+    const bits = once<[{ get(i: number): boolean }]>(b, 'bitfield')
+    a.bitfield(Uint8Array.from([0b1010_0000]))
+    const [got] = await bits
+    expect([0, 1, 2].map((i) => got.get(i))).toEqual([true, false, true])
+
+    const have = once<[number]>(b, 'have')
+    a.have(1)
+    expect((await have)[0]).toBe(1)
+
+    expect(b.peerChoking).toBe(true)
+    const unchoke = once(b, 'unchoke')
+    a.unchoke()
+    await unchoke
+    expect(b.peerChoking).toBe(false)
+    const interested = once(a, 'interested')
+    b.interested()
+    await interested
+    expect(a.peerInterested).toBe(true)
+  })
+
+  it('answers a request with the block, and cancels', async () => {
+    const [a, b] = pair()
+    a.handshake(INFO_HASH, 'a1'.repeat(20))
+    b.handshake(INFO_HASH, 'b2'.repeat(20))
+    const block = new Uint8Array(MAX_BLOCK_BYTES).map((_, i) => i & 0xff)
+    a.on('request', (index, offset, length, respond) => respond(null, block.subarray(0, length)))
+    const unchoke = once(b, 'unchoke')
+    a.unchoke()
+    await unchoke
+    const got = await new Promise<Uint8Array>((resolve, reject) => b.request(3, 0, MAX_BLOCK_BYTES, (err, buf) => (err ? reject(err) : resolve(buf!))))
+    expect(Buffer.from(got).equals(Buffer.from(block))).toBe(true)
+
+    const cancelled = new Promise<Error | null>((resolve) => b.request(4, 0, 1024, (err) => resolve(err)))
+    const seen = once<[number, number, number]>(a, 'cancel')
+    b.cancel(4, 0, 1024)
+    expect((await cancelled)?.message).toMatch(/cancelled/)
+    expect(await seen).toEqual([4, 0, 1024])
+  })
+})
+
+describe('FrameGuard', () => {
+  function frame(id: number, body: number): Uint8Array {
+    const out = new Uint8Array(4 + 1 + body)
+    new DataView(out.buffer).setUint32(0, 1 + body)
+    out[4] = id
+    return out
+  }
+
+  it('passes legal framing split at any byte, and rejects a message longer than the limit', () => {
+    const limit = maxMessageBytes(1000)
+    const legal = Buffer.concat([Buffer.alloc(68), frame(1, 0), frame(7, 8 + MAX_BLOCK_BYTES), frame(5, 125)])
+    for (const split of [1, 3, 7, 4096]) {
+      const g = new FrameGuard(limit)
+      for (let at = 0; at < legal.length; at += split) g.check(legal.subarray(at, at + split))
+    }
+    const g = new FrameGuard(limit)
+    g.check(Buffer.alloc(68))
+    const huge = new Uint8Array(4)
+    new DataView(huge.buffer).setUint32(0, 2 ** 30) // "a 1 GiB block"
+    expect(() => g.check(huge)).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_WIRE_OVERSIZE' }))
+  })
+})
