@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Connection, Stream } from '@libp2p/interface'
+import type { Limiter } from '../bandwidth/index.ts'
+import { HashPool, verifyDirectory, type SignedManifest } from '../chunker/index.ts'
+import { PeerstageError, silentLogger, type Logger } from '../common/index.ts'
+import { createHost, dialPeer, loadOrCreateIdentity, parseMultiaddr, type Host } from './host.ts'
+import { readExactly, Store, type StoredPackage } from './store/index.ts'
+import { PackageSwarm, type PeerInfo, type SwarmInit } from './swarm.ts'
+import { attachWire, createWire, infoHashOf, maxMessageBytes, WIRE_PROTOCOL, type Wire } from './wire/index.ts'
+
+/** Any legal message for packages of up to 2^20 pieces (2 TiB): a 128 KiB block is the largest. */
+const MAX_MESSAGE_BYTES = maxMessageBytes(2 ** 20)
+
+export interface PeerNodeInit {
+  /** Where the node keeps its identity and its store (`DIR/peer.key`, `DIR/db`). */
+  dataDir: string
+  swarmKey: Uint8Array
+  /** @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** Local IP outgoing connections leave from. */
+  dialFrom?: string
+  swarm?: Omit<SwarmInit, 'uploadLimiterFor' | 'downloadLimiter'>
+  uploadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
+  downloadLimiter?: Limiter
+  logger?: Logger
+}
+
+export class SourceMismatchError extends PeerstageError {}
+
+/**
+ * A peerstage node: a libp2p host, a store, and one swarm per package it seeds or fetches.
+ * Incoming wire streams are routed to the swarm whose info hash they name.
+ */
+export class PeerNode {
+  readonly host: Host
+  readonly store: Store
+  private readonly swarms = new Map<string, PackageSwarm>()
+  private readonly init: PeerNodeInit
+  private readonly log: Logger
+  /** Our 20-byte wire peer id, from the libp2p peer id. */
+  private readonly wireId: string
+
+  private constructor(host: Host, store: Store, init: PeerNodeInit) {
+    this.host = host
+    this.store = store
+    this.init = init
+    this.log = init.logger ?? silentLogger()
+    this.wireId = createHash('sha256').update(host.peerId.toString()).digest('hex').slice(0, 40)
+  }
+
+  static async start(init: PeerNodeInit): Promise<PeerNode> {
+    mkdirSync(init.dataDir, { recursive: true })
+    const privateKey = await loadOrCreateIdentity(join(init.dataDir, 'peer.key'))
+    const store = await Store.open(join(init.dataDir, 'db'))
+    const host = await createHost({ swarmKey: init.swarmKey, privateKey, ...(init.listen && { listen: init.listen }), ...(init.dialFrom && { dialFrom: init.dialFrom }) })
+    const node = new PeerNode(host, store, init)
+    await host.handle(WIRE_PROTOCOL, (stream, connection) => node.onInbound(stream, connection))
+    return node
+  }
+
+  get peerId(): string {
+    return this.host.peerId.toString()
+  }
+
+  /** Full listen multiaddrs with /p2p/<peer id>, to give to `fetch --peer`. */
+  get addresses(): string[] {
+    return this.host.getMultiaddrs().map((m) => m.toString())
+  }
+
+  swarmOf(packageId: string): PackageSwarm | undefined {
+    return this.swarms.get(infoHashOf(packageId))
+  }
+
+  /**
+   * Seeds a package from its source files in place (no copy), after checking every chunk
+   * of them against the manifest. Throws naming the files that do not match.
+   */
+  async seed(signed: SignedManifest, sourceDir: string, pool?: HashPool): Promise<PackageSwarm> {
+    const report = await verifyDirectory(signed.manifest, sourceDir, pool === undefined ? {} : { pool })
+    if (!report.ok) {
+      const bad = report.files.filter((f) => f.status !== 'ok').map((f) => `${f.path} (${f.status})`)
+      throw new SourceMismatchError('PEERSTAGE_NODE_SOURCE_MISMATCH', `${sourceDir} does not match ${signed.manifest.name}@${signed.manifest.version}: ${bad.join(', ')}`)
+    }
+    const pkg = await this.store.addPackage(signed, sourceDir, { readOnly: true })
+    await pkg.markPresent(Array.from({ length: pkg.pieceCount }, (_, i) => i).filter((i) => !pkg.have.get(i)))
+    return this.swarmFor(pkg)
+  }
+
+  /** Adds a package to download into `root` (resuming saved progress) and returns its swarm. */
+  async want(signed: SignedManifest, root: string): Promise<PackageSwarm> {
+    const pkg = await this.store.addPackage(signed, root)
+    return this.swarmFor(pkg)
+  }
+
+  /**
+   * Copies into the package every missing piece whose chunks this node already holds in
+   * another package (an older version): verified like any piece. Returns the bytes reused.
+   */
+  async reuseLocalChunks(pkg: StoredPackage): Promise<number> {
+    let reused = 0
+    const { pieces } = pkg.manifest
+    for (let piece = 0; piece < pieces.length; piece++) {
+      if (pkg.have.get(piece)) continue
+      const parts: Buffer[] = []
+      for (const loc of pkg.chunkLocations(piece)) {
+        const found = await this.store.findChunk(loc.hash)
+        if (found === undefined || found.path === loc.location.path) break
+        try {
+          parts.push(readExactly(found.path, found.offset, found.length))
+        } catch {
+          break // moved or shortened since indexed: fetch instead
+        }
+      }
+      if (parts.length !== pieces[piece]!.chunkCount) continue
+      const data = Buffer.concat(parts)
+      if (pkg.badChunks(piece, data).length > 0) continue
+      await pkg.writePiece(piece, data)
+      reused += data.length
+    }
+    return reused
+  }
+
+  /** Opens a wire for the package to a peer (multiaddr with /p2p/). */
+  async connect(packageId: string, address: string): Promise<void> {
+    const swarm = this.swarmOf(packageId)
+    if (swarm === undefined) throw new TypeError(`not serving or fetching ${packageId}`)
+    await dialPeer(this.host, address)
+    const ma = parseMultiaddr(address, 'peer address')
+    const stream = await this.host.dialProtocol(ma, WIRE_PROTOCOL)
+    const conn = this.host.getConnections().find((c) => c.remotePeer.toString() === ma.getComponents().find((c) => c.name === 'p2p')?.value)
+    const wire = this.wire(stream)
+    const infoHash = infoHashOf(packageId)
+    wire.once('handshake', (theirs: string) => {
+      if (theirs !== infoHash) return wire.destroy()
+      swarm.adopt(wire, peerInfo(conn, stream))
+    })
+    wire.handshake(infoHash, this.wireId)
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.swarms.values()) s.stop()
+    this.swarms.clear()
+    await this.host.stop()
+    await this.store.close()
+  }
+
+  private swarmFor(pkg: StoredPackage): PackageSwarm {
+    const infoHash = infoHashOf(pkg.packageId)
+    let swarm = this.swarms.get(infoHash)
+    if (swarm === undefined) {
+      swarm = new PackageSwarm(pkg, {
+        ...this.init.swarm,
+        ...(this.init.uploadLimiterFor && { uploadLimiterFor: this.init.uploadLimiterFor }),
+        ...(this.init.downloadLimiter && { downloadLimiter: this.init.downloadLimiter }),
+      }, this.log.child({ package: `${pkg.manifest.name}@${pkg.manifest.version}` }))
+      this.swarms.set(infoHash, swarm)
+    }
+    return swarm
+  }
+
+  private wire(stream: Stream): Wire {
+    const wire = createWire()
+    attachWire(stream, wire, {
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+      onClose: (err) => { if (err) this.log.warn({ err: err.message }, 'wire closed') },
+    })
+    return wire
+  }
+
+  private onInbound(stream: Stream, connection: Connection): void {
+    const wire = this.wire(stream)
+    wire.once('handshake', (infoHash: string) => {
+      const swarm = this.swarms.get(infoHash)
+      if (swarm === undefined || swarm.isBanned(connection.remotePeer.toString())) return wire.destroy()
+      wire.handshake(infoHash, this.wireId)
+      swarm.adopt(wire, peerInfo(connection, stream))
+    })
+  }
+}
+
+function peerInfo(connection: Connection | undefined, stream: Stream): PeerInfo {
+  const ip = connection?.remoteAddr.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
+  return { id: connection?.remotePeer.toString() ?? stream.id, ip: ip ?? '' }
+}

@@ -1,0 +1,61 @@
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import type { Manifest } from '../../chunker/index.ts'
+
+/** Where a manifest file lives under a package root. Paths were checked on parse. */
+export function filePath(root: string, manifest: Manifest, file: number): string {
+  return join(root, ...manifest.files[file]!.path.split('/'))
+}
+
+/**
+ * Creates every file of the package at its full size (sparse where the file system
+ * allows), so pieces can be written at their offsets in any order. Files already of the
+ * right size are left as they are: a restart must not lose what is on disk.
+ */
+export function preallocate(root: string, manifest: Manifest): void {
+  manifest.files.forEach((f, i) => {
+    const path = filePath(root, manifest, i)
+    mkdirSync(dirname(path), { recursive: true })
+    let size = -1
+    try {
+      size = statSync(path).size
+    } catch {
+      // absent: created below
+    }
+    if (size === f.size) return
+    const fd = openSync(path, size === -1 ? 'w' : 'r+')
+    try {
+      ftruncateSync(fd, f.size)
+    } finally {
+      closeSync(fd)
+    }
+  })
+}
+
+/** Reads exactly `length` bytes at `offset` of a file (short files give an error). */
+export function readExactly(path: string, offset: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length)
+  const fd = openSync(path, 'r')
+  try {
+    let got = 0
+    while (got < length) {
+      const n = readSync(fd, buf, got, length - got, offset + got)
+      if (n === 0) throw new Error(`${path} ends before byte ${offset + length}`)
+      got += n
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return buf
+}
+
+/** Writes `data` at `offset` and flushes it to the disk before returning. */
+export function writeDurably(path: string, offset: number, data: Uint8Array): void {
+  const fd = openSync(path, 'r+')
+  try {
+    for (let done = 0; done < data.length;) done += writeSync(fd, data, done, data.length - done, offset + done)
+    fdatasyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}

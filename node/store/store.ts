@@ -1,0 +1,212 @@
+import { createHash } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { Level } from 'level'
+import { HASH_BYTES, parseManifest, type Manifest, type SignedManifest } from '../../chunker/index.ts'
+import { PeerstageError } from '../../common/index.ts'
+import { Bitfield } from './bitfield.ts'
+import { filePath, preallocate, readExactly, writeDurably } from './package-files.ts'
+
+export const StoreErrorCodes = {
+  /** The disk is full (or over quota): the piece was not written and is not marked present. */
+  DISK_FULL: 'PEERSTAGE_STORE_DISK_FULL',
+  /** Writing or reading package data failed for another reason (permissions, I/O error). */
+  IO: 'PEERSTAGE_STORE_IO',
+  /** The package is not in this store. */
+  UNKNOWN_PACKAGE: 'PEERSTAGE_STORE_UNKNOWN_PACKAGE',
+} as const
+
+interface PackageRecord {
+  root: string
+  /** Served in place from its source: never written to. */
+  readOnly: boolean
+}
+
+/** Where a chunk's bytes already are on this node. */
+export interface ChunkLocation {
+  path: string
+  offset: number
+  length: number
+}
+
+/**
+ * A node's package data: manifests, have-bitfields and a chunk index (hash → where it is)
+ * in `level`; the files themselves under each package's root, written in place at piece
+ * offsets. A have bit is stored only after its piece's bytes are flushed, so a crash loses
+ * at most the pieces in flight.
+ */
+export class Store {
+  private readonly db: Level<string, string>
+  private readonly open = new Map<string, StoredPackage>()
+
+  private constructor(db: Level<string, string>) {
+    this.db = db
+  }
+
+  static async open(dbDir: string): Promise<Store> {
+    mkdirSync(dbDir, { recursive: true })
+    const db = new Level<string, string>(dbDir)
+    await db.open()
+    return new Store(db)
+  }
+
+  async close(): Promise<void> {
+    this.open.clear()
+    await this.db.close()
+  }
+
+  /**
+   * Adds a package (or reopens it with its saved progress). `root` is where its files are:
+   * a download target, preallocated here, or with `readOnly` a source served in place.
+   */
+  async addPackage(signed: SignedManifest, root: string, options: { readOnly?: boolean } = {}): Promise<StoredPackage> {
+    const id = signed.packageId
+    const record: PackageRecord = { root, readOnly: options.readOnly ?? false }
+    await this.db.batch([
+      { type: 'put', key: `manifest:${id}`, value: signed.canonical },
+      { type: 'put', key: `package:${id}`, value: JSON.stringify(record) },
+    ])
+    if (!record.readOnly) {
+      try {
+        preallocate(root, signed.manifest)
+      } catch (err) {
+        throw ioError(err, `cannot create the files of ${signed.manifest.name}@${signed.manifest.version} under ${root}`)
+      }
+    }
+    const pkg = new StoredPackage(this, signed, record, await this.loadHave(id, signed.manifest.pieces.length))
+    this.open.set(id, pkg)
+    return pkg
+  }
+
+  /** A package added earlier (by this process or a previous one). */
+  async getPackage(id: string): Promise<StoredPackage | undefined> {
+    const cached = this.open.get(id)
+    if (cached !== undefined) return cached
+    const [canonical, recordText] = await this.db.getMany([`manifest:${id}`, `package:${id}`])
+    if (canonical === undefined || recordText === undefined) return undefined
+    const signed = parseManifest(canonical)
+    const pkg = new StoredPackage(this, signed, JSON.parse(recordText) as PackageRecord, await this.loadHave(id, signed.manifest.pieces.length))
+    this.open.set(id, pkg)
+    return pkg
+  }
+
+  /** Where this node already holds a chunk with this SHA-256 (hex), in any package. */
+  async findChunk(hash: string): Promise<ChunkLocation | undefined> {
+    const text = await this.db.get(`chunk:${hash}`)
+    return text === undefined ? undefined : JSON.parse(text) as ChunkLocation
+  }
+
+  /** @internal persist the bitfield and index the piece's chunks, once its bytes are on disk. */
+  async recordPiece(pkg: StoredPackage, piece: number): Promise<void> {
+    const ops: Array<{ type: 'put', key: string, value: string }> = [
+      { type: 'put', key: `have:${pkg.packageId}`, value: Buffer.from(pkg.have.bytes).toString('base64') },
+    ]
+    for (const loc of pkg.chunkLocations(piece)) ops.push({ type: 'put', key: `chunk:${loc.hash}`, value: JSON.stringify(loc.location) })
+    await this.db.batch(ops)
+  }
+
+  private async loadHave(id: string, pieces: number): Promise<Bitfield> {
+    const text = await this.db.get(`have:${id}`)
+    return new Bitfield(pieces, text === undefined ? undefined : Buffer.from(text, 'base64'))
+  }
+}
+
+/** One package in a store: its pieces, which of them are here, and their bytes. */
+export class StoredPackage {
+  readonly manifest: Manifest
+  readonly packageId: string
+  readonly signed: SignedManifest
+  readonly root: string
+  readonly readOnly: boolean
+  readonly have: Bitfield
+  private readonly store: Store
+
+  constructor(store: Store, signed: SignedManifest, record: PackageRecord, have: Bitfield) {
+    this.store = store
+    this.signed = signed
+    this.manifest = signed.manifest
+    this.packageId = signed.packageId
+    this.root = record.root
+    this.readOnly = record.readOnly
+    this.have = have
+  }
+
+  get pieceCount(): number {
+    return this.manifest.pieces.length
+  }
+
+  get complete(): boolean {
+    return this.have.full()
+  }
+
+  pieceLength(piece: number): number {
+    return this.manifest.pieces[piece]!.length
+  }
+
+  /** A block of a piece this node has. */
+  readBlock(piece: number, offset: number, length: number): Buffer {
+    const p = this.manifest.pieces[piece]
+    if (p === undefined || !this.have.get(piece) || offset + length > p.length) throw new RangeError(`no such block ${piece}/${offset}+${length}`)
+    return readExactly(filePath(this.root, this.manifest, p.file), p.offset + offset, length)
+  }
+
+  /** Indexes (within the manifest's chunk table) of chunks of `data` that do not match. */
+  badChunks(piece: number, data: Uint8Array): number[] {
+    const p = this.manifest.pieces[piece]!
+    const { sizes, hashes } = this.manifest.chunks
+    const bad: number[] = []
+    let at = 0
+    for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; k++) {
+      const digest = createHash('sha256').update(data.subarray(at, at + sizes[k]!)).digest()
+      if (at + sizes[k]! > data.length || !digest.equals(hashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES))) bad.push(k)
+      at += sizes[k]!
+    }
+    return bad
+  }
+
+  /**
+   * Writes a verified piece at its offset, flushes it, then marks it present. The caller
+   * verifies first (badChunks); a failed write leaves the piece absent.
+   */
+  async writePiece(piece: number, data: Uint8Array): Promise<void> {
+    const p = this.manifest.pieces[piece]!
+    if (this.readOnly) throw new TypeError(`${this.manifest.name}@${this.manifest.version} is served in place and cannot be written`)
+    if (data.length !== p.length) throw new RangeError(`piece ${piece} is ${p.length} bytes, got ${data.length}`)
+    try {
+      writeDurably(filePath(this.root, this.manifest, p.file), p.offset, data)
+    } catch (err) {
+      throw ioError(err, `cannot write piece ${piece} of ${this.manifest.name}@${this.manifest.version} to ${this.root}`)
+    }
+    this.have.set(piece)
+    await this.store.recordPiece(this, piece)
+  }
+
+  /** Marks pieces present without writing (a source checked in place, or data already on disk). */
+  async markPresent(pieces: Iterable<number>): Promise<void> {
+    for (const piece of pieces) {
+      this.have.set(piece)
+      await this.store.recordPiece(this, piece)
+    }
+  }
+
+  /** @internal chunk hash → location, for the chunk index. */
+  chunkLocations(piece: number): Array<{ hash: string, location: ChunkLocation }> {
+    const p = this.manifest.pieces[piece]!
+    const { sizes, hashes } = this.manifest.chunks
+    const path = filePath(this.root, this.manifest, p.file)
+    const out: Array<{ hash: string, location: ChunkLocation }> = []
+    let offset = p.offset
+    for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; k++) {
+      out.push({ hash: Buffer.from(hashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES)).toString('hex'), location: { path, offset, length: sizes[k]! } })
+      offset += sizes[k]!
+    }
+    return out
+  }
+}
+
+function ioError(err: unknown, what: string): PeerstageError {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new PeerstageError(StoreErrorCodes.DISK_FULL, `${what}: the disk is full (${code}); free space and run again, nothing was lost`, { cause: err })
+  }
+  return new PeerstageError(StoreErrorCodes.IO, `${what}: ${(err as Error).message}`, { cause: err })
+}

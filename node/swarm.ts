@@ -1,0 +1,238 @@
+import { EventEmitter } from 'node:events'
+import type { Limiter } from '../bandwidth/index.ts'
+import type { Logger } from '../common/index.ts'
+import { PiecePicker } from './picker.ts'
+import type { StoredPackage } from './store/index.ts'
+import { MAX_BLOCK_BYTES, type Wire } from './wire/index.ts'
+
+export interface SwarmInit {
+  /** Block requests outstanding per peer: throughput depends on it. @default 64 (8 MiB) */
+  maxInflightBlocks?: number
+  /** Bad pieces a peer may send before it is banned. @default 2 */
+  maxStrikes?: number
+  /** Paces our requests (receiving side). */
+  downloadLimiter?: Limiter
+  /** Paces our uploads, per remote peer's address. */
+  uploadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
+  /** A silent peer with requests outstanding is dropped after this. @default 30000 */
+  requestTimeoutMs?: number
+}
+
+export interface PeerInfo {
+  /** libp2p peer id. */
+  id: string
+  /** Remote IP as the connection sees it. */
+  ip: string
+}
+
+interface Peer extends PeerInfo {
+  wire: Wire
+  inflight: number
+  strikes: number
+}
+
+export interface SwarmEvents {
+  piece: [piece: number, from: string]
+  complete: []
+  ban: [peer: string, reason: string]
+  upload: [bytes: number, to: PeerInfo]
+  download: [bytes: number, from: PeerInfo]
+  /** A piece could not be written (disk full, I/O): fatal for this download. */
+  error: [err: Error]
+}
+
+/**
+ * One package's swarm on one node: every wire open for it, the picker, the pieces being
+ * assembled. Verifies each piece chunk by chunk before it is written; a peer whose pieces
+ * fail is struck, then banned, and the piece is asked of others.
+ */
+export class PackageSwarm extends EventEmitter<SwarmEvents> {
+  readonly pkg: StoredPackage
+  private readonly peers = new Map<string, Peer>()
+  private readonly banned = new Set<string>()
+  private readonly picker: PiecePicker
+  /** piece → block buffers and who sent each. */
+  private readonly assembling = new Map<number, { data: Uint8Array, senders: Map<number, string> }>()
+  private readonly init: Required<Pick<SwarmInit, 'maxInflightBlocks' | 'maxStrikes' | 'requestTimeoutMs'>> & SwarmInit
+  private readonly log: Logger
+  private writing = Promise.resolve()
+
+  constructor(pkg: StoredPackage, init: SwarmInit, log: Logger) {
+    super()
+    this.pkg = pkg
+    this.init = { maxInflightBlocks: 64, maxStrikes: 2, requestTimeoutMs: 30_000, ...init }
+    this.log = log
+    this.picker = new PiecePicker({
+      pieceLengths: pkg.manifest.pieces.map((p) => p.length),
+      blockBytes: MAX_BLOCK_BYTES,
+      have: (i) => pkg.have.get(i),
+    })
+  }
+
+  get peerCount(): number {
+    return this.peers.size
+  }
+
+  isBanned(peer: string): boolean {
+    return this.banned.has(peer)
+  }
+
+  /** Takes over a wire whose handshake for this package is done. */
+  adopt(wire: Wire, info: PeerInfo): void {
+    if (this.banned.has(info.id) || this.peers.has(info.id)) {
+      wire.destroy()
+      return
+    }
+    const peer: Peer = { ...info, wire, inflight: 0, strikes: 0 }
+    this.peers.set(info.id, peer)
+    wire.setTimeout(this.init.requestTimeoutMs, true)
+    wire.bitfield(this.pkg.have.bytes)
+    wire.unchoke()
+    wire.on('bitfield', (bits) => {
+      for (let i = 0; i < this.pkg.pieceCount; i++) if (bits.get(i)) this.picker.addAvailability(i)
+      this.updateInterest(peer)
+    })
+    wire.on('have', (i) => {
+      this.picker.addAvailability(i)
+      this.updateInterest(peer)
+    })
+    wire.on('unchoke', () => this.fill(peer))
+    wire.on('request', (index, offset, length, respond) => void this.serve(peer, index, offset, length, respond))
+    wire.on('timeout', () => this.drop(peer, 'request timed out'))
+    wire.on('close', () => this.drop(peer))
+  }
+
+  /** Closes every wire. */
+  stop(): void {
+    for (const p of [...this.peers.values()]) this.drop(p)
+  }
+
+  private updateInterest(peer: Peer): void {
+    const wants = !this.pkg.complete && Array.from({ length: this.pkg.pieceCount }, (_, i) => i).some((i) => !this.pkg.have.get(i) && peer.wire.peerPieces.get(i))
+    if (wants && !peer.wire.amInterested) peer.wire.interested()
+    else if (!wants && peer.wire.amInterested) peer.wire.uninterested()
+    if (wants) this.fill(peer)
+  }
+
+  private fill(peer: Peer): void {
+    if (peer.wire.peerChoking || this.pkg.complete) return
+    while (peer.inflight < this.init.maxInflightBlocks) {
+      const req = this.picker.next(peer.id, (i) => peer.wire.peerPieces.get(i))
+      if (req === undefined) return
+      peer.inflight++
+      void this.request(peer, req.piece, req.offset, req.length)
+    }
+  }
+
+  private async request(peer: Peer, piece: number, offset: number, length: number): Promise<void> {
+    try {
+      await this.init.downloadLimiter?.take(length)
+    } catch {
+      peer.inflight--
+      this.picker.failed(piece, offset, peer.id)
+      return
+    }
+    peer.wire.request(piece, offset, length, (err, block) => {
+      peer.inflight--
+      if (err || block === undefined || block.length !== length) {
+        this.picker.failed(piece, offset, peer.id)
+        if (this.peers.has(peer.id)) this.fill(peer)
+        return
+      }
+      this.emit('download', block.length, peer)
+      this.onBlock(peer, piece, offset, block)
+      if (this.peers.has(peer.id)) this.fill(peer)
+    })
+  }
+
+  private onBlock(peer: Peer, piece: number, offset: number, block: Uint8Array): void {
+    if (this.pkg.have.get(piece)) return
+    const { duplicatesAt, pieceDone } = this.picker.received(piece, offset, peer.id)
+    for (const other of duplicatesAt) this.peers.get(other)?.wire.cancel(piece, offset, block.length)
+    let a = this.assembling.get(piece)
+    if (a === undefined) {
+      a = { data: new Uint8Array(this.pkg.pieceLength(piece)), senders: new Map() }
+      this.assembling.set(piece, a)
+    }
+    a.data.set(block, offset)
+    a.senders.set(offset, peer.id)
+    if (pieceDone) {
+      const done = a
+      this.assembling.delete(piece)
+      // Writes go one at a time: each flushes to disk before its have bit is saved.
+      this.writing = this.writing.then(() => this.completePiece(piece, done.data, done.senders))
+    }
+  }
+
+  private async completePiece(piece: number, data: Uint8Array, senders: Map<number, string>): Promise<void> {
+    const bad = this.pkg.badChunks(piece, data)
+    if (bad.length > 0) {
+      this.picker.finish(piece)
+      const culprits = this.sendersOf(piece, bad, senders)
+      for (const id of culprits) this.strike(id, `sent ${bad.length} bad chunk(s) in piece ${piece}`)
+      for (const p of this.peers.values()) this.fill(p)
+      return
+    }
+    try {
+      await this.pkg.writePiece(piece, data)
+    } catch (err) {
+      this.picker.finish(piece)
+      this.emit('error', err as Error)
+      return
+    }
+    this.picker.finish(piece)
+    this.emit('piece', piece, [...senders.values()][0] ?? '')
+    for (const p of this.peers.values()) p.wire.have(piece)
+    if (this.pkg.complete) {
+      this.emit('complete')
+      for (const p of this.peers.values()) if (p.wire.amInterested) p.wire.uninterested()
+    }
+  }
+
+  /** The peers that sent blocks overlapping the bad chunks. */
+  private sendersOf(piece: number, badChunks: number[], senders: Map<number, string>): Set<string> {
+    const p = this.pkg.manifest.pieces[piece]!
+    const sizes = this.pkg.manifest.chunks.sizes
+    const out = new Set<string>()
+    let at = 0
+    for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; at += sizes[k++]!) {
+      if (!badChunks.includes(k)) continue
+      for (const [offset, id] of senders) if (offset < at + sizes[k]! && offset + MAX_BLOCK_BYTES > at) out.add(id)
+    }
+    return out
+  }
+
+  private strike(id: string, reason: string): void {
+    const peer = this.peers.get(id)
+    if (peer === undefined) return
+    peer.strikes++
+    this.log.warn({ peer: id, strikes: peer.strikes, reason }, 'bad data from peer')
+    if (peer.strikes >= this.init.maxStrikes) {
+      this.banned.add(id)
+      this.emit('ban', id, reason)
+      this.log.warn({ peer: id, reason }, 'peer banned')
+      this.drop(peer)
+    }
+  }
+
+  private async serve(peer: Peer, index: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void): Promise<void> {
+    try {
+      if (length > MAX_BLOCK_BYTES || !this.pkg.have.get(index)) throw new Error('not available')
+      await this.init.uploadLimiterFor?.(peer)?.take(length)
+      const block = this.pkg.readBlock(index, offset, length)
+      respond(null, block)
+      this.emit('upload', length, peer)
+    } catch (err) {
+      respond(err as Error)
+    }
+  }
+
+  private drop(peer: Peer, reason?: string): void {
+    if (!this.peers.delete(peer.id)) return
+    if (reason !== undefined) this.log.info({ peer: peer.id, reason }, 'peer dropped')
+    this.picker.peerGone(peer.id)
+    for (let i = 0; i < this.pkg.pieceCount; i++) if (peer.wire.peerPieces.get(i)) this.picker.addAvailability(i, -1)
+    peer.wire.destroy()
+    for (const p of this.peers.values()) this.fill(p)
+  }
+}

@@ -1,0 +1,32 @@
+import { join } from 'node:path'
+import { afterEach } from 'vitest'
+import { PeerNode, type PeerNodeInit } from '../../node/peer-node.ts'
+import { generateSwarmKeyFile, loadSwarmKey } from '../../node/swarm-key.ts'
+
+const nodes: PeerNode[] = []
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.stop()))
+})
+
+export function newSwarmKey(dir: string): Uint8Array {
+  const path = join(dir, 'swarm.key')
+  generateSwarmKeyFile(path)
+  return loadSwarmKey(path)
+}
+
+/** A node on 127.0.S.H (site/subnet S, host H), stopped after the test. */
+export async function startNode(dataDir: string, swarmKey: Uint8Array, ip: string, init: Partial<PeerNodeInit> = {}): Promise<PeerNode> {
+  const node = await PeerNode.start({ dataDir, swarmKey, listen: [`/ip4/${ip}/tcp/0`], dialFrom: ip, ...init })
+  nodes.push(node)
+  return node
+}
+
+export function untilComplete(node: PeerNode, packageId: string, timeoutMs = 60_000): Promise<void> {
+  const swarm = node.swarmOf(packageId)!
+  if (swarm.pkg.complete) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not complete after ${timeoutMs} ms: ${swarm.pkg.have.count()}/${swarm.pkg.pieceCount}`)), timeoutMs)
+    swarm.once('complete', () => { clearTimeout(timer); resolve() })
+    swarm.once('error', (err) => { clearTimeout(timer); reject(err) })
+  })
+}
