@@ -1,5 +1,10 @@
-import { generateSwarmKeyFile } from '../node/index.ts'
-import { requireString, type Command } from './cli.ts'
+import { resolve } from 'node:path'
+import type { Server } from 'node:http'
+import { BandwidthHierarchy, parseRate, TokenBucket } from '../bandwidth/index.ts'
+import { HashPool, loadPublicKey, publisherOf, readManifest, verifyDirectory } from '../chunker/index.ts'
+import { createLogger, createProgress, formatBytes, PeerstageError } from '../common/index.ts'
+import { generateSwarmKeyFile, loadSwarmKey, PeerNode, serveMetrics, subnet24, type PeerNodeInit } from '../node/index.ts'
+import { requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 
 export const swarmKey: Command = {
   name: 'swarm-key',
@@ -22,4 +27,201 @@ Exit codes: 0 written; 2 usage, or FILE exists.`,
   },
 }
 
-export const nodeCommands = [swarmKey]
+function rateOption(ctx: CommandContext, name: string): number | undefined {
+  const v = ctx.values[name]
+  if (typeof v !== 'string') return undefined
+  try {
+    return parseRate(v, `--${name}`)
+  } catch (err) {
+    throw usageError((err as Error).message)
+  }
+}
+
+function trusted(ctx: CommandContext): string[] | undefined {
+  const files = stringList(ctx, 'trust')
+  return files.length === 0 ? undefined : files.map((f) => publisherOf(loadPublicKey(f)))
+}
+
+/** Options both node commands take. */
+const NODE_OPTIONS = {
+  'swarm-key': { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  'dial-from': { type: 'string' },
+  trust: { type: 'string', multiple: true },
+  'metrics-listen': { type: 'string' },
+} as const
+
+async function startNode(ctx: CommandContext, dataDir: string, extra: Partial<PeerNodeInit>): Promise<{ node: PeerNode, metrics?: Server }> {
+  const key = loadSwarmKey(requireString(ctx, 'swarm-key'))
+  const listen = stringList(ctx, 'listen')
+  const dialFrom = typeof ctx.values['dial-from'] === 'string' ? ctx.values['dial-from'] : undefined
+  const node = await PeerNode.start({
+    dataDir, swarmKey: key, logger: createLogger({ module: 'node', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }),
+    ...(listen.length > 0 && { listen }), ...(dialFrom && { dialFrom }), ...extra,
+  })
+  const metricsAt = ctx.values['metrics-listen']
+  const metrics = typeof metricsAt === 'string' ? await serveMetrics(node.metrics.registry, metricsAt) : undefined
+  return { node, ...(metrics && { metrics }) }
+}
+
+/** Resolves on SIGINT or SIGTERM (or after `seconds`, when given). */
+function untilSignal(seconds?: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done)
+      process.off('SIGTERM', done)
+      clearTimeout(timer)
+      resolve()
+    }
+    const timer = seconds === undefined ? undefined : setTimeout(done, seconds * 1000)
+    process.once('SIGINT', done)
+    process.once('SIGTERM', done)
+  })
+}
+
+export const dp: Command = {
+  name: 'dp',
+  summary: 'run a distribution point that seeds packages',
+  help: `Usage: peerstage dp --data DIR --swarm-key FILE [--listen MULTIADDR]...
+                    [--publish MANIFEST --source PATH]... [--upload-limit RATE]
+                    [--trust PUBFILE]... [--dial-from IP] [--metrics-listen HOST:PORT] [--json]
+
+Seeds each published package from its source files in place (no second copy), after
+checking every chunk of them against the manifest. Prints its full listen multiaddrs
+(/p2p/<peer id> included) for 'fetch --peer', then serves until SIGINT or SIGTERM.
+
+  --data DIR             node identity and store
+  --listen MULTIADDR     e.g. /ip4/0.0.0.0/tcp/7000 (default /ip4/127.0.0.1/tcp/0)
+  --publish MANIFEST     a signed manifest; pair each with a --source PATH (file or directory)
+  --upload-limit RATE    upload cap per remote /24 subnet, e.g. 2Mbit/s (default unlimited)
+  --trust PUBFILE        accept only manifests signed by these publishers
+  --metrics-listen H:P   serve Prometheus metrics at http://H:P/metrics
+
+Exit codes: 0 stopped by a signal; 1 a source does not match its manifest; 2 usage or bad input.`,
+  options: { ...NODE_OPTIONS, data: { type: 'string' }, publish: { type: 'string', multiple: true }, source: { type: 'string', multiple: true }, 'upload-limit': { type: 'string' } },
+  positionals: 0,
+  async run(ctx) {
+    const dataDir = resolve(requireString(ctx, 'data'))
+    const publish = stringList(ctx, 'publish')
+    const sources = stringList(ctx, 'source')
+    if (publish.length !== sources.length) throw usageError(`each --publish needs its --source (got ${publish.length} and ${sources.length})`)
+    const trust = trusted(ctx)
+    const manifests = publish.map((m) => readManifest(m, trust === undefined ? {} : { trusted: trust }))
+    const uploadLimit = rateOption(ctx, 'upload-limit')
+    const limits = new BandwidthHierarchy()
+    const { node, metrics } = await startNode(ctx, dataDir, uploadLimit === undefined ? {} : {
+      uploadLimiterFor: (peer) => {
+        const subnet = subnet24(peer.ip)
+        if (limits.rateOf('subnet', subnet) !== uploadLimit) limits.setRate('subnet', subnet, uploadLimit)
+        return limits.limiterFor({ subnet })
+      },
+    })
+    try {
+      const pool = new HashPool()
+      try {
+        for (const [i, m] of manifests.entries()) await node.seed(m, resolve(sources[i]!), pool)
+      } finally {
+        await pool.close()
+      }
+      const packages = manifests.map((m) => ({ name: m.manifest.name, version: m.manifest.version, packageId: m.packageId }))
+      if (ctx.json) process.stdout.write(`${JSON.stringify({ peerId: node.peerId, addresses: node.addresses, packages })}\n`)
+      else {
+        ctx.print(`dp ${node.peerId} listening on:`)
+        for (const a of node.addresses) ctx.print(`  ${a}`)
+        for (const p of packages) ctx.print(`seeding ${p.name}@${p.version} (${p.packageId})`)
+      }
+      await untilSignal()
+      return 0
+    } finally {
+      metrics?.close()
+      await node.stop()
+    }
+  },
+}
+
+export const fetch: Command = {
+  name: 'fetch',
+  summary: 'download a package from peers, verified, resumable',
+  help: `Usage: peerstage fetch MANIFEST --out DIR (--peer MULTIADDR)... --swarm-key FILE
+                       [--trust PUBFILE]... [--listen MULTIADDR]... [--dial-from IP]
+                       [--download-limit RATE] [--seed-for SECONDS] [--data DIR]
+                       [--metrics-listen HOST:PORT] [--json]
+
+Downloads the package into DIR from the given peers (each a multiaddr with /p2p/<id>,
+as 'peerstage dp' prints them), verifying every chunk on arrival, reusing chunks this
+node already holds from other packages, and finally re-verifying every file. Killed and
+restarted with the same --out, it resumes where it stopped.
+
+  --data DIR            node identity and store (default DIR/.peerstage); share it across
+                        fetches so a new version reuses the chunks of older ones
+  --download-limit RATE pace requests, e.g. 20Mbit/s
+  --seed-for SECONDS    keep serving the package to other peers this long after completing
+
+Exit codes: 0 complete and verified; 1 could not complete (no peer reachable, disk full,
+verification failed); 2 usage, or a manifest that is invalid or untrusted, or a bad swarm key.`,
+  options: { ...NODE_OPTIONS, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' } },
+  positionals: 1,
+  async run(ctx) {
+    const out = resolve(requireString(ctx, 'out'))
+    const peers = stringList(ctx, 'peer')
+    if (peers.length === 0) throw usageError('give at least one --peer MULTIADDR')
+    const seedFor = ctx.values['seed-for'] === undefined ? 0 : Number(ctx.values['seed-for'])
+    if (!(seedFor >= 0)) throw usageError('--seed-for takes a number of seconds >= 0')
+    const trust = trusted(ctx)
+    const signed = readManifest(ctx.positionals[0]!, trust === undefined ? {} : { trusted: trust })
+    const downloadLimit = rateOption(ctx, 'download-limit')
+    const dataDir = resolve(typeof ctx.values.data === 'string' ? ctx.values.data : `${out}/.peerstage`)
+    const { node, metrics } = await startNode(ctx, dataDir, downloadLimit === undefined ? {} : { downloadLimiter: new TokenBucket({ rateBytesPerSec: downloadLimit }) })
+    const started = performance.now()
+    try {
+      const swarm = await node.want(signed, out)
+      const pkg = swarm.pkg
+      const total = pkg.manifest.pieces.reduce((n, p) => n + p.length, 0)
+      const doneBytes = (): number => pkg.manifest.pieces.reduce((n, p, i) => n + (pkg.have.get(i) ? p.length : 0), 0)
+      const resumedBytes = doneBytes()
+      const reusedBytes = await node.reuseLocalChunks(pkg)
+      let downloaded = 0
+      swarm.on('download', (n) => { downloaded += n })
+      const bar = ctx.json ? undefined : createProgress({ label: 'fetching', totalBytes: total })
+      let piecesDone = doneBytes()
+      bar?.update(piecesDone)
+      swarm.on('piece', (i) => { piecesDone += pkg.manifest.pieces[i]!.length; bar?.update(piecesDone) })
+
+      if (!pkg.complete) {
+        const failures: string[] = []
+        await Promise.all(peers.map(async (p) => {
+          try {
+            await node.connect(signed.packageId, p)
+          } catch (err) {
+            failures.push((err as Error).message)
+          }
+        }))
+        if (failures.length === peers.length) {
+          const mismatch = failures.find((f) => /swarm key/.test(f))
+          throw new PeerstageError(mismatch ? 'PEERSTAGE_NODE_SWARM_KEY_MISMATCH' : 'PEERSTAGE_NODE_DIAL_FAILED', `no peer could be reached: ${mismatch ?? failures[0]}`)
+        }
+        for (const f of failures) process.stderr.write(`peerstage fetch: ${f}\n`)
+        await new Promise<void>((resolveDone, reject) => {
+          swarm.once('complete', resolveDone)
+          swarm.once('error', reject)
+          swarm.on('peers', (n) => { if (n === 0 && !pkg.complete) reject(new PeerstageError('PEERSTAGE_NODE_DIAL_FAILED', `every peer went away at ${formatBytes(doneBytes())} of ${formatBytes(total)}; run again to resume`)) })
+        })
+      }
+      bar?.done()
+      const report = await verifyDirectory(pkg.manifest, out)
+      const seconds = (performance.now() - started) / 1000
+      const summary = { ok: report.ok, packageId: signed.packageId, name: pkg.manifest.name, version: pkg.manifest.version, out, bytes: total, downloadedBytes: downloaded, reusedBytes, resumedBytes, seconds }
+      if (ctx.json) ctx.printJson(summary)
+      else ctx.print(report.ok
+        ? `fetched ${pkg.manifest.name}@${pkg.manifest.version} into ${out}: ${formatBytes(total)} verified (${formatBytes(downloaded)} downloaded, ${formatBytes(reusedBytes)} reused, ${formatBytes(resumedBytes)} already here) in ${seconds.toFixed(1)} s`
+        : `FAILED: ${out} does not verify after download; run 'peerstage verify' for details`)
+      if (report.ok && seedFor > 0) await untilSignal(seedFor)
+      return report.ok ? 0 : 1
+    } finally {
+      metrics?.close()
+      await node.stop()
+    }
+  },
+}
+
+export const nodeCommands = [swarmKey, dp, fetch]

@@ -11,6 +11,8 @@ export const NodeErrorCodes = {
   DIAL_FAILED: 'PEERSTAGE_NODE_DIAL_FAILED',
   /** A listen or peer address that is not a valid multiaddr. */
   BAD_ADDRESS: 'PEERSTAGE_NODE_BAD_ADDRESS',
+  /** A DP's source files do not match the manifest it was asked to seed. */
+  SOURCE_MISMATCH: 'PEERSTAGE_NODE_SOURCE_MISMATCH',
   /** A wire message longer than any legal one: the peer is cut off. */
   WIRE_OVERSIZE: 'PEERSTAGE_NODE_WIRE_OVERSIZE',
 } as const

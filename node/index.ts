@@ -1,9 +1,14 @@
 /**
- * node: the data plane. So far: the libp2p host (TCP, private-network swarm key, noise,
- * yamux, identify, ping), the swarm key file, and the BitTorrent wire carried on a libp2p
- * stream with framing guards, coalesced sends and backpressure both ways.
+ * node: the data plane. The libp2p host (TCP, private-network swarm key, noise, yamux,
+ * identify, ping); the BitTorrent wire on a libp2p stream (frame guard, coalesced sends,
+ * backpressure); the store (files in place, level metadata, chunk index); the picker and
+ * the per-package swarm (verify on arrival, strikes and bans); PeerNode tying them up.
  */
 export { createHost, dialPeer, loadOrCreateIdentity, parseMultiaddr, type Host, type HostInit } from './host.ts'
 export { generateSwarmKeyFile, loadSwarmKey } from './swarm-key.ts'
 export { NodeErrorCodes, type NodeErrorCode } from './errors.ts'
 export * as wire from './wire/index.ts'
+export { PeerNode, type PeerNodeInit } from './peer-node.ts'
+export { PackageSwarm, type PeerInfo, type SwarmInit } from './swarm.ts'
+export { Store, StoredPackage, StoreErrorCodes } from './store/index.ts'
+export { createNodeMetrics, serveMetrics, subnet24, type NodeMetrics } from './metrics.ts'

@@ -5,8 +5,10 @@ import type { Connection, Stream } from '@libp2p/interface'
 import type { Limiter } from '../bandwidth/index.ts'
 import { HashPool, verifyDirectory, type SignedManifest } from '../chunker/index.ts'
 import { PeerstageError, silentLogger, type Logger } from '../common/index.ts'
+import { NodeErrorCodes } from './errors.ts'
 import { createHost, dialPeer, loadOrCreateIdentity, parseMultiaddr, type Host } from './host.ts'
 import { readExactly, Store, type StoredPackage } from './store/index.ts'
+import { createNodeMetrics, subnet24, type NodeMetrics } from './metrics.ts'
 import { PackageSwarm, type PeerInfo, type SwarmInit } from './swarm.ts'
 import { attachWire, createWire, infoHashOf, maxMessageBytes, WIRE_PROTOCOL, type Wire } from './wire/index.ts'
 
@@ -27,7 +29,6 @@ export interface PeerNodeInit {
   logger?: Logger
 }
 
-export class SourceMismatchError extends PeerstageError {}
 
 /**
  * A peerstage node: a libp2p host, a store, and one swarm per package it seeds or fetches.
@@ -36,6 +37,7 @@ export class SourceMismatchError extends PeerstageError {}
 export class PeerNode {
   readonly host: Host
   readonly store: Store
+  readonly metrics: NodeMetrics
   private readonly swarms = new Map<string, PackageSwarm>()
   private readonly init: PeerNodeInit
   private readonly log: Logger
@@ -48,7 +50,11 @@ export class PeerNode {
     this.init = init
     this.log = init.logger ?? silentLogger()
     this.wireId = createHash('sha256').update(host.peerId.toString()).digest('hex').slice(0, 40)
+    this.metrics = createNodeMetrics()
+    this.ownSubnet = subnet24(init.dialFrom ?? '127.0.0.1')
   }
+
+  private readonly ownSubnet: string
 
   static async start(init: PeerNodeInit): Promise<PeerNode> {
     mkdirSync(init.dataDir, { recursive: true })
@@ -81,7 +87,7 @@ export class PeerNode {
     const report = await verifyDirectory(signed.manifest, sourceDir, pool === undefined ? {} : { pool })
     if (!report.ok) {
       const bad = report.files.filter((f) => f.status !== 'ok').map((f) => `${f.path} (${f.status})`)
-      throw new SourceMismatchError('PEERSTAGE_NODE_SOURCE_MISMATCH', `${sourceDir} does not match ${signed.manifest.name}@${signed.manifest.version}: ${bad.join(', ')}`)
+      throw new PeerstageError(NodeErrorCodes.SOURCE_MISMATCH, `${sourceDir} does not match ${signed.manifest.name}@${signed.manifest.version}: ${bad.join(', ')}`)
     }
     const pkg = await this.store.addPackage(signed, sourceDir, { readOnly: true })
     await pkg.markPresent(Array.from({ length: pkg.pieceCount }, (_, i) => i).filter((i) => !pkg.have.get(i)))
@@ -118,6 +124,7 @@ export class PeerNode {
       if (pkg.badChunks(piece, data).length > 0) continue
       await pkg.writePiece(piece, data)
       reused += data.length
+      this.metrics.localReuseBytes.inc(data.length)
     }
     return reused
   }
@@ -156,8 +163,20 @@ export class PeerNode {
         ...(this.init.downloadLimiter && { downloadLimiter: this.init.downloadLimiter }),
       }, this.log.child({ package: `${pkg.manifest.name}@${pkg.manifest.version}` }))
       this.swarms.set(infoHash, swarm)
+      this.count(swarm)
     }
     return swarm
+  }
+
+  private count(swarm: PackageSwarm): void {
+    const m = this.metrics
+    const cls = (p: PeerInfo): string => (subnet24(p.ip) === this.ownSubnet ? 'lan' : 'wan')
+    swarm.on('upload', (n, p) => m.bytes.inc({ direction: 'up', class: cls(p) }, n))
+    swarm.on('download', (n, p) => m.bytes.inc({ direction: 'down', class: cls(p) }, n))
+    swarm.on('piece', () => m.piecesVerified.inc())
+    swarm.on('badPiece', () => m.piecesFailed.inc())
+    swarm.on('ban', () => m.bannedPeers.inc())
+    swarm.on('peers', () => m.peers.set([...this.swarms.values()].reduce((n, s) => n + s.peerCount, 0)))
   }
 
   private wire(stream: Stream): Wire {

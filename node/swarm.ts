@@ -37,6 +37,10 @@ export interface SwarmEvents {
   ban: [peer: string, reason: string]
   upload: [bytes: number, to: PeerInfo]
   download: [bytes: number, from: PeerInfo]
+  /** A piece failed verification and was discarded. */
+  badPiece: [piece: number]
+  /** The number of peers changed. */
+  peers: [count: number]
   /** A piece could not be written (disk full, I/O): fatal for this download. */
   error: [err: Error]
 }
@@ -85,6 +89,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     }
     const peer: Peer = { ...info, wire, inflight: 0, strikes: 0 }
     this.peers.set(info.id, peer)
+    this.emit('peers', this.peers.size)
     wire.setTimeout(this.init.requestTimeoutMs, true)
     wire.bitfield(this.pkg.have.bytes)
     wire.unchoke()
@@ -168,6 +173,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     const bad = this.pkg.badChunks(piece, data)
     if (bad.length > 0) {
       this.picker.finish(piece)
+      this.emit('badPiece', piece)
       const culprits = this.sendersOf(piece, bad, senders)
       for (const id of culprits) this.strike(id, `sent ${bad.length} bad chunk(s) in piece ${piece}`)
       for (const p of this.peers.values()) this.fill(p)
@@ -229,6 +235,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
 
   private drop(peer: Peer, reason?: string): void {
     if (!this.peers.delete(peer.id)) return
+    this.emit('peers', this.peers.size)
     if (reason !== undefined) this.log.info({ peer: peer.id, reason }, 'peer dropped')
     this.picker.peerGone(peer.id)
     for (let i = 0; i < this.pkg.pieceCount; i++) if (peer.wire.peerPieces.get(i)) this.picker.addAvailability(i, -1)

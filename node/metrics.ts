@@ -1,0 +1,44 @@
+import { createServer, type Server } from 'node:http'
+import { Counter, Gauge, Registry } from 'prom-client'
+
+/** One registry per node: two nodes in one process never share counters. */
+export function createNodeMetrics(registry: Registry = new Registry()) {
+  return {
+    registry,
+    bytes: new Counter({ name: 'peerstage_node_transfer_bytes_total', help: 'Package bytes moved, by direction and peer class (lan: same /24 subnet, wan: other)', labelNames: ['direction', 'class'] as const, registers: [registry] }),
+    localReuseBytes: new Counter({ name: 'peerstage_node_local_reuse_bytes_total', help: 'Bytes copied from chunks already on this node instead of fetched', registers: [registry] }),
+    piecesVerified: new Counter({ name: 'peerstage_node_pieces_verified_total', help: 'Pieces received, verified and written', registers: [registry] }),
+    piecesFailed: new Counter({ name: 'peerstage_node_pieces_failed_total', help: 'Pieces that failed verification and were discarded', registers: [registry] }),
+    peers: new Gauge({ name: 'peerstage_node_peers', help: 'Peers with an open wire, all packages', registers: [registry] }),
+    bannedPeers: new Counter({ name: 'peerstage_node_banned_peers_total', help: 'Peers banned for sending bad data', registers: [registry] }),
+  }
+}
+
+export type NodeMetrics = ReturnType<typeof createNodeMetrics>
+
+/** Serves GET /metrics on `host:port`; resolves once listening. */
+export async function serveMetrics(registry: Registry, hostPort: string): Promise<Server> {
+  const cut = hostPort.lastIndexOf(':')
+  const host = cut === -1 ? '127.0.0.1' : hostPort.slice(0, cut)
+  const port = Number(hostPort.slice(cut + 1))
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end()
+      return
+    }
+    registry.metrics().then((text) => {
+      res.writeHead(200, { 'content-type': registry.contentType }).end(text)
+    }, (err: Error) => res.writeHead(500).end(err.message))
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, resolve)
+  })
+  return server
+}
+
+/** The /24 of an IPv4 address (a host's subnet in tests and small sites). */
+export function subnet24(ip: string): string {
+  const parts = ip.split('.')
+  return parts.length === 4 ? `${parts.slice(0, 3).join('.')}.0/24` : ip
+}
