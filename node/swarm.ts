@@ -183,7 +183,8 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       await this.pkg.writePiece(piece, data)
     } catch (err) {
       this.picker.finish(piece)
-      this.emit('error', err as Error)
+      if (this.listenerCount('error') > 0) this.emit('error', err as Error)
+      else this.log.error({ err: (err as Error).message, piece }, 'piece not written')
       return
     }
     this.picker.finish(piece)

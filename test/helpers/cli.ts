@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const BIN = fileURLToPath(new URL('../../bin/peerstage.ts', import.meta.url))
@@ -17,4 +17,33 @@ export function peerstage(args: string[], options: { cwd?: string } = {}): Promi
       resolve({ code, stdout, stderr })
     })
   })
+}
+
+/** A long-running CLI process (dp): resolves with its first stdout line, parsed as JSON. */
+export function startDaemon(args: string[]): { ready: Promise<Record<string, any>>, stop: () => Promise<void> } {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const ready = new Promise<Record<string, any>>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const nl = out.indexOf('\n')
+      if (nl !== -1) resolve(JSON.parse(out.slice(0, nl)) as Record<string, any>)
+    })
+    child.once('exit', (code) => reject(new Error(`daemon exited with ${code}: ${stderr}`)))
+  })
+  ready.catch(() => {})
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGTERM')
+    await exited
+  }
+  return { ready, stop }
+}
+
+/** Starts the CLI and returns the child, for tests that kill it. */
+export function spawnCli(args: string[]): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
 }

@@ -1,0 +1,119 @@
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { Store } from '../../node/index.ts'
+import { readManifest, verifyDirectory } from '../../chunker/index.ts'
+import { peerstage, spawnCli, startDaemon } from '../helpers/cli.ts'
+import { sampleTree, writeTree } from '../helpers/packages.ts'
+import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
+
+const daemons: Array<() => Promise<void>> = []
+afterEach(async () => {
+  await Promise.all(daemons.splice(0).map((stop) => stop()))
+})
+
+/** keys, a 12 MB package, a swarm key, and a DP seeding it on 127.0.10.1. */
+async function setup() {
+  const dir = tempDir()
+  const src = join(dir, 'src')
+  sampleTree(src)
+  writeTree(src, { 'sources/install.esd': pseudoRandomBytes(12_000_000, 99) })
+  expect((await peerstage(['keygen', '--out', join(dir, 'keys')])).code).toBe(0)
+  const manifest = join(dir, 'pkg.json')
+  expect((await peerstage(['pack', src, '--name', 'win11', '--version', '1', '--key', join(dir, 'keys/publisher.key'), '--out', manifest])).code).toBe(0)
+  expect((await peerstage(['swarm-key', '--out', join(dir, 'swarm.key')])).code).toBe(0)
+  const dp = startDaemon(['dp', '--data', join(dir, 'dp'), '--swarm-key', join(dir, 'swarm.key'), '--listen', '/ip4/127.0.10.1/tcp/0', '--publish', manifest, '--source', src, '--json'])
+  daemons.push(dp.stop)
+  const info = await dp.ready
+  return { dir, src, manifest, dpAddress: info.addresses[0] as string }
+}
+
+const sameTree = (a: string, b: string, paths: string[]): boolean => paths.every((p) => readFileSync(join(a, p)).equals(readFileSync(join(b, p))))
+
+describe('peerstage dp and fetch (real processes)', () => {
+  it('fetch downloads, verifies and prints the --json summary; a second run has nothing to do', async () => {
+    const { dir, src, manifest, dpAddress } = await setup()
+    const out = join(dir, 'out')
+    const args = ['fetch', manifest, '--out', out, '--peer', dpAddress, '--swarm-key', join(dir, 'swarm.key'), '--trust', join(dir, 'keys/publisher.pub'), '--dial-from', '127.0.1.1', '--json']
+    const r = await peerstage(args)
+    expect(r.code, r.stderr).toBe(0)
+    const j = JSON.parse(r.stdout)
+    expect(j).toMatchObject({ ok: true, name: 'win11', version: '1', reusedBytes: 0, resumedBytes: 0 })
+    expect(j.downloadedBytes).toBe(j.bytes)
+    const paths = readManifest(manifest).manifest.files.map((f) => f.path)
+    expect(sameTree(src, out, paths)).toBe(true)
+    const again = JSON.parse((await peerstage(args)).stdout)
+    expect(again).toMatchObject({ ok: true, downloadedBytes: 0, resumedBytes: j.bytes })
+  })
+
+  it('resumes after being killed with SIGKILL mid-download, and ends identical', async () => {
+    const { dir, src, manifest, dpAddress } = await setup()
+    const out = join(dir, 'out')
+    const base = ['fetch', manifest, '--out', out, '--peer', dpAddress, '--swarm-key', join(dir, 'swarm.key'), '--dial-from', '127.0.1.2']
+    const slow = spawnCli([...base, '--download-limit', '4MB/s'])
+    const exited = new Promise((r) => slow.once('exit', r))
+    await new Promise((r) => setTimeout(r, 2000)) // ~2 s of a ~4 s download
+    slow.kill('SIGKILL')
+    await exited
+    const r = await peerstage([...base, '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const j = JSON.parse(r.stdout)
+    expect(j.resumedBytes).toBeGreaterThan(0) // pieces saved before the kill were kept
+    expect(j.resumedBytes).toBeLessThan(j.bytes)
+    expect(j.downloadedBytes + j.resumedBytes).toBe(j.bytes)
+    expect(sameTree(src, out, readManifest(manifest).manifest.files.map((f) => f.path))).toBe(true)
+  })
+
+  it('fails clearly with a swarm key the DP does not have', async () => {
+    const { dir, manifest, dpAddress } = await setup()
+    expect((await peerstage(['swarm-key', '--out', join(dir, 'other.key')])).code).toBe(0)
+    const r = await peerstage(['fetch', manifest, '--out', join(dir, 'out'), '--peer', dpAddress, '--swarm-key', join(dir, 'other.key')])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/^peerstage fetch: no peer could be reached: .*different swarm keys/)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+  })
+
+  const canMount = (() => {
+    try {
+      const probe = tempDir('peerstage-mount-probe-')
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' })
+      execFileSync('umount', [probe], { stdio: 'ignore' })
+      return true
+    } catch {
+      return false
+    }
+  })()
+
+  it.skipIf(!canMount)('stops with a clear error on a full disk, and marks no piece that is not on disk', async () => {
+    const { dir, manifest, dpAddress } = await setup()
+    const out = join(dir, 'small')
+    mkdirSync(out)
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', out])
+    try {
+      const data = join(dir, 'client-data')
+      const r = await peerstage(['fetch', manifest, '--out', out, '--data', data, '--peer', dpAddress, '--swarm-key', join(dir, 'swarm.key'), '--json'])
+      expect(r.code).toBe(1)
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'PEERSTAGE_STORE_DISK_FULL', message: expect.stringMatching(/disk is full/) })
+      // Every piece the store calls present really is on disk and intact.
+      const signed = readManifest(manifest)
+      const store = await Store.open(join(data, 'db'))
+      try {
+        const pkg = (await store.getPackage(signed.packageId))!
+        const present = Array.from({ length: pkg.pieceCount }, (_, i) => i).filter((i) => pkg.have.get(i))
+        expect(present.length).toBeGreaterThan(0)
+        expect(present.length).toBeLessThan(pkg.pieceCount)
+        for (const i of present) {
+          const p = pkg.manifest.pieces[i]!
+          const bytes = readFileSync(join(out, pkg.manifest.files[p.file]!.path)).subarray(p.offset, p.offset + p.length)
+          expect(pkg.badChunks(i, bytes)).toEqual([])
+        }
+      } finally {
+        await store.close()
+      }
+      expect((await verifyDirectory(signed.manifest, out)).ok).toBe(false)
+    } finally {
+      execFileSync('umount', ['-l', out])
+    }
+  })
+})
