@@ -9,6 +9,7 @@ import { RESULTS_DIR, type BenchOutcome, type BenchRow } from './common.ts'
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<BenchOutcome> }>> = {
   pack: () => import('./pack.ts'),
   throttle: () => import('./throttle.ts'),
+  wire: () => import('./wire.ts'),
 }
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'))

@@ -187,6 +187,7 @@ verification failed); 2 usage, or a manifest that is invalid or untrusted, or a 
       bar?.update(piecesDone)
       swarm.on('piece', (i) => { piecesDone += pkg.manifest.pieces[i]!.length; bar?.update(piecesDone) })
 
+      const transferStarted = performance.now()
       if (!pkg.complete) {
         const failures: string[] = []
         await Promise.all(peers.map(async (p) => {
@@ -208,9 +209,10 @@ verification failed); 2 usage, or a manifest that is invalid or untrusted, or a 
         })
       }
       bar?.done()
+      const transferSeconds = (performance.now() - transferStarted) / 1000
       const report = await verifyDirectory(pkg.manifest, out)
       const seconds = (performance.now() - started) / 1000
-      const summary = { ok: report.ok, packageId: signed.packageId, name: pkg.manifest.name, version: pkg.manifest.version, out, bytes: total, downloadedBytes: downloaded, reusedBytes, resumedBytes, seconds }
+      const summary = { ok: report.ok, packageId: signed.packageId, name: pkg.manifest.name, version: pkg.manifest.version, out, bytes: total, downloadedBytes: downloaded, reusedBytes, resumedBytes, transferSeconds, seconds }
       if (ctx.json) ctx.printJson(summary)
       else ctx.print(report.ok
         ? `fetched ${pkg.manifest.name}@${pkg.manifest.version} into ${out}: ${formatBytes(total)} verified (${formatBytes(downloaded)} downloaded, ${formatBytes(reusedBytes)} reused, ${formatBytes(resumedBytes)} already here) in ${seconds.toFixed(1)} s`

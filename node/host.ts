@@ -2,13 +2,14 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
-import type { PrivateKey } from '@libp2p/interface'
+import type { Connection, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { existsSync, readFileSync } from 'node:fs'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import './xsalsa20-fix.ts'
 import { writeFileAtomic } from '../common/index.ts'
 import { NodeErrorCodes, nodeError } from './errors.ts'
 
@@ -65,10 +66,10 @@ export async function loadOrCreateIdentity(path: string): Promise<PrivateKey> {
  * Dials a peer, turning libp2p's failures into one sentence an operator can act on: above
  * all, a peer with another swarm key fails in the private-network handshake.
  */
-export async function dialPeer(host: Host, address: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+export async function dialPeer(host: Host, address: string, options: { signal?: AbortSignal } = {}): Promise<Connection> {
   const ma = parseMultiaddr(address, 'peer address')
   try {
-    await host.dial(ma, options)
+    return await host.dial(ma, options)
   } catch (err) {
     const text = errorText(err)
     if (/pnet|psk|nonce|decrypt|invalid mac|handshake|unexpected end|encrypt|protocol selection|stream ended/i.test(text)) {

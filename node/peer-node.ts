@@ -6,7 +6,7 @@ import type { Limiter } from '../bandwidth/index.ts'
 import { HashPool, verifyDirectory, type SignedManifest } from '../chunker/index.ts'
 import { PeerstageError, silentLogger, type Logger } from '../common/index.ts'
 import { NodeErrorCodes } from './errors.ts'
-import { createHost, dialPeer, loadOrCreateIdentity, parseMultiaddr, type Host } from './host.ts'
+import { createHost, dialPeer, loadOrCreateIdentity, type Host } from './host.ts'
 import { readExactly, Store, type StoredPackage } from './store/index.ts'
 import { createNodeMetrics, subnet24, type NodeMetrics } from './metrics.ts'
 import { PackageSwarm, type PeerInfo, type SwarmInit } from './swarm.ts'
@@ -133,21 +133,19 @@ export class PeerNode {
   async connect(packageId: string, address: string): Promise<void> {
     const swarm = this.swarmOf(packageId)
     if (swarm === undefined) throw new TypeError(`not serving or fetching ${packageId}`)
-    await dialPeer(this.host, address)
-    const ma = parseMultiaddr(address, 'peer address')
-    const stream = await this.host.dialProtocol(ma, WIRE_PROTOCOL)
-    const conn = this.host.getConnections().find((c) => c.remotePeer.toString() === ma.getComponents().find((c) => c.name === 'p2p')?.value)
+    const conn = await dialPeer(this.host, address)
+    const stream = await conn.newStream(WIRE_PROTOCOL)
     const wire = this.wire(stream)
     const infoHash = infoHashOf(packageId)
     wire.once('handshake', (theirs: string) => {
       if (theirs !== infoHash) return wire.destroy()
-      swarm.adopt(wire, peerInfo(conn, stream))
+      swarm.adopt(wire, peerInfo(conn))
     })
     wire.handshake(infoHash, this.wireId)
   }
 
   async stop(): Promise<void> {
-    for (const s of this.swarms.values()) s.stop()
+    await Promise.all([...this.swarms.values()].map((s) => s.stop()))
     this.swarms.clear()
     await this.host.stop()
     await this.store.close()
@@ -194,12 +192,12 @@ export class PeerNode {
       const swarm = this.swarms.get(infoHash)
       if (swarm === undefined || swarm.isBanned(connection.remotePeer.toString())) return wire.destroy()
       wire.handshake(infoHash, this.wireId)
-      swarm.adopt(wire, peerInfo(connection, stream))
+      swarm.adopt(wire, peerInfo(connection))
     })
   }
 }
 
-function peerInfo(connection: Connection | undefined, stream: Stream): PeerInfo {
-  const ip = connection?.remoteAddr.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
-  return { id: connection?.remotePeer.toString() ?? stream.id, ip: ip ?? '' }
+function peerInfo(connection: Connection): PeerInfo {
+  const ip = connection.remoteAddr.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
+  return { id: connection.remotePeer.toString(), ip: ip ?? '' }
 }

@@ -60,6 +60,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   private readonly init: Required<Pick<SwarmInit, 'maxInflightBlocks' | 'maxStrikes' | 'requestTimeoutMs'>> & SwarmInit
   private readonly log: Logger
   private writing = Promise.resolve()
+  private stopped = false
 
   constructor(pkg: StoredPackage, init: SwarmInit, log: Logger) {
     super()
@@ -107,9 +108,11 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     wire.on('close', () => this.drop(peer))
   }
 
-  /** Closes every wire. */
-  stop(): void {
+  /** Closes every wire and waits for pieces being written. */
+  async stop(): Promise<void> {
+    this.stopped = true
     for (const p of [...this.peers.values()]) this.drop(p)
+    await this.writing
   }
 
   private updateInterest(peer: Peer): void {
@@ -170,6 +173,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   }
 
   private async completePiece(piece: number, data: Uint8Array, senders: Map<number, string>): Promise<void> {
+    if (this.stopped) return
     const bad = this.pkg.badChunks(piece, data)
     if (bad.length > 0) {
       this.picker.finish(piece)

@@ -16,7 +16,7 @@ export interface AttachWireOptions {
  * Outgoing: the wire pushes each message header and payload separately; everything pushed
  * in one tick is joined into one `send`, and when the stream says it is full the wire is
  * paused until it drains. Incoming: every byte passes the FrameGuard first (oversize
- * messages end the stream), and the stream is paused while the wire is busy.
+ * messages end the stream), then goes straight into the wire's parser.
  */
 export function attachWire(stream: Stream, wire: Wire, options: AttachWireOptions): void {
   const guard = new FrameGuard(options.maxMessageBytes)
@@ -68,10 +68,10 @@ export function attachWire(stream: Stream, wire: Wire, options: AttachWireOption
       close(err as Error)
       return
     }
-    if (!wire.write(bytes)) {
-      stream.pause()
-      wire.once('drain', () => stream.resume())
-    }
+    // The wire parses synchronously, so its write() never holds data back; pausing the
+    // stream here only piled bytes up below (one multi-MiB read on resume overflowed the
+    // pnet cipher's buffer). Memory stays bounded by the yamux window and the FrameGuard.
+    wire.write(bytes)
   })
   stream.addEventListener('close', (evt) => close((evt as unknown as { error?: Error }).error))
   stream.addEventListener('remoteCloseWrite', () => close())
