@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs'
+import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Manifest } from '../../chunker/index.ts'
 
@@ -47,15 +47,4 @@ export function readExactly(path: string, offset: number, length: number): Buffe
     closeSync(fd)
   }
   return buf
-}
-
-/** Writes `data` at `offset` and flushes it to the disk before returning. */
-export function writeDurably(path: string, offset: number, data: Uint8Array): void {
-  const fd = openSync(path, 'r+')
-  try {
-    for (let done = 0; done < data.length;) done += writeSync(fd, data, done, data.length - done, offset + done)
-    fdatasyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
 }

@@ -1,10 +1,16 @@
 import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import { Level } from 'level'
 import { HASH_BYTES, parseManifest, type Manifest, type SignedManifest } from '../../chunker/index.ts'
 import { PeerstageError } from '../../common/index.ts'
 import { Bitfield } from './bitfield.ts'
-import { filePath, preallocate, readExactly, writeDurably } from './package-files.ts'
+import { filePath, preallocate, readExactly } from './package-files.ts'
+
+/** Pieces are flushed to disk (and saved as present) in batches of this many bytes… */
+const FLUSH_BYTES = 32 * 1024 * 1024
+/** …or this long after the first unflushed write. */
+const FLUSH_DELAY_MS = 250
 
 export const StoreErrorCodes = {
   /** The disk is full (or over quota): the piece was not written and is not marked present. */
@@ -50,6 +56,7 @@ export class Store {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.open.values()].map((p) => p.close()))
     this.open.clear()
     await this.db.close()
   }
@@ -95,12 +102,14 @@ export class Store {
     return text === undefined ? undefined : JSON.parse(text) as ChunkLocation
   }
 
-  /** @internal persist the bitfield and index the piece's chunks, once its bytes are on disk. */
-  async recordPiece(pkg: StoredPackage, piece: number): Promise<void> {
+  /** @internal persist the bitfield and index the pieces' chunks, once their bytes are on disk. */
+  async recordPieces(pkg: StoredPackage, pieces: readonly number[], have: Bitfield): Promise<void> {
     const ops: Array<{ type: 'put', key: string, value: string }> = [
-      { type: 'put', key: `have:${pkg.packageId}`, value: Buffer.from(pkg.have.bytes).toString('base64') },
+      { type: 'put', key: `have:${pkg.packageId}`, value: Buffer.from(have.bytes).toString('base64') },
     ]
-    for (const loc of pkg.chunkLocations(piece)) ops.push({ type: 'put', key: `chunk:${loc.hash}`, value: JSON.stringify(loc.location) })
+    for (const piece of pieces) {
+      for (const loc of pkg.chunkLocations(piece)) ops.push({ type: 'put', key: `chunk:${loc.hash}`, value: JSON.stringify(loc.location) })
+    }
     await this.db.batch(ops)
   }
 
@@ -119,6 +128,11 @@ export class StoredPackage {
   readonly readOnly: boolean
   readonly have: Bitfield
   private readonly store: Store
+  private readonly handles = new Map<number, Promise<FileHandle>>()
+  private readonly unflushed: number[] = []
+  private unflushedBytes = 0
+  private flushTimer: NodeJS.Timeout | undefined
+  private flushing: Promise<void> = Promise.resolve()
 
   constructor(store: Store, signed: SignedManifest, record: PackageRecord, have: Bitfield) {
     this.store = store
@@ -164,28 +178,78 @@ export class StoredPackage {
   }
 
   /**
-   * Writes a verified piece at its offset, flushes it, then marks it present. The caller
-   * verifies first (badChunks); a failed write leaves the piece absent.
+   * Writes a verified piece at its offset (off the main thread). It is readable, and `have`
+   * says so, at once; it is saved as present only once flushed to disk, in batches of
+   * FLUSH_BYTES (or after FLUSH_DELAY_MS, or on completion), so a crash loses at most the
+   * last batch and never marks a piece that is not on disk.
    */
   async writePiece(piece: number, data: Uint8Array): Promise<void> {
     const p = this.manifest.pieces[piece]!
     if (this.readOnly) throw new TypeError(`${this.manifest.name}@${this.manifest.version} is served in place and cannot be written`)
     if (data.length !== p.length) throw new RangeError(`piece ${piece} is ${p.length} bytes, got ${data.length}`)
     try {
-      writeDurably(filePath(this.root, this.manifest, p.file), p.offset, data)
+      const fh = await this.handle(p.file)
+      for (let done = 0; done < data.length;) done += (await fh.write(data, done, data.length - done, p.offset + done)).bytesWritten
     } catch (err) {
       throw ioError(err, `cannot write piece ${piece} of ${this.manifest.name}@${this.manifest.version} to ${this.root}`)
     }
     this.have.set(piece)
-    await this.store.recordPiece(this, piece)
+    this.unflushed.push(piece)
+    this.unflushedBytes += data.length
+    if (this.unflushedBytes >= FLUSH_BYTES || this.complete) await this.flush()
+    else this.flushTimer ??= setTimeout(() => { void this.flush().catch(() => {}) }, FLUSH_DELAY_MS)
+  }
+
+  /** Flushes written pieces to disk, then saves them as present (one flush at a time). */
+  flush(): Promise<void> {
+    const next = this.flushing.then(() => this.flushNow())
+    this.flushing = next.catch(() => {})
+    return next
+  }
+
+  private async flushNow(): Promise<void> {
+    clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    const pieces = this.unflushed.splice(0)
+    this.unflushedBytes = 0
+    if (pieces.length === 0) return
+    try {
+      await Promise.all([...this.handles.values()].map(async (h) => (await h).datasync()))
+    } catch (err) {
+      for (const piece of pieces) this.have.set(piece, false) // not known to be on disk
+      throw ioError(err, `cannot flush ${this.manifest.name}@${this.manifest.version} to ${this.root}`)
+    }
+    const saved = new Bitfield(this.have.length, this.have.bytes)
+    for (const piece of this.unflushed) saved.set(piece, false) // written meanwhile, not yet flushed
+    await this.store.recordPieces(this, pieces, saved)
   }
 
   /** Marks pieces present without writing (a source checked in place, or data already on disk). */
   async markPresent(pieces: Iterable<number>): Promise<void> {
-    for (const piece of pieces) {
-      this.have.set(piece)
-      await this.store.recordPiece(this, piece)
+    const list = [...pieces]
+    for (const piece of list) this.have.set(piece)
+    await this.store.recordPieces(this, list, this.have)
+  }
+
+  /** Flushes what was written and closes the files. */
+  async close(): Promise<void> {
+    try {
+      await this.flush()
+    } finally {
+      const handles = [...this.handles.values()]
+      this.handles.clear()
+      await Promise.all(handles.map(async (h) => (await h).close().catch(() => {})))
     }
+  }
+
+  private handle(file: number): Promise<FileHandle> {
+    let h = this.handles.get(file)
+    if (h === undefined) {
+      h = open(filePath(this.root, this.manifest, file), 'r+')
+      h.catch(() => this.handles.delete(file))
+      this.handles.set(file, h)
+    }
+    return h
   }
 
   /** @internal chunk hash → location, for the chunk index. */
