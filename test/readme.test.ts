@@ -5,13 +5,13 @@ import { ChunkerErrorCodes } from '../chunker/index.ts'
 import { USAGE } from '../bin/cli.ts'
 import { chunkerCommands } from '../bin/chunker-commands.ts'
 import { nodeCommands } from '../bin/node-commands.ts'
-import { NodeErrorCodes } from '../node/index.ts'
+import { NodeErrorCodes, StoreErrorCodes } from '../node/index.ts'
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 
 describe('README', () => {
   it('lists every error code', () => {
-    for (const code of [USAGE, ...Object.values(ChunkerErrorCodes), ...Object.values(BandwidthErrorCodes), ...Object.values(NodeErrorCodes)]) expect(readme, code).toContain(`\`${code}\``)
+    for (const code of [USAGE, ...Object.values(ChunkerErrorCodes), ...Object.values(BandwidthErrorCodes), ...Object.values(NodeErrorCodes), ...Object.values(StoreErrorCodes)]) expect(readme, code).toContain(`\`${code}\``)
   })
 
   it('names the two set-up commands', () => {

@@ -17,8 +17,6 @@ export const StoreErrorCodes = {
   DISK_FULL: 'PEERSTAGE_STORE_DISK_FULL',
   /** Writing or reading package data failed for another reason (permissions, I/O error). */
   IO: 'PEERSTAGE_STORE_IO',
-  /** The package is not in this store. */
-  UNKNOWN_PACKAGE: 'PEERSTAGE_STORE_UNKNOWN_PACKAGE',
 } as const
 
 interface PackageRecord {
