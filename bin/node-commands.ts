@@ -182,7 +182,7 @@ verification failed); 2 usage, or a manifest that is invalid or untrusted, or a 
       const reusedBytes = await node.reuseLocalChunks(pkg)
       let downloaded = 0
       swarm.on('download', (n) => { downloaded += n })
-      const bar = ctx.json ? undefined : createProgress({ label: 'fetching', totalBytes: total })
+      const bar = ctx.json ? undefined : createProgress({ label: 'fetching', totalBytes: total, detail: () => `${swarm.peerCount} peer${swarm.peerCount === 1 ? '' : 's'}` })
       let piecesDone = doneBytes()
       bar?.update(piecesDone)
       swarm.on('piece', (i) => { piecesDone += pkg.manifest.pieces[i]!.length; bar?.update(piecesDone) })

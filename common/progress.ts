@@ -9,6 +9,8 @@ export interface ProgressInit {
   stream?: NodeJS.WriteStream
   /** @default 200 */
   redrawIntervalMs?: number
+  /** More to show after the ETA, e.g. "3 peers". */
+  detail?: () => string
 }
 
 export interface Progress {
@@ -39,7 +41,7 @@ export function createProgress(init: ProgressInit): Progress {
     const eta = rate > 0 ? (init.totalBytes - done) / rate : Number.NaN
     const line = `${init.label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ` +
       `${(fraction * 100).toFixed(1)}% ${formatBytes(done)}/${formatBytes(init.totalBytes)} ` +
-      `${formatBytes(rate)}/s ETA ${formatDuration(eta)}`
+      `${formatBytes(rate)}/s ETA ${formatDuration(eta)}${init.detail ? ` ${init.detail()}` : ''}`
     stream.write(`\r${line}\x1b[K`)
   }
 
