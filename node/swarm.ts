@@ -100,7 +100,11 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     })
     wire.on('have', (i) => {
       this.picker.addAvailability(i)
-      this.updateInterest(peer)
+      // One new piece can only add interest: no need to rescan the whole bitfield.
+      if (!this.pkg.complete && !this.pkg.have.get(i)) {
+        if (!peer.wire.amInterested) peer.wire.interested()
+        this.fill(peer)
+      }
     })
     wire.on('unchoke', () => this.fill(peer))
     wire.on('request', (index, offset, length, respond) => void this.serve(peer, index, offset, length, respond))
