@@ -129,7 +129,7 @@ export class PeerNode {
     return reused
   }
 
-  /** Opens a wire for the package to a peer (multiaddr with /p2p/). */
+  /** Opens a wire for the package to a peer (a multiaddr; /p2p/<id> checks who answers). */
   async connect(packageId: string, address: string): Promise<void> {
     const swarm = this.swarmOf(packageId)
     if (swarm === undefined) throw new TypeError(`not serving or fetching ${packageId}`)
