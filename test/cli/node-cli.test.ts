@@ -51,9 +51,9 @@ describe('peerstage dp and fetch (real processes)', () => {
     const { dir, src, manifest, dpAddress } = await setup()
     const out = join(dir, 'out')
     const base = ['fetch', manifest, '--out', out, '--peer', dpAddress, '--swarm-key', join(dir, 'swarm.key'), '--dial-from', '127.0.1.2']
-    const slow = spawnCli([...base, '--download-limit', '4MB/s'])
+    const slow = spawnCli([...base, '--download-limit', '3MB/s'])
     const exited = new Promise((r) => slow.once('exit', r))
-    await new Promise((r) => setTimeout(r, 2000)) // ~2 s of a ~4 s download
+    await new Promise((r) => setTimeout(r, 2500)) // about half of a ~5 s download
     slow.kill('SIGKILL')
     await exited
     const r = await peerstage([...base, '--json'])
