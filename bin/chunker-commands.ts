@@ -106,7 +106,8 @@ written; 2 usage or unreadable input.`,
   },
 }
 
-function trustedKeys(ctx: CommandContext): string[] | undefined {
+/** The publishers named by `--trust` files, or undefined (any valid signature) without one. */
+export function trustedKeys(ctx: CommandContext): string[] | undefined {
   const files = stringList(ctx, 'trust')
   return files.length === 0 ? undefined : files.map((f) => publisherOf(loadPublicKey(f)))
 }

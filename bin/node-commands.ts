@@ -1,7 +1,8 @@
 import { resolve } from 'node:path'
 import type { Server } from 'node:http'
 import { BandwidthHierarchy, parseRate, TokenBucket } from '../bandwidth/index.ts'
-import { HashPool, loadPublicKey, publisherOf, readManifest, verifyDirectory } from '../chunker/index.ts'
+import { HashPool, readManifest, verifyDirectory } from '../chunker/index.ts'
+import { trustedKeys } from './chunker-commands.ts'
 import { createLogger, createProgress, formatBytes, PeerstageError } from '../common/index.ts'
 import { generateSwarmKeyFile, loadSwarmKey, PeerNode, serveMetrics, subnet24, type PeerNodeInit } from '../node/index.ts'
 import { requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
@@ -35,11 +36,6 @@ function rateOption(ctx: CommandContext, name: string): number | undefined {
   } catch (err) {
     throw usageError((err as Error).message)
   }
-}
-
-function trusted(ctx: CommandContext): string[] | undefined {
-  const files = stringList(ctx, 'trust')
-  return files.length === 0 ? undefined : files.map((f) => publisherOf(loadPublicKey(f)))
 }
 
 /** Options both node commands take. */
@@ -105,7 +101,7 @@ Exit codes: 0 stopped by a signal; 1 a source does not match its manifest; 2 usa
     const publish = stringList(ctx, 'publish')
     const sources = stringList(ctx, 'source')
     if (publish.length !== sources.length) throw usageError(`each --publish needs its --source (got ${publish.length} and ${sources.length})`)
-    const trust = trusted(ctx)
+    const trust = trustedKeys(ctx)
     const manifests = publish.map((m) => readManifest(m, trust === undefined ? {} : { trusted: trust }))
     const uploadLimit = rateOption(ctx, 'upload-limit')
     const limits = new BandwidthHierarchy()
@@ -167,7 +163,7 @@ verification failed); 2 usage, or a manifest that is invalid or untrusted, or a 
     if (peers.length === 0) throw usageError('give at least one --peer MULTIADDR')
     const seedFor = ctx.values['seed-for'] === undefined ? 0 : Number(ctx.values['seed-for'])
     if (!(seedFor >= 0)) throw usageError('--seed-for takes a number of seconds >= 0')
-    const trust = trusted(ctx)
+    const trust = trustedKeys(ctx)
     const signed = readManifest(ctx.positionals[0]!, trust === undefined ? {} : { trusted: trust })
     const downloadLimit = rateOption(ctx, 'download-limit')
     const dataDir = resolve(typeof ctx.values.data === 'string' ? ctx.values.data : `${out}/.peerstage`)

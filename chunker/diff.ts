@@ -14,10 +14,16 @@ export interface ManifestDiff {
   reuseRatio: number
 }
 
-function hashSet(table: ChunkTable): Set<string> {
-  const set = new Set<string>()
+/** Chunk i's digest as a compact string key. */
+function hashKeys(table: ChunkTable): (i: number) => string {
   const buf = Buffer.from(table.hashes.buffer, table.hashes.byteOffset, table.hashes.byteLength)
-  for (let i = 0; i < table.count; i++) set.add(buf.toString('latin1', i * HASH_BYTES, (i + 1) * HASH_BYTES))
+  return (i) => buf.toString('latin1', i * HASH_BYTES, (i + 1) * HASH_BYTES)
+}
+
+function hashSet(table: ChunkTable): Set<string> {
+  const key = hashKeys(table)
+  const set = new Set<string>()
+  for (let i = 0; i < table.count; i++) set.add(key(i))
   return set
 }
 
@@ -25,14 +31,14 @@ function hashSet(table: ChunkTable): Set<string> {
 export function diffManifests(older: Manifest, newer: Manifest): ManifestDiff {
   const have = hashSet(older.chunks)
   const fetched = new Set<string>()
-  const { sizes, hashes, count } = newer.chunks
-  const buf = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength)
+  const { sizes, count } = newer.chunks
+  const keyOf = hashKeys(newer.chunks)
   let totalBytes = 0
   let reusedBytes = 0
   let fetchBytes = 0
   let reusedChunks = 0
   for (let i = 0; i < count; i++) {
-    const key = buf.toString('latin1', i * HASH_BYTES, (i + 1) * HASH_BYTES)
+    const key = keyOf(i)
     totalBytes += sizes[i]
     if (have.has(key)) {
       reusedBytes += sizes[i]

@@ -83,7 +83,13 @@ export async function verifyDirectory(manifest: Manifest, dir: string, init: Ver
           lengths: sizes.slice(from, end),
           hashes: hashes.slice(from * HASH_BYTES, end * HASH_BYTES),
         }, manifest.chunking.max).then((bad) => {
-          for (const k of bad) verdict.badChunks.push({ index: from + k, offset: offsetOf(sizes, f.firstChunk, from + k), length: sizes[from + k] })
+          // `bad` is ascending: one walk from the job's start gives every offset.
+          let at = start
+          let k = 0
+          for (const b of bad) {
+            for (; k < b; k++) at += sizes[from + k]
+            verdict.badChunks.push({ index: from + b, offset: at, length: sizes[from + b] })
+          }
           done += bytes
           init.onProgress?.(done, totalBytes)
         }))
@@ -100,10 +106,4 @@ export async function verifyDirectory(manifest: Manifest, dir: string, init: Ver
   } finally {
     if (init.pool === undefined) await pool.close()
   }
-}
-
-function offsetOf(sizes: Uint32Array, firstChunk: number, index: number): number {
-  let offset = 0
-  for (let k = firstChunk; k < index; k++) offset += sizes[k]
-  return offset
 }

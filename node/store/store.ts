@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { Level } from 'level'
-import { HASH_BYTES, parseManifest, type Manifest, type SignedManifest } from '../../chunker/index.ts'
+import { chunkHash, HASH_BYTES, parseManifest, type Manifest, type SignedManifest } from '../../chunker/index.ts'
 import { PeerstageError } from '../../common/index.ts'
 import { Bitfield } from './bitfield.ts'
 import { filePath, preallocate, readExactly } from './package-files.ts'
@@ -253,12 +253,12 @@ export class StoredPackage {
   /** @internal chunk hash → location, for the chunk index. */
   chunkLocations(piece: number): Array<{ hash: string, location: ChunkLocation }> {
     const p = this.manifest.pieces[piece]!
-    const { sizes, hashes } = this.manifest.chunks
+    const { sizes } = this.manifest.chunks
     const path = filePath(this.root, this.manifest, p.file)
     const out: Array<{ hash: string, location: ChunkLocation }> = []
     let offset = p.offset
     for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; k++) {
-      out.push({ hash: Buffer.from(hashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES)).toString('hex'), location: { path, offset, length: sizes[k]! } })
+      out.push({ hash: chunkHash(this.manifest.chunks, k), location: { path, offset, length: sizes[k]! } })
       offset += sizes[k]!
     }
     return out
