@@ -32,7 +32,8 @@ export interface Command {
 
 /** Error codes that mean "the work started and failed" rather than "could not start". */
 const RUNTIME_FAILURES = new Set(['PEERSTAGE_PACK_SOURCE_CHANGED', 'PEERSTAGE_PACK_OUTPUT_UNWRITABLE', 'PEERSTAGE_NODE_DIAL_FAILED',
-  'PEERSTAGE_NODE_SWARM_KEY_MISMATCH', 'PEERSTAGE_NODE_SOURCE_MISMATCH', 'PEERSTAGE_STORE_DISK_FULL', 'PEERSTAGE_STORE_IO'])
+  'PEERSTAGE_NODE_SWARM_KEY_MISMATCH', 'PEERSTAGE_NODE_SOURCE_MISMATCH', 'PEERSTAGE_STORE_DISK_FULL', 'PEERSTAGE_STORE_IO',
+  'PEERSTAGE_TRACKER_UNREACHABLE'])
 
 /**
  * Parses argv for one command and runs it. Expected failures print one sentence (or the

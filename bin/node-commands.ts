@@ -4,8 +4,10 @@ import { BandwidthHierarchy, parseRate, TokenBucket } from '../bandwidth/index.t
 import { HashPool, readManifest, verifyDirectory } from '../chunker/index.ts'
 import { trustedKeys } from './chunker-commands.ts'
 import { createLogger, createProgress, formatBytes, PeerstageError } from '../common/index.ts'
-import { generateSwarmKeyFile, loadSwarmKey, PeerNode, serveMetrics, subnet24, type PeerNodeInit } from '../node/index.ts'
+import { generateSwarmKeyFile, loadSwarmKey, PeerNode, serveMetrics, subnet24, TrackerAgent, type PeerInfo, type PeerNodeInit } from '../node/index.ts'
+import { trackerClient } from './tracker-commands.ts'
 import { requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
+import { untilSignal } from './signals.ts'
 
 export const swarmKey: Command = {
   name: 'swarm-key',
@@ -56,23 +58,26 @@ async function startNode(ctx: CommandContext, dataDir: string, extra: Partial<Pe
     ...(listen.length > 0 && { listen }), ...(dialFrom && { dialFrom }), ...extra,
   })
   const metricsAt = ctx.values['metrics-listen']
+  if (typeof metricsAt === 'string' && !/^.+:\d+$/.test(metricsAt)) throw usageError(`--metrics-listen takes HOST:PORT, got '${metricsAt}'`)
   const metrics = typeof metricsAt === 'string' ? await serveMetrics(node.metrics.registry, metricsAt) : undefined
   return { node, ...(metrics && { metrics }) }
 }
 
-/** Resolves on SIGINT or SIGTERM (or after `seconds`, when given). */
-function untilSignal(seconds?: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      process.off('SIGINT', done)
-      process.off('SIGTERM', done)
-      clearTimeout(timer)
-      resolve()
-    }
-    const timer = seconds === undefined ? undefined : setTimeout(done, seconds * 1000)
-    process.once('SIGINT', done)
-    process.once('SIGTERM', done)
+/** `--tracker URL` → an agent announcing from the --dial-from address (the tracker places us by it). */
+function trackerAgent(ctx: CommandContext, role: 'client' | 'dp', token: string | undefined, uploadLimiterFor?: PeerNodeInit['uploadLimiterFor']): TrackerAgent | undefined {
+  if (typeof ctx.values.tracker !== 'string') return undefined
+  const dialFrom = typeof ctx.values['dial-from'] === 'string' ? ctx.values['dial-from'] : undefined
+  return new TrackerAgent({
+    tracker: trackerClient(ctx, token, dialFrom),
+    role,
+    ...(uploadLimiterFor && { uploadLimiterFor }),
+    logger: createLogger({ module: 'tracker-agent', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }),
   })
+}
+
+function tokenOption(ctx: CommandContext, name: string): string | undefined {
+  const v = ctx.values[name]
+  return typeof v === 'string' ? v : undefined
 }
 
 export const dp: Command = {
@@ -80,7 +85,8 @@ export const dp: Command = {
   summary: 'run a distribution point that seeds packages',
   help: `Usage: peerstage dp --data DIR --swarm-key FILE [--listen MULTIADDR]...
                     [--publish MANIFEST --source PATH]... [--upload-limit RATE]
-                    [--trust PUBFILE]... [--dial-from IP] [--metrics-listen HOST:PORT] [--json]
+                    [--trust PUBFILE]... [--dial-from IP] [--metrics-listen HOST:PORT]
+                    [--tracker URL --dp-token T] [--json]
 
 Seeds each published package from its source files in place (no second copy), after
 checking every chunk of them against the manifest. Prints its full listen multiaddrs
@@ -92,9 +98,14 @@ checking every chunk of them against the manifest. Prints its full listen multia
   --upload-limit RATE    upload cap per remote /24 subnet, e.g. 2Mbit/s (default unlimited)
   --trust PUBFILE        accept only manifests signed by these publishers
   --metrics-listen H:P   serve Prometheus metrics at http://H:P/metrics
+  --tracker URL          announce to this tracker and enforce its per-subnet WAN budgets on
+                         upload (followed within a second of any change); announces leave
+                         from --dial-from, which is how the tracker places this DP
+  --dp-token T           the tracker's dpToken
 
-Exit codes: 0 stopped by a signal; 1 a source does not match its manifest; 2 usage or bad input.`,
-  options: { ...NODE_OPTIONS, data: { type: 'string' }, publish: { type: 'string', multiple: true }, source: { type: 'string', multiple: true }, 'upload-limit': { type: 'string' } },
+Exit codes: 0 stopped by a signal; 1 a source does not match its manifest, or the tracker
+is unreachable; 2 usage or bad input, or the tracker refused the token.`,
+  options: { ...NODE_OPTIONS, data: { type: 'string' }, publish: { type: 'string', multiple: true }, source: { type: 'string', multiple: true }, 'upload-limit': { type: 'string' }, tracker: { type: 'string' }, 'dp-token': { type: 'string' } },
   positionals: 0,
   async run(ctx) {
     const dataDir = resolve(requireString(ctx, 'data'))
@@ -105,13 +116,14 @@ Exit codes: 0 stopped by a signal; 1 a source does not match its manifest; 2 usa
     const manifests = publish.map((m) => readManifest(m, trust === undefined ? {} : { trusted: trust }))
     const uploadLimit = rateOption(ctx, 'upload-limit')
     const limits = new BandwidthHierarchy()
-    const { node, metrics } = await startNode(ctx, dataDir, uploadLimit === undefined ? {} : {
-      uploadLimiterFor: (peer) => {
-        const subnet = subnet24(peer.ip)
-        if (limits.rateOf('subnet', subnet) !== uploadLimit) limits.setRate('subnet', subnet, uploadLimit)
-        return limits.limiterFor({ subnet })
-      },
-    })
+    const cap = uploadLimit === undefined ? undefined : (peer: PeerInfo) => {
+      const subnet = subnet24(peer.ip)
+      if (limits.rateOf('subnet', subnet) !== uploadLimit) limits.setRate('subnet', subnet, uploadLimit)
+      return limits.limiterFor({ subnet })
+    }
+    if (typeof ctx.values.tracker === 'string') requireString(ctx, 'dp-token')
+    const agent = trackerAgent(ctx, 'dp', tokenOption(ctx, 'dp-token'), cap)
+    const { node, metrics } = await startNode(ctx, dataDir, agent?.nodeHooks() ?? (cap === undefined ? {} : { uploadLimiterFor: cap }))
     try {
       const pool = new HashPool()
       try {
@@ -120,15 +132,19 @@ Exit codes: 0 stopped by a signal; 1 a source does not match its manifest; 2 usa
         await pool.close()
       }
       const packages = manifests.map((m) => ({ name: m.manifest.name, version: m.manifest.version, packageId: m.packageId }))
-      if (ctx.json) process.stdout.write(`${JSON.stringify({ peerId: node.peerId, addresses: node.addresses, packages })}\n`)
+      const placed = await agent?.start(node)
+      const tracker = placed && { subnet: placed.subnet, site: placed.site }
+      if (ctx.json) process.stdout.write(`${JSON.stringify({ peerId: node.peerId, addresses: node.addresses, packages, ...(tracker && { tracker }) })}\n`)
       else {
         ctx.print(`dp ${node.peerId} listening on:`)
         for (const a of node.addresses) ctx.print(`  ${a}`)
         for (const p of packages) ctx.print(`seeding ${p.name}@${p.version} (${p.packageId})`)
+        if (tracker) ctx.print(`announced to ${String(ctx.values.tracker)} as subnet ${tracker.subnet}, site ${tracker.site ?? '(none)'}`)
       }
       await untilSignal()
       return 0
     } finally {
+      await agent?.stop()
       metrics?.close()
       await node.stop()
     }
@@ -138,12 +154,12 @@ Exit codes: 0 stopped by a signal; 1 a source does not match its manifest; 2 usa
 export const fetch: Command = {
   name: 'fetch',
   summary: 'download a package from peers, verified, resumable',
-  help: `Usage: peerstage fetch MANIFEST --out DIR (--peer MULTIADDR)... --swarm-key FILE
+  help: `Usage: peerstage fetch MANIFEST --out DIR (--peer MULTIADDR... | --tracker URL) --swarm-key FILE
                        [--trust PUBFILE]... [--listen MULTIADDR]... [--dial-from IP]
                        [--download-limit RATE] [--seed-for SECONDS] [--data DIR]
-                       [--metrics-listen HOST:PORT] [--json]
+                       [--client-token T] [--metrics-listen HOST:PORT] [--json]
 
-Downloads the package into DIR from the given peers (each a multiaddr with /p2p/<id>,
+Downloads the package into DIR from the given peers, or from the peers a tracker hands out (each a multiaddr with /p2p/<id>,
 as 'peerstage dp' prints them), verifying every chunk on arrival, reusing chunks this
 node already holds from other packages, and finally re-verifying every file. Killed and
 restarted with the same --out, it resumes where it stopped.
@@ -152,22 +168,30 @@ restarted with the same --out, it resumes where it stopped.
                         fetches so a new version reuses the chunks of older ones
   --download-limit RATE pace requests, e.g. 20Mbit/s
   --seed-for SECONDS    keep serving the package to other peers this long after completing
+  --tracker URL         get peers from the tracker (same subnet first); pull from DPs across
+                        the WAN only while it grants a WAN lease, at the lease's rate.
+                        Announces leave from --dial-from: the tracker places us by it
+  --client-token T      the tracker's clientToken, if it has one
 
 Exit codes: 0 complete and verified; 1 could not complete (no peer reachable, disk full,
 verification failed); 2 usage, or a manifest that is invalid or untrusted, or a bad swarm key.`,
-  options: { ...NODE_OPTIONS, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' } },
+  options: { ...NODE_OPTIONS, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' }, tracker: { type: 'string' }, 'client-token': { type: 'string' } },
   positionals: 1,
   async run(ctx) {
     const out = resolve(requireString(ctx, 'out'))
     const peers = stringList(ctx, 'peer')
-    if (peers.length === 0) throw usageError('give at least one --peer MULTIADDR')
+    if ((peers.length === 0) === (typeof ctx.values.tracker !== 'string')) throw usageError('give --peer MULTIADDR (one or more) or --tracker URL')
     const seedFor = ctx.values['seed-for'] === undefined ? 0 : Number(ctx.values['seed-for'])
     if (!(seedFor >= 0)) throw usageError('--seed-for takes a number of seconds >= 0')
     const trust = trustedKeys(ctx)
     const signed = readManifest(ctx.positionals[0]!, trust === undefined ? {} : { trusted: trust })
     const downloadLimit = rateOption(ctx, 'download-limit')
     const dataDir = resolve(typeof ctx.values.data === 'string' ? ctx.values.data : `${out}/.peerstage`)
-    const { node, metrics } = await startNode(ctx, dataDir, downloadLimit === undefined ? {} : { downloadLimiter: new TokenBucket({ rateBytesPerSec: downloadLimit }) })
+    const agent = trackerAgent(ctx, 'client', tokenOption(ctx, 'client-token'))
+    const { node, metrics } = await startNode(ctx, dataDir, {
+      ...agent?.nodeHooks(),
+      ...(downloadLimit !== undefined && { downloadLimiter: new TokenBucket({ rateBytesPerSec: downloadLimit }) }),
+    })
     const started = performance.now()
     try {
       const swarm = await node.want(signed, out)
@@ -184,7 +208,15 @@ verification failed); 2 usage, or a manifest that is invalid or untrusted, or a 
       swarm.on('piece', (i) => { piecesDone += pkg.manifest.pieces[i]!.length; bar?.update(piecesDone) })
 
       const transferStarted = performance.now()
-      if (!pkg.complete) {
+      if (agent !== undefined) {
+        await agent.start(node)
+        if (!pkg.complete) {
+          await new Promise<void>((resolveDone, reject) => {
+            swarm.once('complete', resolveDone)
+            swarm.once('error', reject)
+          })
+        }
+      } else if (!pkg.complete) {
         const failures: string[] = []
         await Promise.all(peers.map(async (p) => {
           try {
@@ -216,10 +248,52 @@ verification failed); 2 usage, or a manifest that is invalid or untrusted, or a 
       if (report.ok && seedFor > 0) await untilSignal(seedFor)
       return report.ok ? 0 : 1
     } finally {
+      await agent?.stop()
       metrics?.close()
       await node.stop()
     }
   },
 }
 
-export const nodeCommands = [swarmKey, dp, fetch]
+export const client: Command = {
+  name: 'client',
+  summary: 'run a branch client as a service: announce, resume, seed to LAN peers',
+  help: `Usage: peerstage client --tracker URL --data DIR --swarm-key FILE [--listen MULTIADDR]...
+                        [--dial-from IP] [--client-token T] [--trust PUBFILE]...
+                        [--metrics-listen HOST:PORT] [--json]
+
+A long-running node: announces to the tracker, finishes every package of its store that is
+not complete yet (a fetch killed earlier, with the same --data), and seeds everything it
+holds to the peers of its site. It pulls from DPs across the WAN only under a lease, at the
+lease's rate. Prints its peer id, addresses and placement, then runs until SIGINT/SIGTERM,
+telling the tracker it left so its lease moves on at once.
+
+Exit codes: 0 stopped by a signal; 1 tracker unreachable at start; 2 usage, bad token.`,
+  options: { ...NODE_OPTIONS, tracker: { type: 'string' }, data: { type: 'string' }, 'client-token': { type: 'string' } },
+  positionals: 0,
+  async run(ctx) {
+    const dataDir = resolve(requireString(ctx, 'data'))
+    requireString(ctx, 'tracker')
+    const agent = trackerAgent(ctx, 'client', tokenOption(ctx, 'client-token'))!
+    const { node, metrics } = await startNode(ctx, dataDir, agent.nodeHooks())
+    try {
+      const swarms = await node.openStored()
+      for (const s of swarms) if (!s.pkg.complete) await node.reuseLocalChunks(s.pkg)
+      const placed = await agent.start(node)
+      const packages = swarms.map((s) => ({ name: s.pkg.manifest.name, version: s.pkg.manifest.version, packageId: s.pkg.packageId, complete: s.pkg.complete }))
+      if (ctx.json) process.stdout.write(`${JSON.stringify({ peerId: node.peerId, addresses: node.addresses, subnet: placed.subnet, site: placed.site, packages })}\n`)
+      else {
+        ctx.print(`client ${node.peerId} in subnet ${placed.subnet}, site ${placed.site ?? '(none)'}`)
+        for (const p of packages) ctx.print(`  ${p.complete ? 'seeding' : 'fetching'} ${p.name}@${p.version}`)
+      }
+      await untilSignal()
+      return 0
+    } finally {
+      await agent.stop()
+      metrics?.close()
+      await node.stop()
+    }
+  },
+}
+
+export const nodeCommands = [swarmKey, dp, fetch, client]

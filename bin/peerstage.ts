@@ -5,8 +5,9 @@
 import { chunkerCommands } from './chunker-commands.ts'
 import { runCommand, type Command } from './cli.ts'
 import { nodeCommands } from './node-commands.ts'
+import { trackerCommands } from './tracker-commands.ts'
 
-const commands: Command[] = [...chunkerCommands, ...nodeCommands]
+const commands: Command[] = [...chunkerCommands, ...nodeCommands, ...trackerCommands]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))

@@ -23,9 +23,11 @@ export interface PeerNodeInit {
   listen?: string[]
   /** Local IP outgoing connections leave from. */
   dialFrom?: string
-  swarm?: Omit<SwarmInit, 'uploadLimiterFor' | 'downloadLimiter'>
+  swarm?: Omit<SwarmInit, 'uploadLimiterFor' | 'downloadLimiter' | 'downloadLimiterFor' | 'isWanPeer'>
   uploadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
   downloadLimiter?: Limiter
+  downloadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
+  isWanPeer?: (remote: PeerInfo) => boolean
   logger?: Logger
 }
 
@@ -39,6 +41,7 @@ export class PeerNode {
   readonly store: Store
   readonly metrics: NodeMetrics
   private readonly swarms = new Map<string, PackageSwarm>()
+  private readonly reused = new Map<string, number>()
   private readonly init: PeerNodeInit
   private readonly log: Logger
   /** Our 20-byte wire peer id, from the libp2p peer id. */
@@ -77,6 +80,26 @@ export class PeerNode {
 
   swarmOf(packageId: string): PackageSwarm | undefined {
     return this.swarms.get(infoHashOf(packageId))
+  }
+
+  /** Every package this node seeds or fetches now. */
+  get allSwarms(): PackageSwarm[] {
+    return [...this.swarms.values()]
+  }
+
+  /** Bytes reuseLocalChunks copied into a package, in this process. */
+  reusedBytesOf(packageId: string): number {
+    return this.reused.get(packageId) ?? 0
+  }
+
+  /** Seeds or resumes every package of the store (a restarted service picks up its work). */
+  async openStored(): Promise<PackageSwarm[]> {
+    const out: PackageSwarm[] = []
+    for (const id of await this.store.packageIds()) {
+      const pkg = await this.store.getPackage(id)
+      if (pkg !== undefined) out.push(this.swarmFor(pkg))
+    }
+    return out
   }
 
   /**
@@ -126,6 +149,7 @@ export class PeerNode {
       reused += data.length
       this.metrics.localReuseBytes.inc(data.length)
     }
+    this.reused.set(pkg.packageId, this.reusedBytesOf(pkg.packageId) + reused)
     return reused
   }
 
@@ -159,6 +183,8 @@ export class PeerNode {
         ...this.init.swarm,
         ...(this.init.uploadLimiterFor && { uploadLimiterFor: this.init.uploadLimiterFor }),
         ...(this.init.downloadLimiter && { downloadLimiter: this.init.downloadLimiter }),
+        ...(this.init.downloadLimiterFor && { downloadLimiterFor: this.init.downloadLimiterFor }),
+        ...(this.init.isWanPeer && { isWanPeer: this.init.isWanPeer }),
       }, this.log.child({ package: `${pkg.manifest.name}@${pkg.manifest.version}` }))
       this.swarms.set(infoHash, swarm)
       this.count(swarm)

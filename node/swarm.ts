@@ -10,8 +10,15 @@ export interface SwarmInit {
   maxInflightBlocks?: number
   /** Bad pieces a peer may send before it is banned. @default 2 */
   maxStrikes?: number
-  /** Paces our requests (receiving side). */
+  /** Paces all our requests (receiving side). */
   downloadLimiter?: Limiter
+  /** Paces our requests to one peer on top of downloadLimiter (a WAN lease's rate). */
+  downloadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
+  /**
+   * Peers across the WAN (DPs of other sites): asked only for pieces no LAN peer has, so
+   * each byte crosses the WAN about once per subnet. @default none
+   */
+  isWanPeer?: (remote: PeerInfo) => boolean
   /** Paces our uploads, per remote peer's address. */
   uploadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
   /** A silent peer with requests outstanding is dropped after this. @default 30000 */
@@ -29,6 +36,9 @@ interface Peer extends PeerInfo {
   wire: Wire
   inflight: number
   strikes: number
+  wan: boolean
+  /** Aborts requests still waiting for a limiter when the peer goes. */
+  gone: AbortController
 }
 
 export interface SwarmEvents {
@@ -55,6 +65,8 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   private readonly peers = new Map<string, Peer>()
   private readonly banned = new Set<string>()
   private readonly picker: PiecePicker
+  /** Per piece: LAN peers that have it (what a WAN peer is not asked for). */
+  private readonly lanAvailability: Uint32Array
   /** piece → block buffers and who sent each. */
   private readonly assembling = new Map<number, { data: Uint8Array, senders: Map<number, string> }>()
   private readonly init: Required<Pick<SwarmInit, 'maxInflightBlocks' | 'maxStrikes' | 'requestTimeoutMs'>> & SwarmInit
@@ -72,6 +84,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       blockBytes: MAX_BLOCK_BYTES,
       have: (i) => pkg.have.get(i),
     })
+    this.lanAvailability = new Uint32Array(pkg.pieceCount)
   }
 
   get peerCount(): number {
@@ -82,24 +95,34 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     return this.banned.has(peer)
   }
 
+  hasPeer(id: string): boolean {
+    return this.peers.has(id)
+  }
+
+  /** Closes the wire to a peer (e.g. a DP once the WAN lease is gone). */
+  dropPeer(id: string, reason: string): void {
+    const peer = this.peers.get(id)
+    if (peer !== undefined) this.drop(peer, reason)
+  }
+
   /** Takes over a wire whose handshake for this package is done. */
   adopt(wire: Wire, info: PeerInfo): void {
     if (this.banned.has(info.id) || this.peers.has(info.id)) {
       wire.destroy()
       return
     }
-    const peer: Peer = { ...info, wire, inflight: 0, strikes: 0 }
+    const peer: Peer = { ...info, wire, inflight: 0, strikes: 0, wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController() }
     this.peers.set(info.id, peer)
     this.emit('peers', this.peers.size)
     wire.setTimeout(this.init.requestTimeoutMs, true)
     wire.bitfield(this.pkg.have.bytes)
     wire.unchoke()
     wire.on('bitfield', (bits) => {
-      for (let i = 0; i < this.pkg.pieceCount; i++) if (bits.get(i)) this.picker.addAvailability(i)
+      for (let i = 0; i < this.pkg.pieceCount; i++) if (bits.get(i)) this.available(peer, i, 1)
       this.updateInterest(peer)
     })
     wire.on('have', (i) => {
-      this.picker.addAvailability(i)
+      this.available(peer, i, 1)
       // One new piece can only add interest: no need to rescan the whole bitfield.
       if (!this.pkg.complete && !this.pkg.have.get(i)) {
         if (!peer.wire.amInterested) peer.wire.interested()
@@ -126,10 +149,18 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     if (wants) this.fill(peer)
   }
 
+  private available(peer: Peer, piece: number, delta: 1 | -1): void {
+    this.picker.addAvailability(piece, delta)
+    if (!peer.wan && piece >= 0 && piece < this.lanAvailability.length) this.lanAvailability[piece]! += delta
+  }
+
   private fill(peer: Peer): void {
     if (peer.wire.peerChoking || this.pkg.complete) return
+    const offers = peer.wan
+      ? (i: number) => peer.wire.peerPieces.get(i) && this.lanAvailability[i] === 0
+      : (i: number) => peer.wire.peerPieces.get(i)
     while (peer.inflight < this.init.maxInflightBlocks) {
-      const req = this.picker.next(peer.id, (i) => peer.wire.peerPieces.get(i))
+      const req = this.picker.next(peer.id, offers)
       if (req === undefined) return
       peer.inflight++
       void this.request(peer, req.piece, req.offset, req.length)
@@ -138,7 +169,9 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
 
   private async request(peer: Peer, piece: number, offset: number, length: number): Promise<void> {
     try {
-      await this.init.downloadLimiter?.take(length)
+      await this.init.downloadLimiter?.take(length, peer.gone.signal)
+      await this.init.downloadLimiterFor?.(peer)?.take(length, peer.gone.signal)
+      if (peer.gone.signal.aborted) throw new Error('peer gone')
     } catch {
       peer.inflight--
       this.picker.failed(piece, offset, peer.id)
@@ -246,8 +279,9 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     if (!this.peers.delete(peer.id)) return
     this.emit('peers', this.peers.size)
     if (reason !== undefined) this.log.info({ peer: peer.id, reason }, 'peer dropped')
+    peer.gone.abort()
     this.picker.peerGone(peer.id)
-    for (let i = 0; i < this.pkg.pieceCount; i++) if (peer.wire.peerPieces.get(i)) this.picker.addAvailability(i, -1)
+    for (let i = 0; i < this.pkg.pieceCount; i++) if (peer.wire.peerPieces.get(i)) this.available(peer, i, -1)
     peer.wire.destroy()
     for (const p of this.peers.values()) this.fill(p)
   }

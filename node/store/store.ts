@@ -94,6 +94,13 @@ export class Store {
     return pkg
   }
 
+  /** Ids of every package added to this store, by this process or an earlier one. */
+  async packageIds(): Promise<string[]> {
+    const ids: string[] = []
+    for await (const key of this.db.keys({ gte: 'package:', lt: 'package;' })) ids.push(key.slice('package:'.length))
+    return ids
+  }
+
   /** Where this node already holds a chunk with this SHA-256 (hex), in any package. */
   async findChunk(hash: string): Promise<ChunkLocation | undefined> {
     const text = await this.db.get(`chunk:${hash}`)

@@ -1,0 +1,181 @@
+import { dirname, join, resolve } from 'node:path'
+import { formatRate } from '../bandwidth/index.ts'
+import { createLogger, formatBytes } from '../common/index.ts'
+import { createTrackerServer, LevelTrackerStore, readTrackerConfig, Tracker, TrackerClient, type Scope } from '../tracker/index.ts'
+import { requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
+import { untilSignal } from './signals.ts'
+
+/** A client for `--tracker URL` (and `--token`), with a usage error for a bad URL. */
+export function trackerClient(ctx: CommandContext, token?: string, localAddress?: string): TrackerClient {
+  try {
+    return new TrackerClient({ url: requireString(ctx, 'tracker'), ...(token !== undefined && { token }), ...(localAddress !== undefined && { localAddress }) })
+  } catch (err) {
+    if (err instanceof TypeError) throw usageError(err.message)
+    throw err
+  }
+}
+
+export const tracker: Command = {
+  name: 'tracker',
+  summary: 'run the tracker: locality peers, WAN leases, per-subnet budgets',
+  help: `Usage: peerstage tracker --config FILE [--listen HOST:PORT] [--data DIR] [--json]
+
+Serves the tracker's HTTP/JSON API (announce, budgets, status, throttle admin, /metrics)
+until SIGINT or SIGTERM. Sites, subnets, WAN windows, lease limits, DPs and tokens come
+from the YAML config (see README, "Tracker config"); an invalid config is refused with one
+message naming the key. State (registrations, leases, operator overrides, WAN byte totals)
+lives in a LevelDB directory, so a restarted tracker resumes where it stopped.
+
+  --config FILE       the YAML config
+  --listen HOST:PORT  overrides the config's listen (default 127.0.0.1:7070)
+  --data DIR          state directory (default: tracker-data beside the config file)
+
+Exit codes: 0 stopped by a signal; 2 usage, invalid config, or the address is in use.`,
+  options: { config: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' } },
+  positionals: 0,
+  async run(ctx) {
+    const configPath = resolve(requireString(ctx, 'config'))
+    const config = readTrackerConfig(configPath)
+    const listen = typeof ctx.values.listen === 'string' ? ctx.values.listen : config.listen
+    const cut = listen.lastIndexOf(':')
+    const host = listen.slice(0, cut)
+    const port = Number(listen.slice(cut + 1))
+    if (cut < 1 || !Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--listen takes HOST:PORT, got '${listen}'`)
+    const dataDir = resolve(typeof ctx.values.data === 'string' ? ctx.values.data : join(dirname(configPath), 'tracker-data'))
+    const logger = createLogger({ module: 'tracker', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' })
+    const store = await LevelTrackerStore.open(dataDir)
+    const t = await Tracker.start(config, { store, logger })
+    const app = createTrackerServer(t, { logger })
+    try {
+      try {
+        await app.listen({ host, port })
+      } catch (err) {
+        throw usageError(`cannot listen on ${listen}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      }
+      const address = app.server.address()
+      const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address !== null ? address.port : port}`
+      if (ctx.json) process.stdout.write(`${JSON.stringify({ url, data: dataDir, sites: config.sites.map((s) => s.name) })}\n`)
+      else ctx.print(`tracker listening on ${url} (state in ${dataDir}; ${config.sites.length} site${config.sites.length === 1 ? '' : 's'})`)
+      await untilSignal()
+      return 0
+    } finally {
+      await app.close()
+      await t.stop()
+      await store.close()
+    }
+  },
+}
+
+function scopeOption(ctx: CommandContext): Scope {
+  const site = ctx.values.site
+  const subnet = ctx.values.subnet
+  if ((typeof site === 'string') === (typeof subnet === 'string')) throw usageError('give exactly one of --site NAME or --subnet CIDR')
+  return typeof site === 'string' ? { site } : { subnet: subnet as string }
+}
+
+function rateText(rate: number | null): string {
+  return rate === null ? 'unlimited' : formatRate(rate)
+}
+
+function printScope(ctx: CommandContext, r: Record<string, any>): void {
+  const name = r.site !== undefined ? `site ${r.site}` : `subnet ${r.subnet}`
+  const e = r.effective
+  ctx.print(`${name} (${e.timezone})`)
+  ctx.print(`  windows:         ${e.windows.length === 0 ? 'none' : e.windows.join('; ')}`)
+  ctx.print(`  default:         ${e.default === null ? 'inherited' : rateText(e.default)}`)
+  ctx.print(`  max WAN clients: ${e.maxWanClients ?? 'inherited'}`)
+  ctx.print(`  override:        ${r.override === null ? 'none (config as written)' : JSON.stringify(r.override)}`)
+  if (r.budgetNow !== undefined) ctx.print(`  budget now:      ${rateText(r.budgetNow.rateBytesPerSec)} (${r.budgetNow.rule}, by ${r.budgetNow.decidedBy})${r.budgetNow.nextChangeAt ? `, changes at ${r.budgetNow.nextChangeAt}` : ''}`)
+}
+
+export const throttle: Command = {
+  name: 'throttle',
+  summary: 'show or change a site\'s or subnet\'s WAN windows on the tracker',
+  help: `Usage: peerstage throttle show|set|clear --tracker URL --token T (--site NAME | --subnet CIDR)
+                        [--window "Mon-Fri 08:00-18:00 2Mbit/s"]... [--default RATE]
+                        [--max-wan-clients N] [--timezone ZONE] [--json]
+
+show   the scope's windows, default and lease limit as in force, and its budget now
+set    replaces the given fields (all --window options together replace the windows);
+       takes effect at once: DPs enforce the new budget within a second or two
+clear  drops every change made with set: back to the config file
+
+  --token T             the tracker's adminToken
+  --window RULE         days from-to rate, in the scope's time zone; repeat for several
+  --default RATE        rate outside every window: unlimited, 0 (closed), 2Mbit/s, 50MiB/s
+  --max-wan-clients N   WAN leases at once per subnet and package
+
+Exit codes: 0 done; 1 tracker unreachable; 2 usage, bad token, unknown site or subnet, invalid rule.`,
+  options: { tracker: { type: 'string' }, token: { type: 'string' }, site: { type: 'string' }, subnet: { type: 'string' }, window: { type: 'string', multiple: true }, default: { type: 'string' }, 'max-wan-clients': { type: 'string' }, timezone: { type: 'string' } },
+  positionals: 1,
+  async run(ctx) {
+    const action = ctx.positionals[0]
+    if (action !== 'show' && action !== 'set' && action !== 'clear') throw usageError(`unknown action '${action}': use show, set or clear`)
+    const client = trackerClient(ctx, requireString(ctx, 'token'))
+    const scope = scopeOption(ctx)
+    try {
+      let result: Record<string, any>
+      if (action === 'set') {
+        const windows = stringList(ctx, 'window')
+        const max = ctx.values['max-wan-clients']
+        if (typeof max === 'string' && !/^\d+$/.test(max)) throw usageError('--max-wan-clients takes a whole number')
+        const spec = {
+          ...(windows.length > 0 && { windows }),
+          ...(typeof ctx.values.default === 'string' && { default: ctx.values.default }),
+          ...(typeof max === 'string' && { maxWanClients: Number(max) }),
+          ...(typeof ctx.values.timezone === 'string' && { timezone: ctx.values.timezone }),
+        }
+        if (Object.keys(spec).length === 0) throw usageError('set needs at least one of --window, --default, --max-wan-clients, --timezone')
+        result = await client.setThrottle(scope, spec)
+      } else if (action === 'clear') result = await client.clearThrottle(scope)
+      else result = await client.showThrottle(scope)
+      if (ctx.json) ctx.printJson(result)
+      else printScope(ctx, result)
+      return 0
+    } finally {
+      client.close()
+    }
+  },
+}
+
+export const status: Command = {
+  name: 'status',
+  summary: 'per site and subnet: nodes, WAN leases, budget now, bytes over the WAN',
+  help: `Usage: peerstage status --tracker URL [--json]
+
+Shows, for every site and subnet the tracker knows: registered clients and DPs, the WAN
+leases held, the budget in force now (and which rule set it), and per package the bytes
+its clients received over the LAN and the WAN and reused locally, and what DPs sent it.
+
+Exit codes: 0 shown; 1 tracker unreachable; 2 usage.`,
+  options: { tracker: { type: 'string' } },
+  positionals: 0,
+  async run(ctx) {
+    const client = trackerClient(ctx)
+    try {
+      const s = await client.status()
+      if (ctx.json) {
+        ctx.printJson(s)
+        return 0
+      }
+      const subnetLines = (n: Record<string, any>): void => {
+        ctx.print(`  ${n.subnet}: ${n.nodes.clients} client(s), ${n.nodes.dps} DP(s); budget ${rateText(n.budget.rateBytesPerSec)} (${n.budget.rule}); leases ${n.leases.length}/${n.maxWanClients} per package`)
+        for (const p of n.packages) ctx.print(`    ${p.packageId.slice(0, 12)}…  WAN ${formatBytes(p.wanBytes)}  LAN ${formatBytes(p.lanBytes)}  reused ${formatBytes(p.reusedBytes)}  sent by DPs ${formatBytes(p.dpUploadBytes)}`)
+      }
+      ctx.print(`tracker ${client.url.origin} at ${s.time}`)
+      for (const site of s.sites) {
+        ctx.print(`site ${site.name} (${site.timezone})`)
+        for (const n of site.subnets) subnetLines(n)
+      }
+      if (s.unassigned.length > 0) {
+        ctx.print('not in any configured site')
+        for (const n of s.unassigned) subnetLines(n)
+      }
+      return 0
+    } finally {
+      client.close()
+    }
+  },
+}
+
+export const trackerCommands = [tracker, throttle, status]

@@ -1,0 +1,267 @@
+import { EventEmitter } from 'node:events'
+import { BandwidthHierarchy, LimiterChain, TokenBucket, UNLIMITED, type Limiter } from '../bandwidth/index.ts'
+import { silentLogger, type Logger } from '../common/index.ts'
+import { slash24, SubnetIndex, parseCidr, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type HandedPeer, type TrackerClient } from '../tracker/index.ts'
+import type { PeerNode } from './peer-node.ts'
+import type { PackageSwarm, PeerInfo } from './swarm.ts'
+
+export interface TrackerAgentInit {
+  tracker: TrackerClient
+  role: 'client' | 'dp'
+  /** DP: a cap per destination subnet on top of the tracker's budgets. */
+  uploadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
+  /** Wait before retrying a failed announce or budget poll. @default 5000 */
+  retryMs?: number
+  /** Longest wait of one budgets long-poll (DP). @default 25 */
+  budgetWaitSeconds?: number
+  logger?: Logger
+}
+
+/** A peer that failed to dial is not tried again for this long. */
+const DIAL_BACKOFF_MS = 30_000
+const WAN_TIERS = new Set(['dp', 'remote-dp'])
+
+type Counters = { lan: number, wan: number, uploaded: Map<string, number> }
+
+/**
+ * A node's side of the tracker: announces every interval (and at once when a package
+ * completes, so its WAN lease moves on), dials the peers handed out, and keeps the WAN
+ * rules. A client asks DPs across the WAN only while it holds a lease, paced to the lease
+ * rate, and only for pieces no LAN peer has; a DP keeps an upload bucket per destination
+ * subnet at the tracker's budget, long-polled so a window change arrives at once.
+ *
+ * Create it before the node and pass `nodeHooks()` into PeerNode.start, then `start(node)`.
+ */
+export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budgets: [BudgetList], warning: [Error] }> {
+  private readonly init: TrackerAgentInit
+  private readonly log: Logger
+  private node: PeerNode | undefined
+  private readonly wanPeers = new Set<string>()
+  private readonly dialFailedAt = new Map<string, number>()
+  private readonly counters = new Map<string, Counters>()
+  private readonly watched = new WeakSet<PackageSwarm>()
+  /** Client: all WAN requests pass it, at the sum of the leases' rates. */
+  private readonly leaseBucket = new TokenBucket({ rateBytesPerSec: 0 })
+  /** DP: per destination subnet, at the tracker's budgets. */
+  private readonly budgetLimits = new BandwidthHierarchy()
+  private subnetIndex = new SubnetIndex<string>([])
+  private unassignedRate = UNLIMITED
+  private budgetVersion = 0
+  private timer: NodeJS.Timeout | undefined
+  private announcing: Promise<void> | undefined
+  private again = false
+  private stopped = false
+  private readonly polling = new AbortController()
+  intervalSeconds = 30
+
+  constructor(init: TrackerAgentInit) {
+    super()
+    this.init = init
+    this.log = init.logger ?? silentLogger()
+  }
+
+  /** What PeerNode.start needs to apply the tracker's rules. */
+  nodeHooks(): { isWanPeer: (p: PeerInfo) => boolean, downloadLimiterFor: (p: PeerInfo) => Limiter | undefined, uploadLimiterFor: (p: PeerInfo) => Limiter | undefined } {
+    return {
+      isWanPeer: (p) => this.wanPeers.has(p.id),
+      downloadLimiterFor: (p) => (this.wanPeers.has(p.id) ? this.leaseBucket : undefined),
+      uploadLimiterFor: (p) => {
+        const budget = this.init.role === 'dp' ? this.budgetLimits.limiterFor({ subnet: this.subnetOf(p.ip) }) : undefined
+        const cap = this.init.uploadLimiterFor?.(p)
+        return cap === undefined ? budget : new LimiterChain([budget, cap])
+      },
+    }
+  }
+
+  /** The current upload budget toward a subnet (DP), bytes/s. */
+  uploadRateTo(ip: string): number {
+    return this.budgetLimits.rateOf('subnet', this.subnetOf(ip))
+  }
+
+  get leaseRateBytesPerSec(): number {
+    return this.leaseBucket.rateBytesPerSec
+  }
+
+  /** First announce: throws when the tracker is unreachable or refuses us. */
+  async start(node: PeerNode): Promise<AnnounceAnswer> {
+    this.node = node
+    const answer = await this.announceOnce()
+    this.schedule(this.intervalSeconds * 1000)
+    if (this.init.role === 'dp') void this.pollBudgets()
+    return answer
+  }
+
+  /** Announces now (coalescing with one in flight). */
+  announceNow(): void {
+    if (this.stopped || this.node === undefined) return
+    if (this.announcing !== undefined) {
+      this.again = true
+      return
+    }
+    this.announcing = this.announceOnce().then(
+      () => this.schedule(this.intervalSeconds * 1000),
+      (err: Error) => {
+        this.log.warn({ err: err.message }, 'announce failed')
+        this.emit('warning', err)
+        this.schedule(this.init.retryMs ?? 5000)
+      },
+    ).finally(() => {
+      this.announcing = undefined
+      if (this.again) {
+        this.again = false
+        this.announceNow()
+      }
+    })
+  }
+
+  /** Stops announcing and tells the tracker we are gone, so our leases move on at once. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    clearTimeout(this.timer)
+    this.polling.abort()
+    await this.announcing
+    if (this.node !== undefined) {
+      try {
+        await this.init.tracker.announce({ ...this.request(), event: 'stopped' })
+      } catch (err) {
+        this.log.info({ err: (err as Error).message }, 'could not tell the tracker we stopped; our registration will expire')
+      }
+    }
+    this.init.tracker.close()
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => this.announceNow(), ms)
+    this.timer.unref()
+  }
+
+  private request(): AnnounceRequest {
+    const node = this.node!
+    return {
+      peerId: node.peerId,
+      role: this.init.role,
+      addresses: node.addresses,
+      packages: node.allSwarms.map((s) => {
+        this.watch(s)
+        const id = s.pkg.packageId
+        const c = this.countersOf(id)
+        return {
+          id,
+          have: s.pkg.have.count(),
+          pieces: s.pkg.pieceCount,
+          bytes: { lan: c.lan, wan: c.wan, reused: node.reusedBytesOf(id) },
+          ...(this.init.role === 'dp' && { uploaded: Object.fromEntries(c.uploaded) }),
+        }
+      }),
+    }
+  }
+
+  private async announceOnce(): Promise<AnnounceAnswer> {
+    const answer = await this.init.tracker.announce(this.request())
+    this.intervalSeconds = answer.intervalSeconds
+    if (answer.budgets !== undefined) this.applyBudgets(answer.budgets)
+    this.follow(answer)
+    this.emit('answer', answer)
+    return answer
+  }
+
+  /** Dials new peers, drops WAN peers of packages without a lease, sets the lease rate. */
+  private follow(answer: AnnounceAnswer): void {
+    const node = this.node!
+    let rate = 0
+    for (const pa of answer.packages) {
+      const swarm = node.swarmOf(pa.id)
+      if (swarm === undefined) continue
+      if (pa.lease !== null) rate += pa.lease.rateBytesPerSec ?? UNLIMITED
+      for (const p of pa.peers) if (WAN_TIERS.has(p.tier)) this.wanPeers.add(p.peerId)
+      if (pa.lease === null && this.init.role === 'client') {
+        for (const id of this.wanPeers) if (swarm.hasPeer(id)) swarm.dropPeer(id, 'no WAN lease')
+      }
+      if (swarm.pkg.complete) continue
+      for (const p of pa.peers) {
+        if (swarm.hasPeer(p.peerId) || swarm.isBanned(p.peerId)) continue
+        if (Date.now() - (this.dialFailedAt.get(p.peerId) ?? -Infinity) < DIAL_BACKOFF_MS) continue
+        void this.dial(pa.id, p)
+      }
+    }
+    if (this.init.role === 'client') this.leaseBucket.setRate(rate)
+  }
+
+  private async dial(packageId: string, peer: HandedPeer): Promise<void> {
+    for (const address of peer.addresses) {
+      try {
+        await this.node!.connect(packageId, address)
+        this.dialFailedAt.delete(peer.peerId)
+        return
+      } catch (err) {
+        this.log.info({ peer: peer.peerId, address, err: (err as Error).message }, 'dial failed')
+      }
+    }
+    this.dialFailedAt.set(peer.peerId, Date.now())
+  }
+
+  private countersOf(id: string): Counters {
+    let c = this.counters.get(id)
+    if (c === undefined) this.counters.set(id, c = { lan: 0, wan: 0, uploaded: new Map() })
+    return c
+  }
+
+  private watch(swarm: PackageSwarm): void {
+    if (this.watched.has(swarm)) return
+    this.watched.add(swarm)
+    const c = this.countersOf(swarm.pkg.packageId)
+    swarm.on('download', (n, from) => {
+      if (this.wanPeers.has(from.id)) c.wan += n
+      else c.lan += n
+    })
+    swarm.on('upload', (n, to) => {
+      const subnet = this.subnetOf(to.ip)
+      c.uploaded.set(subnet, (c.uploaded.get(subnet) ?? 0) + n)
+    })
+    // Done: tell the tracker now so our lease goes to the next client.
+    swarm.on('complete', () => this.announceNow())
+  }
+
+  private subnetOf(ip: string): string {
+    const known = this.subnetIndex.lookup(ip)
+    if (known !== undefined) return known
+    // Outside every configured subnet: its /24 gets the tracker's rate for such addresses.
+    const s = slash24(ip)
+    if (this.init.role === 'dp' && this.budgetLimits.rateOf('subnet', s) !== this.unassignedRate) this.budgetLimits.setRate('subnet', s, this.unassignedRate)
+    return s
+  }
+
+  private applyBudgets(b: BudgetList): void {
+    if (b.version === this.budgetVersion) return
+    this.budgetVersion = b.version
+    const entries: Array<[NonNullable<ReturnType<typeof parseCidr>>, string]> = []
+    for (const s of b.subnets) {
+      const cidr = parseCidr(s.subnet)
+      if (cidr === undefined) continue
+      entries.push([cidr, cidr.text])
+      this.budgetLimits.setRate('subnet', cidr.text, s.rateBytesPerSec ?? UNLIMITED)
+    }
+    this.subnetIndex = new SubnetIndex(entries)
+    this.unassignedRate = b.unassignedRateBytesPerSec ?? UNLIMITED
+    this.log.info({ version: b.version }, 'budgets applied')
+    this.emit('budgets', b)
+  }
+
+  /** DP: long-polls the budgets so a window edge or an operator's change lands at once. */
+  private async pollBudgets(): Promise<void> {
+    const wait = this.init.budgetWaitSeconds ?? 25
+    while (!this.stopped) {
+      try {
+        this.applyBudgets(await this.init.tracker.budgets(this.budgetVersion, wait, this.polling.signal))
+      } catch (err) {
+        if (this.stopped) return
+        this.log.warn({ err: (err as Error).message }, 'budget poll failed')
+        this.emit('warning', err as Error)
+        await new Promise((r) => setTimeout(r, this.init.retryMs ?? 5000).unref())
+      }
+    }
+  }
+}

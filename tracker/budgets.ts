@@ -1,0 +1,216 @@
+import { EventEmitter } from 'node:events'
+import { nextChange, rateAt, UNLIMITED, type Clock, type Rate, type Schedule } from '../bandwidth/index.ts'
+import { slash24, SubnetIndex } from './cidr.ts'
+import { parseWanPolicy, type SiteConfig, type TrackerConfig, type WanPolicy } from './config.ts'
+import { TrackerErrorCodes, trackerError } from './errors.ts'
+
+/** What an operator may change on a site or a subnet; absent fields keep the config's. */
+export interface OverrideSpec {
+  timezone?: string
+  default?: string
+  windows?: string[]
+  maxWanClients?: number
+}
+
+/** `site:NAME` or `subnet:CIDR`. */
+export type ScopeKey = string
+
+export interface Placement {
+  /** A configured CIDR, or the /24 of an address no configured subnet holds. */
+  subnet: string
+  /** undefined: the address is in no configured site. */
+  site: string | undefined
+}
+
+export interface BudgetNow {
+  rate: Rate
+  /** The window in force as written, or `default`, or `unlimited` when nothing is set. */
+  rule: string
+  /** `subnet`, `site` or `global`: whose rule decided. */
+  decidedBy: 'subnet' | 'site' | 'global' | 'none'
+  nextChangeAt: Date | undefined
+}
+
+/** Longest wait between re-evaluations, so a wall clock set by hand is noticed. */
+const RECHECK_MS = 60_000
+
+/**
+ * Every subnet's WAN budget right now: config merged with the operator's overrides, the
+ * subnet's windows over its site's over the global ones. Emits `change` whenever any
+ * subnet's rate or lease limit changes (at window edges, from a timer, and on overrides),
+ * and bumps `version` so DPs long-polling for budgets wake at once.
+ */
+export class Budgets extends EventEmitter<{ change: [version: number] }> {
+  readonly config: TrackerConfig
+  private readonly sites = new Map<string, SiteConfig>()
+  private readonly siteOfSubnet = new Map<string, string>()
+  private readonly index: SubnetIndex<Placement>
+  private readonly overrides = new Map<ScopeKey, OverrideSpec>()
+  private readonly now: () => Date
+  private readonly clock: Clock
+  private cancelTimer: (() => void) | undefined
+  private lastRates = new Map<string, Rate>()
+  version = 1
+
+  constructor(config: TrackerConfig, components: { now: () => Date, clock: Clock }) {
+    super()
+    this.config = config
+    this.now = components.now
+    this.clock = components.clock
+    const entries: Array<[SiteConfig['subnets'][number], Placement]> = []
+    for (const site of config.sites) {
+      this.sites.set(site.name, site)
+      for (const c of site.subnets) {
+        this.siteOfSubnet.set(c.text, site.name)
+        entries.push([c, { subnet: c.text, site: site.name }])
+      }
+    }
+    this.index = new SubnetIndex(entries)
+  }
+
+  /** Where a source address belongs. */
+  place(ip: string): Placement {
+    return this.index.lookup(ip) ?? { subnet: slash24(ip), site: undefined }
+  }
+
+  get configuredSubnets(): string[] {
+    return [...this.siteOfSubnet.keys()]
+  }
+
+  siteOf(subnet: string): string | undefined {
+    return this.siteOfSubnet.get(subnet)
+  }
+
+  /** Checks a scope exists; 404 otherwise. */
+  checkScope(scope: ScopeKey): void {
+    const [kind, name] = splitScope(scope)
+    const known = kind === 'site' ? this.sites.has(name) : this.siteOfSubnet.has(name)
+    if (!known) {
+      const choices = kind === 'site' ? [...this.sites.keys()] : this.configuredSubnets
+      throw trackerError(TrackerErrorCodes.NOT_FOUND, `no ${kind} '${name}' in the tracker's config (known: ${choices.join(', ') || 'none'})`)
+    }
+  }
+
+  override(scope: ScopeKey): OverrideSpec | undefined {
+    return this.overrides.get(scope)
+  }
+
+  /**
+   * Validates and merges `spec` into the scope's override (given fields replace). Throws
+   * PEERSTAGE_TRACKER_BAD_REQUEST naming the bad field and changes nothing on error.
+   */
+  setOverride(scope: ScopeKey, spec: OverrideSpec): OverrideSpec {
+    this.checkScope(scope)
+    const merged = { ...this.overrides.get(scope), ...spec }
+    this.policyOf(scope, merged) // validation only
+    this.overrides.set(scope, merged)
+    this.reevaluate(true)
+    return merged
+  }
+
+  clearOverride(scope: ScopeKey): boolean {
+    this.checkScope(scope)
+    const had = this.overrides.delete(scope)
+    if (had) this.reevaluate(true)
+    return had
+  }
+
+  /** Restores overrides saved earlier (at start), without validation errors stopping start. */
+  restoreOverride(scope: ScopeKey, spec: OverrideSpec): void {
+    this.overrides.set(scope, spec)
+  }
+
+  /** The scope's effective policy: config fields, each replaced by the override's when set. */
+  policyOf(scope: ScopeKey, override = this.overrides.get(scope)): WanPolicy {
+    const [kind, name] = splitScope(scope)
+    const site = kind === 'site' ? this.sites.get(name) : this.sites.get(this.siteOfSubnet.get(name) ?? '')
+    const base: WanPolicy = kind === 'site' && site !== undefined
+      ? site.wan
+      : { schedule: { timeZone: site?.timeZone ?? 'UTC', defaultRate: undefined, windows: [] }, maxWanClients: undefined }
+    if (override === undefined) return base
+    try {
+      const parsed = parseWanPolicy(override, `the ${kind} ${name}`, override.timezone ?? base.schedule.timeZone)
+      return {
+        schedule: {
+          timeZone: parsed.schedule.timeZone,
+          defaultRate: override.default !== undefined ? parsed.schedule.defaultRate : base.schedule.defaultRate,
+          windows: override.windows !== undefined ? parsed.schedule.windows : base.schedule.windows,
+        },
+        maxWanClients: parsed.maxWanClients ?? base.maxWanClients,
+      }
+    } catch (err) {
+      throw trackerError(TrackerErrorCodes.BAD_REQUEST, (err as Error).message, { cause: err })
+    }
+  }
+
+  /** Subnet, site, global: most specific first. */
+  private scopesOf(subnet: string): Array<{ by: BudgetNow['decidedBy'], policy: WanPolicy }> {
+    const site = this.siteOfSubnet.get(subnet)
+    const out: Array<{ by: BudgetNow['decidedBy'], policy: WanPolicy }> = []
+    if (site !== undefined) {
+      if (this.overrides.has(`subnet:${subnet}`)) out.push({ by: 'subnet', policy: this.policyOf(`subnet:${subnet}`) })
+      out.push({ by: 'site', policy: this.policyOf(`site:${site}`) })
+    }
+    out.push({ by: 'global', policy: this.config.wan })
+    return out
+  }
+
+  budgetOf(subnet: string, at = this.now()): BudgetNow {
+    const scopes = this.scopesOf(subnet)
+    const schedules: Schedule[] = scopes.map((s) => s.policy.schedule)
+    const d = rateAt(schedules, at)
+    return {
+      rate: d.rate,
+      rule: d.window?.text ?? (d.scope === -1 ? 'unlimited (no rule)' : 'default'),
+      decidedBy: d.scope === -1 ? 'none' : scopes[d.scope]!.by,
+      nextChangeAt: nextChange(schedules, at),
+    }
+  }
+
+  maxWanClientsOf(subnet: string): number {
+    for (const s of this.scopesOf(subnet)) if (s.policy.maxWanClients !== undefined) return s.policy.maxWanClients
+    return 1
+  }
+
+  /** Starts the timer that re-evaluates every subnet at its next window edge. */
+  start(): void {
+    this.reevaluate(false)
+  }
+
+  stop(): void {
+    this.cancelTimer?.()
+    this.cancelTimer = undefined
+  }
+
+  /** Rates of every configured subnet now, bumping the version when any changed. */
+  private reevaluate(force: boolean): void {
+    this.cancelTimer?.()
+    const at = this.now()
+    const rates = new Map<string, Rate>()
+    let soonest = at.getTime() + RECHECK_MS
+    for (const subnet of this.configuredSubnets) {
+      const b = this.budgetOf(subnet, at)
+      rates.set(subnet, b.rate)
+      if (b.nextChangeAt !== undefined) soonest = Math.min(soonest, b.nextChangeAt.getTime())
+    }
+    const changed = force || [...rates].some(([s, r]) => this.lastRates.get(s) !== r)
+    this.lastRates = rates
+    if (changed) {
+      this.version++
+      this.emit('change', this.version)
+    }
+    this.cancelTimer = this.clock.setTimer(() => this.reevaluate(false), Math.max(0, soonest - at.getTime()))
+  }
+
+  /** JSON rate: bytes/s, or null for unlimited. */
+  static json(rate: Rate): number | null {
+    return rate === UNLIMITED ? null : rate
+  }
+}
+
+export function splitScope(scope: ScopeKey): ['site' | 'subnet', string] {
+  const cut = scope.indexOf(':')
+  const kind = scope.slice(0, cut)
+  if (cut === -1 || (kind !== 'site' && kind !== 'subnet')) throw new TypeError(`scope must be site:NAME or subnet:CIDR, got ${scope}`)
+  return [kind, scope.slice(cut + 1)]
+}

@@ -1,0 +1,112 @@
+import { Agent as HttpAgent, request as httpRequest } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { PeerstageError } from '../common/index.ts'
+import { TrackerErrorCodes, trackerError } from './errors.ts'
+import type { AnnounceAnswer, AnnounceRequest, BudgetList } from './tracker.ts'
+
+export interface TrackerClientInit {
+  /** `http://host:port` of the tracker. */
+  url: string
+  /** Bearer token: the DP token, the client token, or the admin token. */
+  token?: string
+  /** Local IP requests leave from: the tracker places a node by it. */
+  localAddress?: string
+  /** @default 10000 */
+  timeoutMs?: number
+}
+
+export type Scope = { site: string } | { subnet: string }
+
+/** What node/ and the CLI use to talk to a tracker: JSON over HTTP, one kept-alive connection. */
+export class TrackerClient {
+  readonly url: URL
+  private readonly init: TrackerClientInit
+  private readonly agent: HttpAgent
+
+  constructor(init: TrackerClientInit) {
+    try {
+      this.url = new URL(init.url)
+    } catch {
+      throw new TypeError(`tracker URL '${init.url}' is not a URL like http://10.0.0.5:7070`)
+    }
+    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:') throw new TypeError(`tracker URL '${init.url}' must start with http:// or https://`)
+    this.init = init
+    const options = { keepAlive: true, maxSockets: 4, ...(init.localAddress && { localAddress: init.localAddress }) }
+    this.agent = this.url.protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options)
+  }
+
+  announce(body: AnnounceRequest): Promise<AnnounceAnswer> {
+    return this.call('POST', '/v1/announce', body) as Promise<AnnounceAnswer>
+  }
+
+  /** The budgets, waiting up to `waitSeconds` for a version newer than `after`. */
+  budgets(after?: number, waitSeconds = 0, signal?: AbortSignal): Promise<BudgetList> {
+    const q = after === undefined ? '' : `?after=${after}&waitSeconds=${waitSeconds}`
+    return this.call('GET', `/v1/budgets${q}`, undefined, { signal, timeoutMs: (waitSeconds + 10) * 1000 }) as Promise<BudgetList>
+  }
+
+  status(): Promise<Record<string, any>> {
+    return this.call('GET', '/v1/status') as Promise<Record<string, any>>
+  }
+
+  showThrottle(scope: Scope): Promise<Record<string, any>> {
+    return this.call('GET', `/v1/throttle?${new URLSearchParams(scope)}`) as Promise<Record<string, any>>
+  }
+
+  setThrottle(scope: Scope, spec: { timezone?: string, default?: string, windows?: string[], maxWanClients?: number }): Promise<Record<string, any>> {
+    return this.call('PUT', '/v1/throttle', { ...scope, ...spec }) as Promise<Record<string, any>>
+  }
+
+  clearThrottle(scope: Scope): Promise<Record<string, any>> {
+    return this.call('DELETE', `/v1/throttle?${new URLSearchParams(scope)}`) as Promise<Record<string, any>>
+  }
+
+  close(): void {
+    this.agent.destroy()
+  }
+
+  private call(method: string, path: string, body?: unknown, options: { signal?: AbortSignal | undefined, timeoutMs?: number } = {}): Promise<unknown> {
+    const url = new URL(path, this.url)
+    const payload = body === undefined ? undefined : JSON.stringify(body)
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest
+    return new Promise((resolve, reject) => {
+      const req = request(url, {
+        method,
+        agent: this.agent,
+        timeout: options.timeoutMs ?? this.init.timeoutMs ?? 10_000,
+        ...(options.signal && { signal: options.signal }),
+        headers: {
+          accept: 'application/json',
+          ...(payload !== undefined && { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+          ...(this.init.token !== undefined && { authorization: `Bearer ${this.init.token}` }),
+        },
+      }, (res) => {
+        const parts: Buffer[] = []
+        res.on('data', (d: Buffer) => parts.push(d))
+        res.on('error', (err) => reject(unreachable(this.url, err)))
+        res.on('end', () => {
+          const text = Buffer.concat(parts).toString('utf8')
+          let json: any
+          try {
+            json = JSON.parse(text)
+          } catch {
+            return reject(trackerError(TrackerErrorCodes.UNREACHABLE, `tracker ${this.url.origin} answered ${res.statusCode} with something that is not JSON`))
+          }
+          const status = res.statusCode ?? 0
+          if (status >= 200 && status < 300) return resolve(json)
+          const err = json?.error
+          if (status < 500 && typeof err?.code === 'string') return reject(new PeerstageError(err.code, `tracker: ${err.message}`, { details: { status } }))
+          reject(trackerError(TrackerErrorCodes.UNREACHABLE, `tracker ${this.url.origin} failed with HTTP ${status}: ${err?.message ?? text.slice(0, 200)}`))
+        })
+      })
+      req.on('timeout', () => req.destroy(new Error('timed out')))
+      req.on('error', (err) => reject(unreachable(this.url, err)))
+      req.end(payload)
+    })
+  }
+}
+
+function unreachable(url: URL, err: Error): PeerstageError {
+  const code = (err as NodeJS.ErrnoException).code
+  return trackerError(TrackerErrorCodes.UNREACHABLE, `cannot reach the tracker at ${url.origin}: ${code ?? err.message}`, { cause: err })
+}

@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import { checkTimeZone, parseSchedule, type Schedule } from '../bandwidth/index.ts'
+import { isPeerstageError } from '../common/index.ts'
+import { parseCidr, type Cidr } from './cidr.ts'
+import { TrackerErrorCodes, trackerError } from './errors.ts'
+
+/** A scope's WAN rules: a bandwidth schedule plus how many clients may pull at once. */
+export interface WanPolicy {
+  schedule: Schedule
+  /** undefined: inherit from the wider scope (site, then global, then 1). */
+  maxWanClients: number | undefined
+}
+
+export interface SiteConfig {
+  name: string
+  timeZone: string
+  subnets: Cidr[]
+  wan: WanPolicy
+}
+
+export interface DpConfig {
+  peerId: string
+  /** Sites this DP serves beyond its own: their clients get it in the `dp` tier. */
+  serves: string[]
+}
+
+export interface TrackerConfig {
+  /** @default '127.0.0.1:7070' */
+  listen: string
+  adminToken: string
+  dpToken: string
+  /** When set, clients must announce with it. */
+  clientToken: string | undefined
+  /** @default 30 */
+  announceIntervalSeconds: number
+  /** A registration not renewed for this long is dropped. @default 3 × announceIntervalSeconds */
+  registrationSeconds: number
+  /** A lease not renewed for this long moves on. @default 3 × announceIntervalSeconds */
+  leaseSeconds: number
+  /** Peers handed out per package per announce. @default 30 */
+  maxPeers: number
+  /** Rules for every subnet that its site does not override. */
+  wan: WanPolicy
+  sites: SiteConfig[]
+  dps: DpConfig[]
+}
+
+const TOP_KEYS = ['listen', 'adminToken', 'dpToken', 'clientToken', 'announceIntervalSeconds', 'registrationSeconds', 'leaseSeconds', 'maxPeers', 'wan', 'sites', 'dps']
+const SITE_KEYS = ['name', 'timezone', 'subnets', 'wan']
+const DP_KEYS = ['peerId', 'serves']
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+function bad(key: string, rule: string): never {
+  throw trackerError(TrackerErrorCodes.BAD_CONFIG, `${key} ${rule}`, { details: { key } })
+}
+
+function mapping(value: unknown, key: string, allowed: string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(key, 'must be a mapping')
+  const m = value as Record<string, unknown>
+  for (const k of Object.keys(m)) if (!allowed.includes(k)) bad(`${key === '' ? '' : `${key}.`}${k}`, `is not a known key (expected one of ${allowed.join(', ')})`)
+  return m
+}
+
+function list(value: unknown, key: string): unknown[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) bad(key, 'must be a list')
+  return value
+}
+
+function token(value: unknown, key: string, required: boolean): string | undefined {
+  if (value === undefined && !required) return undefined
+  if (typeof value !== 'string' || value.length < 1) bad(key, 'must be a non-empty string')
+  return value
+}
+
+function positiveInt(value: unknown, key: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || (value as number) < min) bad(key, `must be a whole number >= ${min}`)
+  return value as number
+}
+
+/** `wan:` of a site or the top level: schedule keys plus maxWanClients. */
+export function parseWanPolicy(value: unknown, key: string, timeZone: string): WanPolicy {
+  if (value === undefined) return { schedule: { timeZone, defaultRate: undefined, windows: [] }, maxWanClients: undefined }
+  const m = mapping(value, key, ['timezone', 'default', 'windows', 'maxWanClients'])
+  const { maxWanClients, ...spec } = m
+  try {
+    return {
+      schedule: parseSchedule(spec, key, timeZone),
+      maxWanClients: maxWanClients === undefined ? undefined : positiveInt(maxWanClients, `${key}.maxWanClients`, 1, 0),
+    }
+  } catch (err) {
+    if (isPeerstageError(err) && err.code.startsWith('PEERSTAGE_BANDWIDTH_')) bad(key, `is invalid: ${err.message}`)
+    throw err
+  }
+}
+
+/** Validates a parsed config; every error names the key and the rule it breaks. */
+export function createTrackerConfig(input: unknown): TrackerConfig {
+  const top = mapping(input ?? {}, '', TOP_KEYS)
+  const listen = top.listen === undefined ? '127.0.0.1:7070' : top.listen
+  if (typeof listen !== 'string' || !/^[^\s]+:\d{1,5}$/.test(listen)) bad('listen', 'must be HOST:PORT')
+  const interval = positiveInt(top.announceIntervalSeconds, 'announceIntervalSeconds', 30)
+  const sites: SiteConfig[] = []
+  const seenSubnets = new Map<string, string>()
+  for (const [i, raw] of list(top.sites, 'sites').entries()) {
+    const key = `sites[${i}]`
+    const s = mapping(raw, key, SITE_KEYS)
+    if (typeof s.name !== 'string' || !NAME.test(s.name)) bad(`${key}.name`, 'must be a name of letters, digits, . _ - (up to 64)')
+    if (sites.some((o) => o.name === s.name)) bad(`${key}.name`, `'${s.name}' is used by two sites`)
+    if (s.timezone !== undefined && typeof s.timezone !== 'string') bad(`${key}.timezone`, 'must be an IANA time zone name')
+    let timeZone: string
+    try {
+      timeZone = checkTimeZone((s.timezone as string | undefined) ?? 'UTC', `${key}.timezone`)
+    } catch (err) {
+      bad(`${key}.timezone`, `'${String(s.timezone)}' is not an IANA time zone`)
+    }
+    const subnets = list(s.subnets, `${key}.subnets`).map((c, j) => {
+      const cidr = typeof c === 'string' ? parseCidr(c) : undefined
+      if (cidr === undefined) bad(`${key}.subnets[${j}]`, `'${String(c)}' is not an IPv4 CIDR like 10.1.2.0/24`)
+      const other = seenSubnets.get(cidr.text)
+      if (other !== undefined) bad(`${key}.subnets[${j}]`, `${cidr.text} is already a subnet of site ${other}`)
+      seenSubnets.set(cidr.text, s.name as string)
+      return cidr
+    })
+    sites.push({ name: s.name, timeZone, subnets, wan: parseWanPolicy(s.wan, `${key}.wan`, timeZone) })
+  }
+  const dps = list(top.dps, 'dps').map((raw, i): DpConfig => {
+    const d = mapping(raw, `dps[${i}]`, DP_KEYS)
+    if (typeof d.peerId !== 'string' || d.peerId.length === 0) bad(`dps[${i}].peerId`, 'must be the DP\'s libp2p peer id (peerstage dp prints it)')
+    const serves = list(d.serves, `dps[${i}].serves`).map((n, j) => {
+      if (!sites.some((s) => s.name === n)) bad(`dps[${i}].serves[${j}]`, `'${String(n)}' is not a site of this config`)
+      return n as string
+    })
+    return { peerId: d.peerId, serves }
+  })
+  return {
+    listen,
+    adminToken: token(top.adminToken, 'adminToken', true)!,
+    dpToken: token(top.dpToken, 'dpToken', true)!,
+    clientToken: token(top.clientToken, 'clientToken', false),
+    announceIntervalSeconds: interval,
+    registrationSeconds: positiveInt(top.registrationSeconds, 'registrationSeconds', 3 * interval),
+    leaseSeconds: positiveInt(top.leaseSeconds, 'leaseSeconds', 3 * interval),
+    maxPeers: positiveInt(top.maxPeers, 'maxPeers', 30),
+    wan: parseWanPolicy(top.wan, 'wan', 'UTC'),
+    sites,
+    dps,
+  }
+}
+
+/** Reads and validates a YAML config file. */
+export function readTrackerConfig(path: string): TrackerConfig {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw trackerError(TrackerErrorCodes.BAD_CONFIG, `cannot read the tracker config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
+  }
+  let value: unknown
+  try {
+    value = parseYaml(text)
+  } catch (err) {
+    throw trackerError(TrackerErrorCodes.BAD_CONFIG, `${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err })
+  }
+  try {
+    return createTrackerConfig(value)
+  } catch (err) {
+    if (isPeerstageError(err)) err.message = `${path}: ${err.message}`
+    throw err
+  }
+}

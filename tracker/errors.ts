@@ -1,0 +1,21 @@
+import { PeerstageError } from '../common/index.ts'
+
+/** Stable codes of the tracker module; README lists them all and a test keeps it so. */
+export const TrackerErrorCodes = {
+  /** The tracker's YAML config is unreadable, not YAML, or breaks a rule (the message names the key). */
+  BAD_CONFIG: 'PEERSTAGE_TRACKER_BAD_CONFIG',
+  /** An API request whose body or query breaks the schema (HTTP 400). */
+  BAD_REQUEST: 'PEERSTAGE_TRACKER_BAD_REQUEST',
+  /** A missing or wrong bearer token (HTTP 401). */
+  UNAUTHORIZED: 'PEERSTAGE_TRACKER_UNAUTHORIZED',
+  /** A site or subnet the tracker's config does not have (HTTP 404). */
+  NOT_FOUND: 'PEERSTAGE_TRACKER_NOT_FOUND',
+  /** The tracker could not be reached or answered with a server error. */
+  UNREACHABLE: 'PEERSTAGE_TRACKER_UNREACHABLE',
+} as const
+
+export type TrackerErrorCode = typeof TrackerErrorCodes[keyof typeof TrackerErrorCodes]
+
+export function trackerError(code: TrackerErrorCode, message: string, options: { cause?: unknown, details?: Record<string, unknown> } = {}): PeerstageError {
+  return new PeerstageError(code, message, options)
+}

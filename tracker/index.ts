@@ -1,0 +1,18 @@
+/**
+ * tracker: the control plane. Places every node in its site and subnet by the source
+ * address of its announce, hands out peers nearest first, grants WAN leases (at most
+ * `maxWanClients` per subnet and package, the subnet's budget split between them), keeps
+ * per-subnet budgets following their windows and tells DPs (long-polled, so a change
+ * reaches them at once), and counts the WAN bytes each subnet cost. HTTP/JSON on fastify;
+ * state behind one store interface (level by default).
+ */
+export { createTrackerConfig, readTrackerConfig, type TrackerConfig, type SiteConfig, type DpConfig, type WanPolicy } from './config.ts'
+export { parseCidr, cidrContains, slash24, SubnetIndex, type Cidr } from './cidr.ts'
+export { Budgets, type OverrideSpec, type BudgetNow, type Placement } from './budgets.ts'
+export { Tracker, type TrackerComponents, type AnnounceRequest, type AnnounceAnswer, type BudgetList, type SubnetBudget, type LeaseGrant, type ReportedBytes } from './tracker.ts'
+export type { HandedPeer, Tier, Registration } from './registry.ts'
+export { createTrackerServer, type TrackerServerInit } from './server.ts'
+export { createTrackerMetrics, type TrackerMetrics } from './metrics.ts'
+export { TrackerClient, type TrackerClientInit, type Scope } from './client.ts'
+export { TrackerErrorCodes, type TrackerErrorCode } from './errors.ts'
+export { MemoryTrackerStore, LevelTrackerStore, type TrackerStore, type StoreOp, type StoreKind } from './store/index.ts'

@@ -1,0 +1,38 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { UNLIMITED } from '../bandwidth/index.ts'
+import type { Tracker } from './tracker.ts'
+
+/** The tracker's metrics, in their own registry; gauges read the tracker when scraped. */
+export function createTrackerMetrics(registry: Registry = new Registry()) {
+  let tracker: Tracker | undefined
+  return {
+    registry,
+    announces: new Counter({ name: 'peerstage_tracker_announces_total', help: 'Announces handled, by node role', labelNames: ['role'] as const, registers: [registry] }),
+    announceSeconds: new Histogram({ name: 'peerstage_tracker_announce_duration_seconds', help: 'Time to handle one announce, store write included', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5], registers: [registry] }),
+    reportedBytes: new Counter({ name: 'peerstage_tracker_reported_bytes_total', help: 'Package bytes nodes reported, by subnet and source (lan, wan, reused: received by clients; dpUpload: sent by DPs to the subnet)', labelNames: ['subnet', 'source'] as const, registers: [registry] }),
+    registered: new Gauge({ name: 'peerstage_tracker_registered_nodes', help: 'Nodes with a live registration, by role', labelNames: ['role'] as const, registers: [registry], collect() {
+      if (tracker === undefined) return
+      const n = tracker.registeredByRole()
+      this.set({ role: 'client' }, n.client)
+      this.set({ role: 'dp' }, n.dp)
+    } }),
+    leases: new Gauge({ name: 'peerstage_tracker_leases_active', help: 'WAN leases held, by subnet', labelNames: ['subnet'] as const, registers: [registry], collect() {
+      if (tracker === undefined) return
+      this.reset()
+      for (const [subnet, n] of tracker.leasesBySubnet()) this.set({ subnet }, n)
+    } }),
+    budget: new Gauge({ name: 'peerstage_tracker_subnet_budget_bytes_per_second', help: 'WAN budget of each configured subnet now (+Inf: unlimited)', labelNames: ['subnet'] as const, registers: [registry], collect() {
+      if (tracker === undefined) return
+      for (const subnet of tracker.budgets.configuredSubnets) {
+        const rate = tracker.budgets.budgetOf(subnet).rate
+        this.set({ subnet }, rate === UNLIMITED ? Number.POSITIVE_INFINITY : rate)
+      }
+    } }),
+    /** Binds the scrape-time gauges to a tracker. */
+    observe(t: Tracker): void {
+      tracker = t
+    },
+  }
+}
+
+export type TrackerMetrics = ReturnType<typeof createTrackerMetrics>

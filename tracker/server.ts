@@ -1,0 +1,135 @@
+import { timingSafeEqual } from 'node:crypto'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { isPeerstageError, type Logger } from '../common/index.ts'
+import { parseCidr, plainIpv4 } from './cidr.ts'
+import type { OverrideSpec, ScopeKey } from './budgets.ts'
+import { TrackerErrorCodes, trackerError } from './errors.ts'
+import { announceBody, budgetsQuery, scopeQuery, throttleBody } from './schemas.ts'
+import type { AnnounceRequest, Tracker } from './tracker.ts'
+
+const STATUS_OF: Record<string, number> = {
+  [TrackerErrorCodes.BAD_REQUEST]: 400,
+  [TrackerErrorCodes.UNAUTHORIZED]: 401,
+  [TrackerErrorCodes.NOT_FOUND]: 404,
+}
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization
+  return h?.startsWith('Bearer ') ? h.slice(7) : undefined
+}
+
+function requireToken(req: FastifyRequest, expected: string | undefined, what: string): void {
+  if (expected === undefined) return
+  const given = bearer(req)
+  if (given === undefined || !sameToken(given, expected)) {
+    throw trackerError(TrackerErrorCodes.UNAUTHORIZED, given === undefined ? `${what} needs 'Authorization: Bearer TOKEN'` : `wrong token for ${what}`)
+  }
+}
+
+/** `?site=` or `?subnet=` (exactly one) → scope key; subnets are canonicalised. */
+function scopeOf(input: { site?: string, subnet?: string }): ScopeKey {
+  if ((input.site === undefined) === (input.subnet === undefined)) throw trackerError(TrackerErrorCodes.BAD_REQUEST, 'give exactly one of site or subnet')
+  if (input.site !== undefined) return `site:${input.site}`
+  const cidr = parseCidr(input.subnet!)
+  if (cidr === undefined) throw trackerError(TrackerErrorCodes.BAD_REQUEST, `subnet '${input.subnet}' is not an IPv4 CIDR like 10.1.2.0/24`)
+  return `subnet:${cidr.text}`
+}
+
+export interface TrackerServerInit {
+  logger?: Logger
+  /** Longest a budgets long-poll may wait. @default 25 */
+  maxBudgetWaitSeconds?: number
+}
+
+/**
+ * The tracker's HTTP/JSON API on fastify:
+ * - `POST /v1/announce` (client token if configured; DPs the DP token): register and get peers, leases, budgets
+ * - `GET /v1/budgets?after=V&waitSeconds=S` (DP token): per-subnet budgets, long-polled until they change
+ * - `GET /v1/status`: per site and subnet: nodes, leases, budget now, bytes per package
+ * - `GET|PUT|DELETE /v1/throttle` (admin token): a site's or subnet's windows, default and lease limit
+ * - `GET /metrics`, `GET /v1/health`
+ * Errors are `{ error: { code, message } }` with 400, 401, 404 or 413.
+ */
+export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = {}): FastifyInstance {
+  const config = tracker.config
+  const app = Fastify({
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    // The real source address matters (it decides the subnet): no proxy headers are trusted.
+    trustProxy: false,
+  })
+  const log = init.logger
+
+  app.setErrorHandler((err: Error & { statusCode?: number, validation?: unknown, code?: string }, _req, reply) => {
+    if (isPeerstageError(err)) {
+      const status = STATUS_OF[err.code] ?? (err.code.startsWith('PEERSTAGE_BANDWIDTH_') ? 400 : 500)
+      return reply.code(status).send({ error: { code: err.code, message: err.message } })
+    }
+    if (err.validation !== undefined || (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)) {
+      return reply.code(err.statusCode ?? 400).send({ error: { code: TrackerErrorCodes.BAD_REQUEST, message: err.message } })
+    }
+    log?.error({ err: err.message }, 'tracker request failed')
+    return reply.code(500).send({ error: { code: 'PEERSTAGE_TRACKER_INTERNAL', message: err.message } })
+  })
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: TrackerErrorCodes.NOT_FOUND, message: `no route ${req.method} ${req.url}` } }))
+
+  const sourceIp = (req: FastifyRequest): string => plainIpv4(req.socket.remoteAddress ?? '')
+
+  app.post('/v1/announce', { schema: { body: announceBody } }, async (req) => {
+    const body = req.body as AnnounceRequest
+    requireToken(req, body.role === 'dp' ? config.dpToken : config.clientToken, body.role === 'dp' ? 'a DP announce' : 'a client announce')
+    for (const p of body.packages) {
+      if (p.have > p.pieces) throw trackerError(TrackerErrorCodes.BAD_REQUEST, `package ${p.id}: have (${p.have}) is more than pieces (${p.pieces})`)
+    }
+    return tracker.announce(body, sourceIp(req))
+  })
+
+  app.get('/v1/budgets', { schema: { querystring: budgetsQuery } }, async (req) => {
+    requireToken(req, config.dpToken, 'budgets')
+    const q = req.query as { after?: number, waitSeconds?: number }
+    const wait = Math.min(q.waitSeconds ?? 0, init.maxBudgetWaitSeconds ?? 25)
+    if (q.after !== undefined && wait > 0) {
+      const aborted = new AbortController()
+      req.raw.once('close', () => aborted.abort())
+      await tracker.waitForBudgets(q.after, wait * 1000, aborted.signal)
+    }
+    return tracker.budgetList(tracker.budgets.place(sourceIp(req)).site)
+  })
+
+  app.get('/v1/status', async () => tracker.status())
+
+  app.get('/v1/throttle', { schema: { querystring: scopeQuery } }, async (req) => {
+    requireToken(req, config.adminToken, 'the admin API')
+    return tracker.describe(scopeOf(req.query as { site?: string, subnet?: string }))
+  })
+
+  app.put('/v1/throttle', { schema: { body: throttleBody } }, async (req) => {
+    requireToken(req, config.adminToken, 'the admin API')
+    const { site, subnet, ...spec } = req.body as OverrideSpec & { site?: string, subnet?: string }
+    if (Object.keys(spec).length === 0) throw trackerError(TrackerErrorCodes.BAD_REQUEST, 'nothing to set: give windows, default, timezone or maxWanClients')
+    const scope = scopeOf({ ...(site !== undefined && { site }), ...(subnet !== undefined && { subnet }) })
+    await tracker.setOverride(scope, spec)
+    return tracker.describe(scope)
+  })
+
+  app.delete('/v1/throttle', { schema: { querystring: scopeQuery } }, async (req) => {
+    requireToken(req, config.adminToken, 'the admin API')
+    const scope = scopeOf(req.query as { site?: string, subnet?: string })
+    const cleared = await tracker.clearOverride(scope)
+    return { cleared, ...tracker.describe(scope) }
+  })
+
+  app.get('/metrics', async (_req, reply: FastifyReply) => {
+    reply.header('content-type', tracker.metrics.registry.contentType)
+    return tracker.metrics.registry.metrics()
+  })
+
+  app.get('/v1/health', async () => ({ ok: true, registrations: tracker.registrations }))
+  return app
+}

@@ -1,0 +1,19 @@
+/**
+ * What the tracker keeps, by kind. Values are plain JSON. The tracker holds its working
+ * state in memory and writes every change through here, one batch per tick, before it
+ * answers; at start it loads everything back. A shared store (Redis, Valkey) for several
+ * tracker replicas implements the same interface.
+ */
+export type StoreKind = 'registration' | 'lease' | 'override' | 'bytes'
+
+export type StoreOp =
+  | { type: 'put', kind: StoreKind, key: string, value: unknown }
+  | { type: 'del', kind: StoreKind, key: string }
+
+export interface TrackerStore {
+  /** Applies the operations atomically, in order. */
+  write(ops: readonly StoreOp[]): Promise<void>
+  /** Every key and value of one kind. */
+  list(kind: StoreKind): Promise<Array<[key: string, value: unknown]>>
+  close(): Promise<void>
+}
