@@ -1,0 +1,86 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { createTrackerConfig, parseCidr, readTrackerConfig, SubnetIndex } from '../../tracker/index.ts'
+import { tempDir } from '../helpers/tmp.ts'
+
+/** The config of the issue, as users script it. */
+export const ISSUE_YAML = `listen: 127.0.10.10:7070
+adminToken: s3cret            # guards the admin API and CLI
+dpToken: dp-s3cret            # a DP announces with it; DPs are trusted to enforce budgets
+sites:
+  - name: dc
+    subnets: [127.0.10.0/24]
+  - name: leeds
+    timezone: Europe/London
+    subnets: [127.0.1.0/24]
+    wan:
+      default: unlimited
+      windows: ["Mon-Fri 08:00-18:00 2Mbit/s", "Sat-Sun unlimited"]
+      maxWanClients: 1
+`
+
+describe('tracker config', () => {
+  it('reads the documented shape', () => {
+    const path = join(tempDir(), 'tracker.yaml')
+    writeFileSync(path, ISSUE_YAML)
+    const c = readTrackerConfig(path)
+    expect(c.listen).toBe('127.0.10.10:7070')
+    expect(c.sites.map((s) => [s.name, s.timeZone, s.subnets.map((n) => n.text)])).toEqual([['dc', 'UTC', ['127.0.10.0/24']], ['leeds', 'Europe/London', ['127.0.1.0/24']]])
+    expect(c.sites[1]!.wan.maxWanClients).toBe(1)
+    expect(c.sites[1]!.wan.schedule.windows.map((w) => w.text)).toEqual(['Mon-Fri 08:00-18:00 2Mbit/s', 'Sat-Sun unlimited'])
+    expect(c.sites[1]!.wan.schedule.timeZone).toBe('Europe/London')
+    expect([c.announceIntervalSeconds, c.leaseSeconds, c.registrationSeconds]).toEqual([30, 90, 90])
+  })
+
+  const base = { adminToken: 'a', dpToken: 'd' }
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['not a mapping', [1, 2], /must be a mapping/],
+    ['unknown top key', { ...base, sitez: [] }, /^sitez is not a known key/],
+    ['no admin token', { dpToken: 'd' }, /^adminToken must be a non-empty string/],
+    ['listen without port', { ...base, listen: 'localhost' }, /^listen must be HOST:PORT/],
+    ['bad interval', { ...base, announceIntervalSeconds: 0 }, /^announceIntervalSeconds must be a whole number >= 1/],
+    ['site without name', { ...base, sites: [{ subnets: [] }] }, /^sites\[0\]\.name must be a name/],
+    ['duplicate site', { ...base, sites: [{ name: 'a' }, { name: 'a' }] }, /^sites\[1\]\.name 'a' is used by two sites/],
+    ['bad CIDR', { ...base, sites: [{ name: 'a', subnets: ['127.0.1.0/33'] }] }, /^sites\[0\]\.subnets\[0\] '127.0.1.0\/33' is not an IPv4 CIDR/],
+    ['subnet in two sites', { ...base, sites: [{ name: 'a', subnets: ['10.0.0.0/24'] }, { name: 'b', subnets: ['10.0.0.7/24'] }] }, /^sites\[1\]\.subnets\[0\] 10.0.0.0\/24 is already a subnet of site a/],
+    ['bad time zone', { ...base, sites: [{ name: 'a', timezone: 'Mars/Olympus' }] }, /^sites\[0\]\.timezone 'Mars\/Olympus' is not an IANA time zone/],
+    ['bad window', { ...base, sites: [{ name: 'a', wan: { windows: ['Mon-Fri 08:00-18:00 2 parsecs'] } }] }, /^sites\[0\]\.wan is invalid: .*unit/],
+    ['bad default', { ...base, sites: [{ name: 'a', wan: { default: 'fast' } }] }, /^sites\[0\]\.wan is invalid/],
+    ['unknown wan key', { ...base, sites: [{ name: 'a', wan: { max: 1 } }] }, /^sites\[0\]\.wan\.max is not a known key/],
+    ['negative lease limit', { ...base, sites: [{ name: 'a', wan: { maxWanClients: -1 } }] }, /^sites\[0\]\.wan\.maxWanClients must be a whole number >= 0/],
+    ['dp serving unknown site', { ...base, dps: [{ peerId: 'x', serves: ['nowhere'] }] }, /^dps\[0\]\.serves\[0\] 'nowhere' is not a site/],
+  ]
+  for (const [name, input, message] of cases) {
+    it(`refuses ${name}, naming the key`, () => {
+      expect(() => createTrackerConfig(input)).toThrow(message)
+      try {
+        createTrackerConfig(input)
+      } catch (err) {
+        expect((err as { code: string }).code).toBe('PEERSTAGE_TRACKER_BAD_CONFIG')
+      }
+    })
+  }
+
+  it('says which file, and what YAML broke', () => {
+    const dir = tempDir()
+    expect(() => readTrackerConfig(join(dir, 'missing.yaml'))).toThrow(/cannot read the tracker config .*missing.yaml: ENOENT/)
+    writeFileSync(join(dir, 'bad.yaml'), 'sites: [unclosed\n')
+    expect(() => readTrackerConfig(join(dir, 'bad.yaml'))).toThrow(/bad.yaml is not valid YAML/)
+    writeFileSync(join(dir, 'key.yaml'), 'adminToken: a\n')
+    expect(() => readTrackerConfig(join(dir, 'key.yaml'))).toThrow(/key.yaml: dpToken must be a non-empty string/)
+  })
+})
+
+describe('CIDR', () => {
+  it('canonicalises and matches by longest prefix', () => {
+    expect(parseCidr('10.1.2.77/24')!.text).toBe('10.1.2.0/24')
+    for (const bad of ['10.1.2/24', '10.1.2.300/24', '10.1.2.0', '10.1.2.0/40', 'x/8']) expect(parseCidr(bad), bad).toBeUndefined()
+    const index = new SubnetIndex([[parseCidr('10.0.0.0/8')!, 'wide'], [parseCidr('10.1.2.0/24')!, 'narrow']])
+    expect(index.lookup('10.1.2.9')).toBe('narrow')
+    expect(index.lookup('10.9.9.9')).toBe('wide')
+    expect(index.lookup('::ffff:10.1.2.3')).toBe('narrow')
+    expect(index.lookup('11.0.0.1')).toBeUndefined()
+    expect(index.lookup('fe80::1')).toBeUndefined()
+  })
+})

@@ -1,0 +1,48 @@
+import { FakeClock } from '../helpers/fake-clock.ts'
+import { createTrackerConfig, MemoryTrackerStore, Tracker, type AnnounceRequest, type TrackerStore } from '../../tracker/index.ts'
+
+/** Monday 2026-11-23 07:59:00 UTC (07:59 in London, winter time). */
+export const MONDAY_0759 = Date.UTC(2026, 10, 23, 7, 59, 0)
+
+/** Two sites of two subnets each, a DC, the issue's windows on leeds. */
+export const CONFIG = {
+  adminToken: 'admin-s3cret',
+  dpToken: 'dp-s3cret',
+  announceIntervalSeconds: 10,
+  sites: [
+    { name: 'dc', subnets: ['127.0.10.0/24'] },
+    {
+      name: 'leeds',
+      timezone: 'Europe/London',
+      subnets: ['127.0.1.0/24', '127.0.2.0/24'],
+      wan: { default: 'unlimited', windows: ['Mon-Fri 08:00-18:00 2Mbit/s', 'Sat-Sun unlimited'], maxWanClients: 1 },
+    },
+    { name: 'york', subnets: ['127.0.3.0/24'], wan: { default: '10MiB/s', maxWanClients: 2 } },
+  ],
+}
+
+export interface TrackerUnderTest {
+  tracker: Tracker
+  clock: FakeClock
+  store: TrackerStore
+}
+
+/** A tracker on a fake clock starting at `startMs` (wall clock), in-memory store unless given. */
+export async function trackerAt(startMs = MONDAY_0759, store: TrackerStore = new MemoryTrackerStore(), config: unknown = CONFIG, clock = new FakeClock()): Promise<TrackerUnderTest> {
+  const tracker = await Tracker.start(createTrackerConfig(config), { store, clock, now: () => new Date(startMs + clock.nowMs()) })
+  return { tracker, clock, store }
+}
+
+export const PKG = 'a'.repeat(64)
+export const PKG2 = 'b'.repeat(64)
+
+let next = 0
+/** A peer id of base58 letters, unique per call. */
+export function peerId(name = 'Peer'): string {
+  next++
+  return `${name}${'abcdefghijk'[next % 11]}${next.toString().replace(/0/g, 'z')}`
+}
+
+export function announceOf(id: string, role: 'client' | 'dp', have: number, pieces = 10, extra: Partial<AnnounceRequest> = {}, packageId = PKG): AnnounceRequest {
+  return { peerId: id, role, addresses: [`/ip4/0.0.0.0/tcp/4001/p2p/${id}`], packages: [{ id: packageId, have, pieces }], ...extra }
+}
