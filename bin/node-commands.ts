@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { BandwidthHierarchy, parseRate, TokenBucket } from '../bandwidth/index.ts'
 import { HashPool, readManifest, verifyDirectory } from '../chunker/index.ts'
 import { trustedKeys } from './chunker-commands.ts'
@@ -134,7 +135,8 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
       const packages = manifests.map((m) => ({ name: m.manifest.name, version: m.manifest.version, packageId: m.packageId }))
       const placed = await agent?.start(node)
       const tracker = placed && { subnet: placed.subnet, site: placed.site }
-      if (ctx.json) process.stdout.write(`${JSON.stringify({ peerId: node.peerId, addresses: node.addresses, packages, ...(tracker && { tracker }) })}\n`)
+      const metricsUrl = metrics && `http://${String(ctx.values['metrics-listen']).replace(/:\d+$/, '')}:${(metrics.address() as AddressInfo).port}/metrics`
+      if (ctx.json) process.stdout.write(`${JSON.stringify({ peerId: node.peerId, addresses: node.addresses, packages, ...(tracker && { tracker }), ...(metricsUrl && { metrics: metricsUrl }) })}\n`)
       else {
         ctx.print(`dp ${node.peerId} listening on:`)
         for (const a of node.addresses) ctx.print(`  ${a}`)

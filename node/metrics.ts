@@ -6,6 +6,7 @@ export function createNodeMetrics(registry: Registry = new Registry()) {
   return {
     registry,
     bytes: new Counter({ name: 'peerstage_node_transfer_bytes_total', help: 'Package bytes moved, by direction and peer class (lan: same /24 subnet, wan: other)', labelNames: ['direction', 'class'] as const, registers: [registry] }),
+    uploadBySubnet: new Counter({ name: 'peerstage_node_upload_subnet_bytes_total', help: 'Package bytes uploaded, by destination /24 subnet (what a DP sent each branch subnet)', labelNames: ['subnet'] as const, registers: [registry] }),
     localReuseBytes: new Counter({ name: 'peerstage_node_local_reuse_bytes_total', help: 'Bytes copied from chunks already on this node instead of fetched', registers: [registry] }),
     piecesVerified: new Counter({ name: 'peerstage_node_pieces_verified_total', help: 'Pieces received, verified and written', registers: [registry] }),
     piecesFailed: new Counter({ name: 'peerstage_node_pieces_failed_total', help: 'Pieces that failed verification and were discarded', registers: [registry] }),

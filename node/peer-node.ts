@@ -195,7 +195,10 @@ export class PeerNode {
   private count(swarm: PackageSwarm): void {
     const m = this.metrics
     const cls = (p: PeerInfo): string => (subnet24(p.ip) === this.ownSubnet ? 'lan' : 'wan')
-    swarm.on('upload', (n, p) => m.bytes.inc({ direction: 'up', class: cls(p) }, n))
+    swarm.on('upload', (n, p) => {
+      m.bytes.inc({ direction: 'up', class: cls(p) }, n)
+      m.uploadBySubnet.inc({ subnet: subnet24(p.ip) }, n)
+    })
     swarm.on('download', (n, p) => m.bytes.inc({ direction: 'down', class: cls(p) }, n))
     swarm.on('piece', () => m.piecesVerified.inc())
     swarm.on('badPiece', () => m.piecesFailed.inc())

@@ -19,7 +19,10 @@ export function peerstage(args: string[], options: { cwd?: string } = {}): Promi
   })
 }
 
-/** A long-running CLI process (dp): resolves with its first stdout line, parsed as JSON. */
+/**
+ * A long-running CLI process (dp, tracker, fetch --seed-for): resolves with its first JSON
+ * document on stdout (one line, or pretty-printed over several).
+ */
 export function startDaemon(args: string[]): { ready: Promise<Record<string, any>>, stop: () => Promise<void> } {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
@@ -29,7 +32,15 @@ export function startDaemon(args: string[]): { ready: Promise<Record<string, any
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
       const nl = out.indexOf('\n')
-      if (nl !== -1) resolve(JSON.parse(out.slice(0, nl)) as Record<string, any>)
+      if (nl === -1) return
+      for (const candidate of [out.slice(0, nl), out]) {
+        try {
+          resolve(JSON.parse(candidate) as Record<string, any>)
+          return
+        } catch {
+          // not whole yet
+        }
+      }
     })
     child.once('exit', (code) => reject(new Error(`daemon exited with ${code}: ${stderr}`)))
   })

@@ -1,0 +1,263 @@
+/**
+ * Child process of the tracker bench: the load generator. Registers `clients` distinct
+ * clients (tracker mode; not measured), then sends `measureCount` re-announces of random
+ * registered clients (or the same bodies to the echo route), at most `measureMaxMs`, from
+ * `concurrency` workers over keep-alive node:http connections, one source address per
+ * subnet. Prints one JSON line (LoadResult) on stdout; progress goes to stderr.
+ */
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { Agent, request } from 'node:http'
+import { HOST, SUBNETS, subnetAt, type LoadArgs, type LoadResult } from './tracker-shape.ts'
+
+const args = JSON.parse(process.argv[2] ?? '{}') as LoadArgs
+const REQUEST_TIMEOUT_MS = 10_000
+/** Every SAMPLE-th answer is parsed and checked (the rest only for their status). */
+const SAMPLE = 16
+const PACKAGES = Array.from({ length: 4 }, (_, i) => createHash('sha256').update(`bench package ${i}`).digest('hex'))
+const PIECES = 1000
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
+const ID_PAD = 'Bench7rackerC1ientxSimu1atedPeerZdHere'
+if (![...ID_PAD].every((c) => B58.includes(c))) throw new Error('ID_PAD is not base58')
+
+process.stdin.on('end', () => process.exit(1)) // the parent died
+process.stdin.resume()
+
+// Client i: subnet i % SUBNETS, package ⌊i / SUBNETS⌋ % 4 (so every subnet holds every package),
+// a quarter of them seeders (have = pieces).
+function peerIdOf(i: number): string {
+  let s = ''
+  for (let n = i, k = 0; k < 6; k++, n = Math.floor(n / 58)) s = B58[n % 58]! + s
+  return `12D3KooW${ID_PAD}${s}`
+}
+const mix = (i: number): number => Math.imul(i ^ 0x9e3779b9, 0x85ebca6b) >>> 0
+const haveOf = (i: number): number => (mix(i) % 4 === 0 ? PIECES : mix(i + 1) % PIECES)
+const packageOf = (i: number): string => PACKAGES[Math.floor(i / SUBNETS) % PACKAGES.length]!
+/** Announces sent per client, for growing byte counters. */
+const sent = new Uint32Array(args.clients)
+
+function bodyOf(i: number): string {
+  const { site, third } = subnetAt(i % SUBNETS)
+  const id = peerIdOf(i)
+  const n = ++sent[i]!
+  return `{"peerId":"${id}","role":"client","addresses":["/ip4/127.${site}.${third}.${2 + (Math.floor(i / SUBNETS) % 250)}/tcp/4001/p2p/${id}"],`
+    + `"packages":[{"id":"${packageOf(i)}","have":${haveOf(i)},"pieces":${PIECES},"bytes":{"lan":${n * 65536},"wan":${n * 4096},"reused":${n * 1024}}}]}`
+}
+
+/** One keep-alive connection per subnet, from 127.S.H.1. */
+const agents = Array.from({ length: SUBNETS }, (_, k) => {
+  const { site, third } = subnetAt(k)
+  return new Agent({ keepAlive: true, maxSockets: 1, localAddress: `127.${site}.${third}.1` })
+})
+
+interface Reply { status: number, text: string | undefined }
+
+function post(k: number, path: string, body: string, wantBody: boolean): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ agent: agents[k], host: HOST, port: args.port, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+      const status = res.statusCode ?? 0
+      res.on('error', reject)
+      if (!wantBody && status === 200) {
+        res.on('end', () => resolve({ status, text: undefined }))
+        res.resume()
+        return
+      }
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status, text: Buffer.concat(chunks).toString() }))
+    })
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/** What a right answer to client i's announce looks like; a message when it is wrong. */
+function checkAnswer(i: number, text: string): string | undefined {
+  let a: { ok?: boolean, subnet?: string, site?: string, packages?: Array<{ id: string, peers: Array<{ peerId: string }> }> }
+  try {
+    a = JSON.parse(text)
+  } catch {
+    return `not JSON: ${text.slice(0, 100)}`
+  }
+  if (args.mode === 'echo') return a.ok === true ? undefined : `echo said ${text.slice(0, 100)}`
+  const { cidr, siteName } = subnetAt(i % SUBNETS)
+  if (a.subnet !== cidr || a.site !== siteName) return `placed in ${a.subnet} of ${a.site}, not ${cidr} of ${siteName}`
+  const p = a.packages?.[0]
+  if (a.packages?.length !== 1 || p?.id !== packageOf(i)) return `answered for other packages: ${text.slice(0, 100)}`
+  const wanted = haveOf(i) < PIECES
+  if (wanted && p.peers.length === 0) return 'no peers for a client that wants the package'
+  if (!wanted && p.peers.length > 0) return 'peers handed to a seeder'
+  if (p.peers.some((x) => x.peerId === peerIdOf(i))) return 'handed the client itself'
+  return undefined
+}
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+function serverCpuSeconds(): number {
+  try {
+    const stat = readFileSync(`/proc/${args.serverPid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK // utime + stime, all threads
+  } catch {
+    return Number.NaN
+  }
+}
+
+const path = args.mode === 'tracker' ? '/v1/announce' : '/echo'
+const workers = Math.min(args.concurrency, SUBNETS)
+/** Worker w owns subnets k ≡ w (mod workers), so each connection has one request in flight at a time. */
+const clientsOf: Int32Array[] = Array.from({ length: workers }, (_, w) => {
+  const mine: number[] = []
+  for (let i = 0; i < args.clients; i++) if ((i % SUBNETS) % workers === w) mine.push(i)
+  return Int32Array.from(mine)
+})
+
+async function register(): Promise<LoadResult['register']> {
+  if (args.mode !== 'tracker') return { requested: 0, done: 0, errors: 0, seconds: 0, perSecond: 0 }
+  const t0 = performance.now()
+  const deadline = t0 + args.registerMaxMs
+  let done = 0
+  let errors = 0
+  let lastReport = t0
+  await Promise.all(clientsOf.map(async (mine) => {
+    for (let j = 0; j < mine.length && performance.now() < deadline; j++) {
+      const i = mine[j]!
+      try {
+        const r = await post(i % SUBNETS, path, bodyOf(i), false)
+        if (r.status === 200) done++
+        else errors++
+      } catch {
+        errors++
+      }
+      const now = performance.now()
+      if (now - lastReport > 5000) {
+        lastReport = now
+        process.stderr.write(`  registered ${done} of ${args.clients} (${((done / (now - t0)) * 1000).toFixed(0)}/s)\n`)
+      }
+    }
+  }))
+  const seconds = (performance.now() - t0) / 1000
+  return { requested: args.clients, done, errors, seconds, perSecond: done / seconds }
+}
+
+async function load(count: number, maxMs: number, latencies: Float64Array | undefined): Promise<Omit<LoadResult['measure'], 'p50Ms' | 'p90Ms' | 'p99Ms' | 'maxMs' | 'meanMs' | 'perSecond'> & { ok: number }> {
+  const t0 = performance.now()
+  const deadline = t0 + maxMs
+  let started = 0
+  let ok = 0
+  let errors = 0
+  let badAnswers = 0
+  let sampled = 0
+  let firstError: string | null = null
+  const errorKinds: Record<string, number> = {}
+  const fail = (kind: string, message: string): void => {
+    errors++
+    errorKinds[kind] = (errorKinds[kind] ?? 0) + 1
+    firstError ??= message
+  }
+  await Promise.all(clientsOf.map(async (mine) => {
+    if (mine.length === 0) return
+    while (started < count && performance.now() < deadline) {
+      // Too many failures: the server is gone or broken; stop rather than spin.
+      if (errors >= 1000 && errors > started / 10) return
+      const n = started++
+      const i = mine[Math.floor(Math.random() * mine.length)]!
+      const sample = n % SAMPLE === 0
+      const body = bodyOf(i)
+      const t = performance.now()
+      try {
+        const r = await post(i % SUBNETS, path, body, sample)
+        const ms = performance.now() - t
+        if (r.status !== 200) {
+          fail(`HTTP ${r.status}`, `HTTP ${r.status}: ${(r.text ?? '').slice(0, 200)}`)
+          continue
+        }
+        if (latencies !== undefined) latencies[ok] = ms
+        ok++
+        if (sample) {
+          sampled++
+          const wrong = checkAnswer(i, r.text!)
+          if (wrong !== undefined) {
+            badAnswers++
+            firstError ??= `bad answer: ${wrong}`
+          }
+        }
+      } catch (err) {
+        const message = (err as Error).message
+        fail((err as NodeJS.ErrnoException).code ?? message, message)
+      }
+    }
+  }))
+  return { count: started, ok, errors, badAnswers, sampled, errorKinds, firstError, seconds: (performance.now() - t0) / 1000 }
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!
+}
+
+async function health(): Promise<number | null> {
+  if (args.mode !== 'tracker') return null
+  return new Promise((resolve) => {
+    const req = request({ host: HOST, port: args.port, path: '/v1/health', agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        try {
+          resolve((JSON.parse(Buffer.concat(chunks).toString()) as { registrations: number }).registrations)
+        } catch {
+          resolve(null)
+        }
+      })
+    })
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')))
+    req.on('error', () => resolve(null))
+    req.end()
+  })
+}
+
+const reg = await register()
+if (args.mode === 'tracker') {
+  process.stderr.write(`  registered ${reg.done} of ${reg.requested} in ${reg.seconds.toFixed(1)} s (${reg.perSecond.toFixed(0)}/s, ${reg.errors} errors)\n`)
+  // Measure only clients that are registered.
+  const registered = new Set<number>()
+  for (const mine of clientsOf) for (const i of mine) if (sent[i]! > 0) registered.add(i)
+  if (registered.size < args.clients) for (let w = 0; w < clientsOf.length; w++) clientsOf[w] = clientsOf[w]!.filter((i) => registered.has(i))
+}
+if (args.warmupRequests > 0) await load(args.warmupRequests, 10_000, undefined)
+
+const latencies = new Float64Array(args.measureCount)
+const cpu0 = serverCpuSeconds()
+const own0 = process.cpuUsage()
+const m = await load(args.measureCount, args.measureMaxMs, latencies)
+const serverCpu = (serverCpuSeconds() - cpu0) / m.seconds
+const own = process.cpuUsage(own0)
+const loadCpu = (own.user + own.system) / 1e6 / m.seconds
+const lat = latencies.subarray(0, m.ok).sort()
+let sum = 0
+for (const x of lat) sum += x
+const result: LoadResult = {
+  register: reg,
+  measure: {
+    count: m.count,
+    errors: m.errors,
+    badAnswers: m.badAnswers,
+    sampled: m.sampled,
+    errorKinds: m.errorKinds,
+    firstError: m.firstError,
+    seconds: m.seconds,
+    perSecond: m.ok / m.seconds,
+    p50Ms: percentile(lat, 0.5),
+    p90Ms: percentile(lat, 0.9),
+    p99Ms: percentile(lat, 0.99),
+    maxMs: percentile(lat, 1),
+    meanMs: sum / Math.max(1, lat.length),
+  },
+  serverCpu,
+  loadCpu,
+  registrations: await health(),
+}
+for (const a of agents) a.destroy()
+process.stdout.write(`${JSON.stringify(result)}\n`)
+process.exit(0)
