@@ -1,0 +1,121 @@
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { TrackerAgent } from '../../node/index.ts'
+import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, TrackerClient } from '../../tracker/index.ts'
+import { packSample, sampleTree } from '../helpers/packages.ts'
+import { newSwarmKey, startNode } from '../helpers/nodes.ts'
+import { tempDir } from '../helpers/tmp.ts'
+
+let tracker: Tracker
+let app: ReturnType<typeof createTrackerServer>
+let url: string
+const agents: TrackerAgent[] = []
+
+beforeEach(async () => {
+  tracker = await Tracker.start(createTrackerConfig({
+    adminToken: 'admin', dpToken: 'dp', announceIntervalSeconds: 1,
+    sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.2.0/24'] }],
+  }), { store: new MemoryTrackerStore() })
+  app = createTrackerServer(tracker)
+  await app.listen({ host: '127.0.10.10', port: 0 })
+  url = `http://127.0.10.10:${(app.server.address() as { port: number }).port}`
+})
+
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.stop()))
+  await app.close()
+  await tracker.stop()
+})
+
+function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now()
+    const tick = (): void => {
+      if (check()) return resolve()
+      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`))
+      setTimeout(tick, 20)
+    }
+    tick()
+  })
+}
+
+describe('a DP under the tracker', () => {
+  it('follows budget changes at once and enforces them on a client that ignores leases', async () => {
+    const dir = tempDir()
+    const key = newSwarmKey(dir)
+    sampleTree(join(dir, 'src'))
+    const signed = await packSample(join(dir, 'src'))
+    const admin = new TrackerClient({ url, token: 'admin' })
+    // leeds closed before the DP even starts
+    await admin.setThrottle({ site: 'leeds' }, { windows: ['Mon-Sun 00:00-24:00 0'] })
+
+    const agent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp' })
+    agents.push(agent)
+    const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', agent.nodeHooks())
+    await dp.seed(signed, join(dir, 'src'))
+    const placed = await agent.start(dp)
+    expect([placed.subnet, placed.site]).toEqual(['127.0.10.0/24', 'dc'])
+    expect(agent.uploadRateTo('127.0.2.7')).toBe(0)
+    expect(agent.uploadRateTo('127.0.10.7')).toBe(Number.POSITIVE_INFINITY) // its own site: LAN
+
+    // A client that skips the tracker and dials the DP directly gets nothing while closed.
+    const rogue = await startNode(join(dir, 'rogue'), key, '127.0.2.7')
+    const swarm = await rogue.want(signed, join(dir, 'rogue-out'))
+    let received = 0
+    swarm.on('download', (n) => { received += n })
+    await rogue.connect(signed.packageId, dp.addresses[0]!)
+    await until(() => swarm.peerCount === 1, 'the rogue wire')
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(received).toBe(0)
+
+    // The operator opens the window: the DP hears of it through its long-poll, not its next announce.
+    const heard = new Promise<number>((resolve) => agent.once('budgets', (b) => resolve(b.subnets.find((s) => s.subnet === '127.0.2.0/24')!.rateBytesPerSec ?? -1)))
+    await admin.setThrottle({ site: 'leeds' }, { windows: ['Mon-Sun 00:00-24:00 8MiB/s'] })
+    expect(await heard).toBe(8 * 1024 * 1024)
+    expect(agent.uploadRateTo('127.0.2.7')).toBe(8 * 1024 * 1024)
+    await until(() => swarm.pkg.complete, 'the download once open')
+    expect(received).toBe(signed.manifest.files.reduce((n, f) => n + f.size, 0))
+    admin.close()
+  })
+})
+
+describe('a client under the tracker', () => {
+  it('asks the DP only while it holds a lease, and reports its bytes', async () => {
+    const dir = tempDir()
+    const key = newSwarmKey(dir)
+    sampleTree(join(dir, 'src'))
+    const signed = await packSample(join(dir, 'src'))
+    const dpAgent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp' })
+    agents.push(dpAgent)
+    const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', dpAgent.nodeHooks())
+    await dp.seed(signed, join(dir, 'src'))
+    await dpAgent.start(dp)
+
+    // Another client already holds leeds' one lease for this package.
+    const holder = await new TrackerClient({ url, localAddress: '127.0.2.50' }).announce({ peerId: 'HoLder1', role: 'client', addresses: [], packages: [{ id: signed.packageId, have: 0, pieces: signed.manifest.pieces.length }] })
+    expect(holder.packages[0]!.lease).not.toBeNull()
+
+    const agent = new TrackerAgent({ tracker: new TrackerClient({ url, localAddress: '127.0.2.1' }), role: 'client' })
+    agents.push(agent)
+    const client = await startNode(join(dir, 'client'), key, '127.0.2.1', agent.nodeHooks())
+    const swarm = await client.want(signed, join(dir, 'out'))
+    const leases: Array<number | null> = []
+    agent.on('answer', (a) => { if (a.packages[0]?.lease) leases.push(a.packages[0].lease.rateBytesPerSec) })
+    const first = await agent.start(client)
+    expect(first.packages[0]!.lease).toBeNull()
+    expect(first.packages[0]!.peers.map((p) => p.tier)).toEqual(['subnet']) // the holder; no DP without a lease
+    expect(agent.leaseRateBytesPerSec).toBe(0)
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(swarm.peerCount).toBe(0)
+
+    // The holder leaves: at the client's next announce the lease, the DP and the bytes follow.
+    await new TrackerClient({ url, localAddress: '127.0.2.50' }).announce({ peerId: 'HoLder1', role: 'client', addresses: [], packages: [], event: 'stopped' })
+    await until(() => swarm.pkg.complete, 'the download under lease')
+    expect(leases[0]).toBeNull() // leeds has no windows: unlimited
+    expect(agent.leaseRateBytesPerSec).toBe(0) // complete: the lease went back
+    await until(() => (tracker.status().sites as any[])[1].subnets[0].packages[0]?.wanBytes > 0, 'the client\'s report')
+    const reported = (tracker.status().sites as any[])[1].subnets[0].packages[0]
+    expect(reported.wanBytes).toBe(signed.manifest.files.reduce((n, f) => n + f.size, 0))
+    expect(reported.lanBytes).toBe(0)
+  })
+})
