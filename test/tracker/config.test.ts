@@ -3,22 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createTrackerConfig, parseCidr, readTrackerConfig, SubnetIndex } from '../../tracker/index.ts'
 import { tempDir } from '../helpers/tmp.ts'
-
-/** The config of the issue, as users script it. */
-export const ISSUE_YAML = `listen: 127.0.10.10:7070
-adminToken: s3cret            # guards the admin API and CLI
-dpToken: dp-s3cret            # a DP announces with it; DPs are trusted to enforce budgets
-sites:
-  - name: dc
-    subnets: [127.0.10.0/24]
-  - name: leeds
-    timezone: Europe/London
-    subnets: [127.0.1.0/24]
-    wan:
-      default: unlimited
-      windows: ["Mon-Fri 08:00-18:00 2Mbit/s", "Sat-Sun unlimited"]
-      maxWanClients: 1
-`
+import { ISSUE_YAML } from './helpers.ts'
 
 describe('tracker config', () => {
   it('reads the documented shape', () => {

@@ -46,3 +46,19 @@ export function peerId(name = 'Peer'): string {
 export function announceOf(id: string, role: 'client' | 'dp', have: number, pieces = 10, extra: Partial<AnnounceRequest> = {}, packageId = PKG): AnnounceRequest {
   return { peerId: id, role, addresses: [`/ip4/0.0.0.0/tcp/4001/p2p/${id}`], packages: [{ id: packageId, have, pieces }], ...extra }
 }
+
+/** The config of the issue, as users script it. */
+export const ISSUE_YAML = `listen: 127.0.10.10:7070
+adminToken: s3cret            # guards the admin API and CLI
+dpToken: dp-s3cret            # a DP announces with it; DPs are trusted to enforce budgets
+sites:
+  - name: dc
+    subnets: [127.0.10.0/24]
+  - name: leeds
+    timezone: Europe/London
+    subnets: [127.0.1.0/24]
+    wan:
+      default: unlimited
+      windows: ["Mon-Fri 08:00-18:00 2Mbit/s", "Sat-Sun unlimited"]
+      maxWanClients: 1
+`

@@ -1,0 +1,77 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { peerstage, startDaemon } from '../helpers/cli.ts'
+import { tempDir } from '../helpers/tmp.ts'
+import { ISSUE_YAML } from '../tracker/helpers.ts'
+
+const daemons: Array<() => Promise<void>> = []
+afterEach(async () => {
+  await Promise.all(daemons.splice(0).map((stop) => stop()))
+})
+
+function configFile(text = ISSUE_YAML.replace('127.0.10.10:7070', '127.0.10.10:0')): string {
+  const path = join(tempDir(), 'tracker.yaml')
+  writeFileSync(path, text)
+  return path
+}
+
+async function startTracker(config: string, data?: string): Promise<string> {
+  const t = startDaemon(['tracker', '--config', config, ...(data ? ['--data', data] : []), '--json'])
+  daemons.push(t.stop)
+  return (await t.ready).url as string
+}
+
+describe('peerstage tracker, throttle, status (real processes)', () => {
+  it('refuses an invalid config with one line naming the key, exit 2', async () => {
+    const r = await peerstage(['tracker', '--config', configFile(ISSUE_YAML.replace('127.0.1.0/24', '127.0.1.0/33'))])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/tracker\.yaml: sites\[1\]\.subnets\[0\] '127\.0\.1\.0\/33' is not an IPv4 CIDR/)
+    const json = await peerstage(['tracker', '--config', configFile('adminToken: a\ndpToken: d\nsites: [{name: x, timezone: Nowhere/City}]\n'), '--json'])
+    expect(json.code).toBe(2)
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'PEERSTAGE_TRACKER_BAD_CONFIG', details: { key: 'sites[0].timezone' } })
+  })
+
+  it('throttle set/show/clear as an operator uses them; the change survives a tracker restart', async () => {
+    const config = configFile()
+    const data = join(tempDir(), 'state')
+    const url = await startTracker(config, data)
+    const admin = ['--tracker', url, '--token', 's3cret']
+    const set = await peerstage(['throttle', 'set', ...admin, '--site', 'leeds', '--window', 'Mon-Fri 08:00-18:00 1Mbit/s', '--window', 'Mon-Fri 12:00-13:00 0', '--max-wan-clients', '2'])
+    expect(set.code, set.stderr).toBe(0)
+    expect(set.stdout).toContain('site leeds (Europe/London)')
+    expect(set.stdout).toContain('windows:         Mon-Fri 08:00-18:00 1Mbit/s; Mon-Fri 12:00-13:00 0')
+    expect(set.stdout).toContain('max WAN clients: 2')
+    expect(set.stdout).toMatch(/budget now: +\S/)
+
+    await daemons.pop()!()
+    const again = await startTracker(config, data)
+    const shown = await peerstage(['throttle', 'show', '--tracker', again, '--token', 's3cret', '--site', 'leeds', '--json'])
+    expect(JSON.parse(shown.stdout)).toMatchObject({ site: 'leeds', override: { windows: ['Mon-Fri 08:00-18:00 1Mbit/s', 'Mon-Fri 12:00-13:00 0'], maxWanClients: 2 } })
+    const cleared = await peerstage(['throttle', 'clear', '--tracker', again, '--token', 's3cret', '--site', 'leeds', '--json'])
+    expect(JSON.parse(cleared.stdout)).toMatchObject({ cleared: true, override: null, effective: { windows: ['Mon-Fri 08:00-18:00 2Mbit/s', 'Sat-Sun unlimited'], maxWanClients: 1 } })
+  })
+
+  it('says what is wrong in one line: token, site, rule, usage, unreachable', async () => {
+    const url = await startTracker(configFile())
+    const cases: Array<[string[], number, RegExp]> = [
+      [['throttle', 'show', '--tracker', url, '--token', 'nope', '--site', 'leeds'], 2, /wrong token for the admin API/],
+      [['throttle', 'show', '--tracker', url, '--token', 's3cret', '--site', 'mars'], 2, /no site 'mars' in the tracker's config \(known: dc, leeds\)/],
+      [['throttle', 'set', '--tracker', url, '--token', 's3cret', '--subnet', '127.0.1.0/24', '--window', 'Mon-Fri 8-18 2Mbit/s'], 2, /window 1 of the subnet 127\.0\.1\.0\/24/],
+      [['throttle', 'set', '--tracker', url, '--token', 's3cret', '--site', 'leeds'], 2, /set needs at least one of/],
+      [['throttle', 'show', '--tracker', url, '--token', 's3cret'], 2, /exactly one of --site NAME or --subnet CIDR/],
+      [['throttle', 'push', '--tracker', url, '--token', 's3cret', '--site', 'leeds'], 2, /unknown action 'push'/],
+      [['status', '--tracker', 'not a url'], 2, /is not a URL/],
+      [['status', '--tracker', 'http://127.0.10.10:1'], 1, /cannot reach the tracker at http:\/\/127\.0\.10\.10:1: ECONNREFUSED/],
+    ]
+    for (const [args, code, message] of cases) {
+      const r = await peerstage(args)
+      expect(r.code, args.join(' ')).toBe(code)
+      expect(r.stderr.split('\n')[0], args.join(' ')).toMatch(message)
+    }
+    const status = await peerstage(['status', '--tracker', url])
+    expect(status.code).toBe(0)
+    expect(status.stdout).toMatch(/site leeds \(Europe\/London\)\n  127\.0\.1\.0\/24: 0 client\(s\), 0 DP\(s\); budget /)
+  })
+})
