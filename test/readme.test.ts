@@ -6,12 +6,14 @@ import { USAGE } from '../bin/cli.ts'
 import { chunkerCommands } from '../bin/chunker-commands.ts'
 import { nodeCommands } from '../bin/node-commands.ts'
 import { NodeErrorCodes, StoreErrorCodes } from '../node/index.ts'
+import { trackerCommands } from '../bin/tracker-commands.ts'
+import { TrackerErrorCodes } from '../tracker/index.ts'
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 
 describe('README', () => {
   it('lists every error code', () => {
-    for (const code of [USAGE, ...Object.values(ChunkerErrorCodes), ...Object.values(BandwidthErrorCodes), ...Object.values(NodeErrorCodes), ...Object.values(StoreErrorCodes)]) expect(readme, code).toContain(`\`${code}\``)
+    for (const code of [USAGE, ...Object.values(ChunkerErrorCodes), ...Object.values(BandwidthErrorCodes), ...Object.values(NodeErrorCodes), ...Object.values(StoreErrorCodes), ...Object.values(TrackerErrorCodes)]) expect(readme, code).toContain(`\`${code}\``)
   })
 
   it('names the two set-up commands', () => {
@@ -19,7 +21,7 @@ describe('README', () => {
   })
 
   it('documents every command and every option', () => {
-    for (const cmd of [...chunkerCommands, ...nodeCommands]) {
+    for (const cmd of [...chunkerCommands, ...nodeCommands, ...trackerCommands]) {
       expect(readme).toContain(`\`${cmd.name} `)
       for (const option of Object.keys(cmd.options)) expect(readme, `${cmd.name} --${option}`).toContain(`--${option}`)
     }

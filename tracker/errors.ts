@@ -10,6 +10,8 @@ export const TrackerErrorCodes = {
   UNAUTHORIZED: 'PEERSTAGE_TRACKER_UNAUTHORIZED',
   /** A site or subnet the tracker's config does not have (HTTP 404). */
   NOT_FOUND: 'PEERSTAGE_TRACKER_NOT_FOUND',
+  /** The tracker failed on a request it should have handled (HTTP 500): see its log. */
+  INTERNAL: 'PEERSTAGE_TRACKER_INTERNAL',
   /** The tracker could not be reached or answered with a server error. */
   UNREACHABLE: 'PEERSTAGE_TRACKER_UNREACHABLE',
 } as const

@@ -75,7 +75,7 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
       return reply.code(err.statusCode ?? 400).send({ error: { code: TrackerErrorCodes.BAD_REQUEST, message: err.message } })
     }
     log?.error({ err: err.message }, 'tracker request failed')
-    return reply.code(500).send({ error: { code: 'PEERSTAGE_TRACKER_INTERNAL', message: err.message } })
+    return reply.code(500).send({ error: { code: TrackerErrorCodes.INTERNAL, message: err.message } })
   })
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: TrackerErrorCodes.NOT_FOUND, message: `no route ${req.method} ${req.url}` } }))
 
