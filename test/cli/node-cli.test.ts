@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Store } from '../../node/index.ts'
 import { readManifest, verifyDirectory } from '../../chunker/index.ts'
@@ -29,6 +31,26 @@ async function setup() {
   return { dir, src, manifest, dpAddress: info.addresses[0] as string }
 }
 
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, host, () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** The node's verified-pieces counter from its metrics endpoint (0 until it serves). */
+function piecesVerified(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    request(`http://127.0.1.2:${port}/metrics`, (res) => {
+      let t = ''
+      res.on('data', (d: Buffer) => { t += d.toString() })
+      res.on('end', () => resolve(Number(/peerstage_node_pieces_verified_total (\d+)/.exec(t)?.[1] ?? 0)))
+    }).on('error', () => resolve(0)).end()
+  })
+}
+
 const sameTree = (a: string, b: string, paths: string[]): boolean => paths.every((p) => readFileSync(join(a, p)).equals(readFileSync(join(b, p))))
 
 describe('peerstage dp and fetch (real processes)', () => {
@@ -51,9 +73,12 @@ describe('peerstage dp and fetch (real processes)', () => {
     const { dir, src, manifest, dpAddress } = await setup()
     const out = join(dir, 'out')
     const base = ['fetch', manifest, '--out', out, '--peer', dpAddress, '--swarm-key', join(dir, 'swarm.key'), '--dial-from', '127.0.1.2']
-    const slow = spawnCli([...base, '--download-limit', '3MB/s'])
+    const port = await freePort('127.0.1.2')
+    const slow = spawnCli([...base, '--download-limit', '3MB/s', '--metrics-listen', `127.0.1.2:${port}`])
     const exited = new Promise((r) => slow.once('exit', r))
-    await new Promise((r) => setTimeout(r, 2500)) // about half of a ~5 s download
+    // Kill once a few pieces are in and a flush (≤ 250 ms) has passed, however slow the machine.
+    for (let i = 0; i < 300 && await piecesVerified(port) < 3; i++) await new Promise((r) => setTimeout(r, 100))
+    await new Promise((r) => setTimeout(r, 600))
     slow.kill('SIGKILL')
     await exited
     const r = await peerstage([...base, '--json'])
