@@ -49,6 +49,9 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
   private readonly now: () => Date
   private readonly clock: Clock
   private cancelTimer: (() => void) | undefined
+  /** Effective policy per scope: parsing overrides is not for the announce path. */
+  private readonly policies = new Map<ScopeKey, WanPolicy>()
+  /** Rate of each configured subnet, as of the last evaluation (at every edge and change). */
   private lastRates = new Map<string, Rate>()
   version = 1
 
@@ -104,6 +107,7 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
     const merged = { ...this.overrides.get(scope), ...spec }
     this.policyOf(scope, merged) // validation only
     this.overrides.set(scope, merged)
+    this.policies.clear()
     this.reevaluate(true)
     return merged
   }
@@ -111,6 +115,7 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
   clearOverride(scope: ScopeKey): boolean {
     this.checkScope(scope)
     const had = this.overrides.delete(scope)
+    this.policies.clear()
     if (had) this.reevaluate(true)
     return had
   }
@@ -118,6 +123,7 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
   /** Restores overrides saved earlier (at start), without validation errors stopping start. */
   restoreOverride(scope: ScopeKey, spec: OverrideSpec): void {
     this.overrides.set(scope, spec)
+    this.policies.clear()
   }
 
   /** The scope's effective policy: config fields, each replaced by the override's when set. */
@@ -143,13 +149,19 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
     }
   }
 
+  private cachedPolicy(scope: ScopeKey): WanPolicy {
+    let p = this.policies.get(scope)
+    if (p === undefined) this.policies.set(scope, p = this.policyOf(scope))
+    return p
+  }
+
   /** Subnet, site, global: most specific first. */
   private scopesOf(subnet: string): Array<{ by: BudgetNow['decidedBy'], policy: WanPolicy }> {
     const site = this.siteOfSubnet.get(subnet)
     const out: Array<{ by: BudgetNow['decidedBy'], policy: WanPolicy }> = []
     if (site !== undefined) {
-      if (this.overrides.has(`subnet:${subnet}`)) out.push({ by: 'subnet', policy: this.policyOf(`subnet:${subnet}`) })
-      out.push({ by: 'site', policy: this.policyOf(`site:${site}`) })
+      if (this.overrides.has(`subnet:${subnet}`)) out.push({ by: 'subnet', policy: this.cachedPolicy(`subnet:${subnet}`) })
+      out.push({ by: 'site', policy: this.cachedPolicy(`site:${site}`) })
     }
     out.push({ by: 'global', policy: this.config.wan })
     return out
@@ -165,6 +177,11 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
       decidedBy: d.scope === -1 ? 'none' : scopes[d.scope]!.by,
       nextChangeAt: nextChange(schedules, at),
     }
+  }
+
+  /** The rate now, cheaply: configured subnets from the last evaluation, others computed. */
+  rateOf(subnet: string): Rate {
+    return this.lastRates.get(subnet) ?? rateAt(this.scopesOf(subnet).map((s) => s.policy.schedule), this.now()).rate
   }
 
   maxWanClientsOf(subnet: string): number {

@@ -24,7 +24,7 @@ export function createTrackerMetrics(registry: Registry = new Registry()) {
     budget: new Gauge({ name: 'peerstage_tracker_subnet_budget_bytes_per_second', help: 'WAN budget of each configured subnet now (+Inf: unlimited)', labelNames: ['subnet'] as const, registers: [registry], collect() {
       if (tracker === undefined) return
       for (const subnet of tracker.budgets.configuredSubnets) {
-        const rate = tracker.budgets.budgetOf(subnet).rate
+        const rate = tracker.budgets.rateOf(subnet)
         this.set({ subnet }, rate === UNLIMITED ? Number.POSITIVE_INFINITY : rate)
       }
     } }),

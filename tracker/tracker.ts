@@ -218,7 +218,7 @@ export class Tracker {
 
   /** The rate each lease holder of a subnet gets: its budget split evenly. */
   leaseRate(subnet: string): number | null {
-    const rate = this.budgets.budgetOf(subnet).rate
+    const rate = this.budgets.rateOf(subnet)
     return Budgets.json(rate / Math.max(1, this.leases.activeIn(subnet)))
   }
 
@@ -229,9 +229,9 @@ export class Tracker {
       subnets: this.config.sites.flatMap((s) => s.subnets.map((c) => ({
         subnet: c.text,
         site: s.name,
-        rateBytesPerSec: s.name === dpSite ? null : Budgets.json(this.budgets.budgetOf(c.text).rate),
+        rateBytesPerSec: s.name === dpSite ? null : Budgets.json(this.budgets.rateOf(c.text)),
       }))),
-      unassignedRateBytesPerSec: Budgets.json(this.budgets.budgetOf('').rate),
+      unassignedRateBytesPerSec: Budgets.json(this.budgets.rateOf('')),
     }
   }
 
