@@ -1,8 +1,9 @@
-import { writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { peerstage, startDaemon } from '../helpers/cli.ts'
-import { tempDir } from '../helpers/tmp.ts'
+import { peerstage, spawnCli, startDaemon } from '../helpers/cli.ts'
+import { writeTree } from '../helpers/packages.ts'
+import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 import { ISSUE_YAML } from '../tracker/helpers.ts'
 
 const daemons: Array<() => Promise<void>> = []
@@ -73,5 +74,44 @@ describe('peerstage tracker, throttle, status (real processes)', () => {
     const status = await peerstage(['status', '--tracker', url])
     expect(status.code).toBe(0)
     expect(status.stdout).toMatch(/site leeds \(Europe\/London\)\n  127\.0\.1\.0\/24: 0 client\(s\), 0 DP\(s\); budget /)
+  })
+})
+
+describe('peerstage client (real processes)', () => {
+  it('finishes a fetch that was killed, from the same --data, under the tracker', async () => {
+    const dir = tempDir()
+    const src = join(dir, 'src')
+    writeTree(src, { 'install.wim': pseudoRandomBytes(8_000_000, 41) })
+    expect((await peerstage(['keygen', '--out', join(dir, 'keys')])).code).toBe(0)
+    const manifest = join(dir, 'pkg.json')
+    expect((await peerstage(['pack', src, '--name', 'win11', '--version', '1', '--key', join(dir, 'keys/publisher.key'), '--out', manifest])).code).toBe(0)
+    expect((await peerstage(['swarm-key', '--out', join(dir, 'swarm.key')])).code).toBe(0)
+    const url = await startTracker(configFile(ISSUE_YAML.replace('127.0.10.10:7070', '127.0.10.10:0').replace('dpToken: dp-s3cret', 'dpToken: dp-s3cret\nannounceIntervalSeconds: 1')))
+    const dp = startDaemon(['dp', '--data', join(dir, 'dp'), '--swarm-key', join(dir, 'swarm.key'), '--listen', '/ip4/127.0.10.1/tcp/0', '--dial-from', '127.0.10.1',
+      '--publish', manifest, '--source', src, '--tracker', url, '--dp-token', 'dp-s3cret', '--json'])
+    daemons.push(dp.stop)
+    await dp.ready
+
+    const node = ['--swarm-key', join(dir, 'swarm.key'), '--data', join(dir, 'client'), '--listen', '/ip4/127.0.1.5/tcp/0', '--dial-from', '127.0.1.5', '--tracker', url]
+    const out = join(dir, 'out')
+    const killed = spawnCli(['fetch', manifest, '--out', out, '--download-limit', '2MB/s', ...node])
+    const exited = new Promise((r) => killed.once('exit', r))
+    // Kill once the download has begun (the file is created at full size when it starts).
+    for (let i = 0; i < 200 && !existsSync(join(out, 'install.wim')); i++) await new Promise((r) => setTimeout(r, 50))
+    await new Promise((r) => setTimeout(r, 500))
+    killed.kill('SIGKILL')
+    await exited
+    expect((await peerstage(['verify', manifest, out])).code).toBe(1) // there, but not whole yet
+
+    const client = startDaemon(['client', ...node, '--json'])
+    daemons.push(client.stop)
+    const ready = await client.ready
+    expect(ready).toMatchObject({ subnet: '127.0.1.0/24', site: 'leeds', packages: [{ name: 'win11', version: '1', complete: false }] })
+    let verified = 1
+    for (let i = 0; i < 60 && verified !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 500))
+      verified = (await peerstage(['verify', manifest, out])).code
+    }
+    expect(verified).toBe(0)
   })
 })
