@@ -39,21 +39,26 @@ function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<
   })
 }
 
+/** A package, a swarm key, and a DP on 127.0.10.1 seeding it under the tracker. */
+async function dpUnderTracker() {
+  const dir = tempDir()
+  const key = newSwarmKey(dir)
+  sampleTree(join(dir, 'src'))
+  const signed = await packSample(join(dir, 'src'))
+  const agent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp' })
+  agents.push(agent)
+  const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', agent.nodeHooks())
+  await dp.seed(signed, join(dir, 'src'))
+  return { dir, key, signed, agent, dp, start: () => agent.start(dp) }
+}
+
 describe('a DP under the tracker', () => {
   it('follows budget changes at once and enforces them on a client that ignores leases', async () => {
-    const dir = tempDir()
-    const key = newSwarmKey(dir)
-    sampleTree(join(dir, 'src'))
-    const signed = await packSample(join(dir, 'src'))
     const admin = new TrackerClient({ url, token: 'admin' })
     // leeds closed before the DP even starts
     await admin.setThrottle({ site: 'leeds' }, { windows: ['Mon-Sun 00:00-24:00 0'] })
-
-    const agent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp' })
-    agents.push(agent)
-    const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', agent.nodeHooks())
-    await dp.seed(signed, join(dir, 'src'))
-    const placed = await agent.start(dp)
+    const { dir, key, signed, agent, dp, start } = await dpUnderTracker()
+    const placed = await start()
     expect([placed.subnet, placed.site]).toEqual(['127.0.10.0/24', 'dc'])
     expect(agent.uploadRateTo('127.0.2.7')).toBe(0)
     expect(agent.uploadRateTo('127.0.10.7')).toBe(Number.POSITIVE_INFINITY) // its own site: LAN
@@ -81,15 +86,8 @@ describe('a DP under the tracker', () => {
 
 describe('a client under the tracker', () => {
   it('asks the DP only while it holds a lease, and reports its bytes', async () => {
-    const dir = tempDir()
-    const key = newSwarmKey(dir)
-    sampleTree(join(dir, 'src'))
-    const signed = await packSample(join(dir, 'src'))
-    const dpAgent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp' })
-    agents.push(dpAgent)
-    const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', dpAgent.nodeHooks())
-    await dp.seed(signed, join(dir, 'src'))
-    await dpAgent.start(dp)
+    const { dir, key, signed, start } = await dpUnderTracker()
+    await start()
 
     // Another client already holds leeds' one lease for this package.
     const holder = await new TrackerClient({ url, localAddress: '127.0.2.50' }).announce({ peerId: 'HoLder1', role: 'client', addresses: [], packages: [{ id: signed.packageId, have: 0, pieces: signed.manifest.pieces.length }] })
