@@ -3,6 +3,7 @@ import { BandwidthHierarchy, LimiterChain, TokenBucket, UNLIMITED, type Limiter 
 import { silentLogger, type Logger } from '../common/index.ts'
 import { slash24, SubnetIndex, parseCidr, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type HandedPeer, type TrackerClient } from '../tracker/index.ts'
 import type { PeerNode } from './peer-node.ts'
+import { MAX_BLOCK_BYTES } from './wire/index.ts'
 import type { PackageSwarm, PeerInfo } from './swarm.ts'
 
 export interface TrackerAgentInit {
@@ -20,6 +21,8 @@ export interface TrackerAgentInit {
 /** A peer that failed to dial is not tried again for this long. */
 const DIAL_BACKOFF_MS = 30_000
 const WAN_TIERS = new Set(['dp', 'remote-dp'])
+/** Buckets hold four of the largest blocks: smaller ones lose rate to timer lateness (DESIGN, Bandwidth). */
+const BUCKET_BYTES = 4 * MAX_BLOCK_BYTES
 
 type Counters = { lan: number, wan: number, uploaded: Map<string, number> }
 
@@ -41,9 +44,9 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
   private readonly counters = new Map<string, Counters>()
   private readonly watched = new WeakSet<PackageSwarm>()
   /** Client: all WAN requests pass it, at the sum of the leases' rates. */
-  private readonly leaseBucket = new TokenBucket({ rateBytesPerSec: 0 })
+  private readonly leaseBucket = new TokenBucket({ rateBytesPerSec: 0, capacityBytes: BUCKET_BYTES })
   /** DP: per destination subnet, at the tracker's budgets. */
-  private readonly budgetLimits = new BandwidthHierarchy()
+  private readonly budgetLimits = new BandwidthHierarchy({ capacityBytes: BUCKET_BYTES })
   private subnetIndex = new SubnetIndex<string>([])
   private unassignedRate = UNLIMITED
   private budgetVersion = 0
