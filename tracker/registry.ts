@@ -12,7 +12,15 @@ export interface Registration {
   /** Cumulative byte counters last reported, per package, to turn reports into deltas. */
   counters: Record<string, Record<string, number>>
   expiresAt: number
+  /** When the registration was last written to the store, and what it said then. */
+  savedAt?: number
+  signature?: string
 }
+
+/** Candidates examined per tier: at least this many, */
+const SAMPLE_MIN = 64
+/** or this many per place to fill. */
+const SAMPLE_FACTOR = 2
 
 export type Tier = 'subnet' | 'site' | 'dp' | 'remote-dp'
 
@@ -28,12 +36,19 @@ export interface HandedPeer {
  * Registered nodes, indexed by package and subnet so handing out peers costs the size of
  * the asker's neighbourhood, not of the estate.
  */
+/** One node's standing for one package, as the index keeps it. */
+interface Holding {
+  reg: Registration
+  have: number
+  pieces: number
+}
+
 export class Registry {
   private readonly byId = new Map<string, Registration>()
-  /** package → subnet → peer ids holding or wanting it. */
-  private readonly byPackage = new Map<string, Map<string, Set<string>>>()
-  /** package → DP peer ids. */
-  private readonly dpsByPackage = new Map<string, Set<string>>()
+  /** package → subnet → peer id → holding. Re-announcing moves a node to the end. */
+  private readonly byPackage = new Map<string, Map<string, Map<string, Holding>>>()
+  /** package → DP peer id → holding. */
+  private readonly dpsByPackage = new Map<string, Map<string, Holding>>()
 
   get size(): number {
     return this.byId.size
@@ -52,16 +67,17 @@ export class Registry {
     const old = this.byId.get(reg.peerId)
     if (old !== undefined) this.unindex(old)
     this.byId.set(reg.peerId, reg)
-    for (const id of Object.keys(reg.packages)) {
+    for (const [id, p] of Object.entries(reg.packages)) {
+      const holding = { reg, have: p.have, pieces: p.pieces }
       let subnets = this.byPackage.get(id)
       if (subnets === undefined) this.byPackage.set(id, subnets = new Map())
       let peers = subnets.get(reg.subnet)
-      if (peers === undefined) subnets.set(reg.subnet, peers = new Set())
-      peers.add(reg.peerId)
+      if (peers === undefined) subnets.set(reg.subnet, peers = new Map())
+      peers.set(reg.peerId, holding)
       if (reg.role === 'dp') {
         let dps = this.dpsByPackage.get(id)
-        if (dps === undefined) this.dpsByPackage.set(id, dps = new Set())
-        dps.add(reg.peerId)
+        if (dps === undefined) this.dpsByPackage.set(id, dps = new Map())
+        dps.set(reg.peerId, holding)
       }
     }
   }
@@ -85,38 +101,41 @@ export class Registry {
   /**
    * Peers for `asker` and one package, nearest first: same subnet, same site, DPs serving
    * the site, other DPs (the last two only when `wan`); within a tier those holding more
-   * first. Never the asker; never a client of another site.
+   * first, ties in random order. Never the asker; never a client of another site.
    */
   peersFor(asker: Registration, packageId: string, options: { max: number, wan: boolean, siteSubnets: readonly string[], servesSite: (dp: string, site: string) => boolean }): HandedPeer[] {
     const out: HandedPeer[] = []
     const subnets = this.byPackage.get(packageId)
-    const taken = new Set<string>([asker.peerId])
-    const addTier = (ids: Iterable<string>, tier: Tier): void => {
-      const regs: Registration[] = []
-      for (const id of ids) {
-        if (taken.has(id)) continue
-        const r = this.byId.get(id)
-        if (r !== undefined) regs.push(r)
+    const taken = new Set<Registration>([asker])
+    const addTier = (tierMaps: ReadonlyArray<Map<string, Holding> | undefined>, tier: Tier): void => {
+      const room = options.max - out.length
+      if (room <= 0) return
+      // A large tier is sampled: its first max(SAMPLE_MIN, SAMPLE_FACTOR × room) candidates, those that
+      // announced longest ago (announcing moves a node to the end): the sample rotates.
+      const sample: Array<{ h: Holding, key: number }> = []
+      let budget = Math.max(SAMPLE_MIN, SAMPLE_FACTOR * room)
+      scan: for (const m of tierMaps) {
+        if (m === undefined) continue
+        for (const h of m.values()) {
+          if (budget-- === 0) break scan
+          if (!taken.has(h.reg)) sample.push({ h, key: h.have + Math.random() * 0.5 })
+        }
       }
-      regs.sort((a, b) => (b.packages[packageId]?.have ?? 0) - (a.packages[packageId]?.have ?? 0))
-      for (const r of regs) {
-        if (out.length >= options.max) return
-        taken.add(r.peerId)
-        const p = r.packages[packageId]!
-        out.push({ peerId: r.peerId, addresses: r.addresses, tier, have: p.have, pieces: p.pieces })
+      sample.sort((a, b) => b.key - a.key)
+      for (let i = 0; i < sample.length && i < room; i++) {
+        const h = sample[i]!.h
+        taken.add(h.reg)
+        out.push({ peerId: h.reg.peerId, addresses: h.reg.addresses, tier, have: h.have, pieces: h.pieces })
       }
     }
     if (subnets !== undefined) {
-      addTier(subnets.get(asker.subnet) ?? [], 'subnet')
-      if (asker.site !== undefined) {
-        addTier(options.siteSubnets.filter((s) => s !== asker.subnet).flatMap((s) => [...(subnets.get(s) ?? [])]), 'site')
-      }
+      addTier([subnets.get(asker.subnet)], 'subnet')
+      if (asker.site !== undefined) addTier(options.siteSubnets.filter((s) => s !== asker.subnet).map((s) => subnets.get(s)), 'site')
     }
     if (options.wan) {
-      const dps = [...(this.dpsByPackage.get(packageId) ?? [])].filter((id) => (this.byId.get(id)?.packages[packageId]?.have ?? 0) > 0)
-      const serving = asker.site === undefined ? [] : dps.filter((id) => options.servesSite(id, asker.site!))
-      addTier(serving, 'dp')
-      addTier(dps, 'remote-dp')
+      const all = this.dpsByPackage.get(packageId)
+      if (asker.site !== undefined) addTier([new Map([...(all ?? [])].filter(([id, h]) => h.have > 0 && options.servesSite(id, asker.site!)))], 'dp')
+      addTier([new Map([...(all ?? [])].filter(([, h]) => h.have > 0))], 'remote-dp')
     }
     return out
   }

@@ -60,3 +60,50 @@ export const throttleBody = {
     maxWanClients: { type: 'integer', minimum: 0, maximum: 10000 },
   },
 } as const
+
+const rate = { type: ['number', 'null'] } as const
+
+const budgetList = {
+  type: 'object',
+  properties: {
+    version: { type: 'integer' },
+    subnets: { type: 'array', items: { type: 'object', properties: { subnet: { type: 'string' }, site: { type: 'string' }, rateBytesPerSec: rate } } },
+    unassignedRateBytesPerSec: rate,
+  },
+} as const
+
+/** The announce answer: a schema lets fastify serialise it without JSON.stringify (the hot path). */
+export const announceAnswer = {
+  type: 'object',
+  properties: {
+    subnet: { type: 'string' },
+    site: { type: ['string', 'null'] },
+    intervalSeconds: { type: 'integer' },
+    packages: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          peers: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                peerId: { type: 'string' },
+                addresses: { type: 'array', items: { type: 'string' } },
+                tier: { type: 'string' },
+                have: { type: 'integer' },
+                pieces: { type: 'integer' },
+              },
+            },
+          },
+          lease: { anyOf: [{ type: 'null' }, { type: 'object', properties: { rateBytesPerSec: rate, expiresAt: { type: 'string' } } }] },
+        },
+      },
+    },
+    budgets: budgetList,
+  },
+} as const
+
+export const budgetsAnswer = budgetList

@@ -4,7 +4,7 @@ import { isPeerstageError, type Logger } from '../common/index.ts'
 import { parseCidr, plainIpv4 } from './cidr.ts'
 import type { OverrideSpec, ScopeKey } from './budgets.ts'
 import { TrackerErrorCodes, trackerError } from './errors.ts'
-import { announceBody, budgetsQuery, scopeQuery, throttleBody } from './schemas.ts'
+import { announceAnswer, announceBody, budgetsAnswer, budgetsQuery, scopeQuery, throttleBody } from './schemas.ts'
 import type { AnnounceRequest, Tracker } from './tracker.ts'
 
 const STATUS_OF: Record<string, number> = {
@@ -81,7 +81,7 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
 
   const sourceIp = (req: FastifyRequest): string => plainIpv4(req.socket.remoteAddress ?? '')
 
-  app.post('/v1/announce', { schema: { body: announceBody } }, async (req) => {
+  app.post('/v1/announce', { schema: { body: announceBody, response: { 200: announceAnswer } } }, async (req) => {
     const body = req.body as AnnounceRequest
     requireToken(req, body.role === 'dp' ? config.dpToken : config.clientToken, body.role === 'dp' ? 'a DP announce' : 'a client announce')
     for (const p of body.packages) {
@@ -90,7 +90,7 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
     return tracker.announce(body, sourceIp(req))
   })
 
-  app.get('/v1/budgets', { schema: { querystring: budgetsQuery } }, async (req) => {
+  app.get('/v1/budgets', { schema: { querystring: budgetsQuery, response: { 200: budgetsAnswer } } }, async (req) => {
     requireToken(req, config.dpToken, 'budgets')
     const q = req.query as { after?: number, waitSeconds?: number }
     const wait = Math.min(q.waitSeconds ?? 0, init.maxBudgetWaitSeconds ?? 25)

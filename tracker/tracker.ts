@@ -188,7 +188,7 @@ export class Tracker {
     }
     this.countBytes(reg, req, ops)
     this.registry.put(reg)
-    ops.push({ type: 'put', kind: 'registration', key: reg.peerId, value: reg })
+    if (this.worthSaving(reg, previous, now)) ops.push({ type: 'put', kind: 'registration', key: reg.peerId, value: reg })
 
     const packages: AnnounceAnswer['packages'] = []
     for (const p of req.packages) {
@@ -214,6 +214,20 @@ export class Tracker {
     this.metrics.announces.inc({ role: req.role })
     this.metrics.announceSeconds.observe((performance.now() - started) / 1000)
     return answer
+  }
+
+  /**
+   * A re-announce that changes nothing but the expiry is saved only once a third of the
+   * registration's life has passed since the last save: a restarted tracker may then expire
+   * a silent node up to a third early, never keep one too long.
+   */
+  private worthSaving(reg: Registration, previous: Registration | undefined, now: number): boolean {
+    reg.signature = signatureOf(reg)
+    reg.savedAt = now
+    if (previous === undefined || previous.signature !== reg.signature || previous.savedAt === undefined) return true
+    if (now - previous.savedAt >= this.config.registrationSeconds * 1000 / 3) return true
+    reg.savedAt = previous.savedAt
+    return false
   }
 
   /** The rate each lease holder of a subnet gets: its budget split evenly. */
@@ -387,8 +401,10 @@ export class Tracker {
       const batch = this.pending
       this.pending = []
       this.batch = undefined
-      this.writing = this.writing.then(() => this.store.write(batch))
-      return this.writing
+      // A failed batch fails the requests that made it, not every batch after it.
+      const write = this.writing.catch(() => {}).then(() => this.store.write(batch))
+      this.writing = write
+      return write
     })
     return this.batch
   }
@@ -409,6 +425,14 @@ export class Tracker {
     }
     this.cancelSweep = this.clock.setTimer(sweep, every)
   }
+}
+
+/** Everything of a registration but its expiry, as one string to compare. */
+function signatureOf(reg: Registration): string {
+  let s = `${reg.role}|${reg.ip}|${reg.addresses.join(' ')}`
+  for (const [id, p] of Object.entries(reg.packages)) s += `|${id}:${p.have}/${p.pieces}`
+  for (const [id, c] of Object.entries(reg.counters)) for (const [k, v] of Object.entries(c)) s += `|${id}.${k}=${v}`
+  return s
 }
 
 function budgetJson(b: BudgetNow): Record<string, unknown> {
