@@ -70,6 +70,8 @@ export interface LoadResult {
   serverCpu: number
   /** Share of one core this load generator used over the measured phase. */
   loadCpu: number
+  /** How late this load generator's event loop ran over the measured phase: its own share of the latencies. */
+  loadLoopDelayMs: { p99: number, max: number }
   /** Registrations the tracker reports at the end (tracker mode). */
   registrations: number | null
 }

@@ -1,9 +1,10 @@
 /**
  * How many announces a second does the tracker answer, and how fast, with 10 000 and
  * 100 000 registered clients? The tracker (level store on disk, fastify) runs in one child
- * process pinned to one core, the load generator (node:http, 64 keep-alive connections from
- * one source address per subnet) in another pinned to the other core. Reference, same run:
- * the same load generator against a trivial fastify route on the same core.
+ * process pinned to one core, the load generator (64 keep-alive HTTP/1.1 connections from one
+ * source address per subnet, one request in flight on each) in another pinned to the other
+ * core. Reference, same run: the same load generator against a trivial fastify route on the
+ * same core. PEERSTAGE_BENCH_TRACKER_CLIENT=node-http makes the load use node:http's client.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -29,6 +30,7 @@ const CPU_PROF_DIR = process.env.PEERSTAGE_BENCH_CPU_PROF_DIR
 
 const SERVER_CPU = '0'
 const LOAD_CPU = '1'
+const CLIENT = process.env.PEERSTAGE_BENCH_TRACKER_CLIENT === 'node-http' ? 'node:http' : 'raw HTTP/1.1'
 const canPin = spawnSync('taskset', ['-c', '0,1', 'true']).status === 0
 
 interface Child {
@@ -131,7 +133,7 @@ export async function run(): Promise<BenchOutcome> {
     console.error('  reference: fastify POST /echo')
     const echo = await measure('echo', 10_000, procs, undefined)
     const e = echo.load.measure
-    console.error(`  echo: ${rps(e.perSecond)}, p50 ${ms(e.p50Ms)}, p99 ${ms(e.p99Ms)}, server CPU ${(echo.load.serverCpu * 100).toFixed(0)} %, load CPU ${(echo.load.loadCpu * 100).toFixed(0)} %`)
+    console.error(`  echo: ${rps(e.perSecond)}, p50 ${ms(e.p50Ms)}, p99 ${ms(e.p99Ms)}, server CPU ${(echo.load.serverCpu * 100).toFixed(0)} %, load CPU ${(echo.load.loadCpu * 100).toFixed(0)} % (loop delay p99 ${ms(echo.load.loadLoopDelayMs.p99)})`)
     const runs: Array<{ clients: number } & Run> = []
     for (const clients of SIZES) {
       const dir = mkdtempSync(join(tmpdir(), 'peerstage-bench-tracker-'))
@@ -140,13 +142,13 @@ export async function run(): Promise<BenchOutcome> {
       const r = await measure('tracker', clients, procs, dir)
       rmSync(dir, { recursive: true, force: true })
       const m = r.load.measure
-      console.error(`  ${k(clients)}: ${rps(m.perSecond)}, p50 ${ms(m.p50Ms)}, p99 ${ms(m.p99Ms)}, max ${ms(m.maxMs)}, errors ${m.errors}, bad answers ${m.badAnswers}/${m.sampled}, tracker CPU ${(r.load.serverCpu * 100).toFixed(0)} %, load CPU ${(r.load.loadCpu * 100).toFixed(0)} %, peak RSS ${mb(r.peakRssBytes)}`)
+      console.error(`  ${k(clients)}: ${rps(m.perSecond)}, p50 ${ms(m.p50Ms)}, p99 ${ms(m.p99Ms)}, max ${ms(m.maxMs)}, errors ${m.errors}, bad answers ${m.badAnswers}/${m.sampled}, tracker CPU ${(r.load.serverCpu * 100).toFixed(0)} %, load CPU ${(r.load.loadCpu * 100).toFixed(0)} % (loop delay p99 ${ms(r.load.loadLoopDelayMs.p99)}), peak RSS ${mb(r.peakRssBytes)}`)
       if (m.firstError !== null) console.error(`    first error: ${m.firstError}`)
       runs.push({ clients, ...r })
     }
 
     const rows: BenchRow[] = []
-    rows.push({ bench: 'tracker', metric: 'reference: fastify POST /echo, 1 core', value: `${rps(e.perSecond)}, p50 ${ms(e.p50Ms)}, p99 ${ms(e.p99Ms)}`, reference: `server CPU ${(echo.load.serverCpu * 100).toFixed(0)} %`, ratio: null, goal: '', pass: e.errors === 0 ? null : false })
+    rows.push({ bench: 'tracker', metric: `reference: fastify POST /echo, 1 core, ${CLIENT} client`, value: `${rps(e.perSecond)}, p50 ${ms(e.p50Ms)}, p99 ${ms(e.p99Ms)}`, reference: `server CPU ${(echo.load.serverCpu * 100).toFixed(0)} %`, ratio: null, goal: '', pass: e.errors === 0 ? null : false })
     for (const r of runs) {
       const m = r.load.measure
       const n = k(r.clients)
@@ -176,7 +178,7 @@ export async function run(): Promise<BenchOutcome> {
     return {
       rows,
       data: {
-        pinned: canPin, serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, concurrency: CONCURRENCY, measureCount: MEASURE_COUNT, measureMaxMs: MEASURE_MAX_MS,
+        client: CLIENT, pinned: canPin, serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, concurrency: CONCURRENCY, measureCount: MEASURE_COUNT, measureMaxMs: MEASURE_MAX_MS,
         echo, runs,
       },
     }
