@@ -107,16 +107,15 @@ export class Registry {
     const out: HandedPeer[] = []
     const subnets = this.byPackage.get(packageId)
     const taken = new Set<Registration>([asker])
-    const addTier = (tierMaps: ReadonlyArray<Map<string, Holding> | undefined>, tier: Tier): void => {
+    const addTier = (groups: ReadonlyArray<Iterable<Holding> | undefined>, tier: Tier): void => {
       const room = options.max - out.length
       if (room <= 0) return
       // A large tier is sampled: its first max(SAMPLE_MIN, SAMPLE_FACTOR × room) candidates, those that
       // announced longest ago (announcing moves a node to the end): the sample rotates.
       const sample: Array<{ h: Holding, key: number }> = []
       let budget = Math.max(SAMPLE_MIN, SAMPLE_FACTOR * room)
-      scan: for (const m of tierMaps) {
-        if (m === undefined) continue
-        for (const h of m.values()) {
+      scan: for (const group of groups) {
+        for (const h of group ?? []) {
           if (budget-- === 0) break scan
           if (!taken.has(h.reg)) sample.push({ h, key: h.have + Math.random() * 0.5 })
         }
@@ -129,13 +128,13 @@ export class Registry {
       }
     }
     if (subnets !== undefined) {
-      addTier([subnets.get(asker.subnet)], 'subnet')
-      if (asker.site !== undefined) addTier(options.siteSubnets.filter((s) => s !== asker.subnet).map((s) => subnets.get(s)), 'site')
+      addTier([subnets.get(asker.subnet)?.values()], 'subnet')
+      if (asker.site !== undefined) addTier(options.siteSubnets.filter((s) => s !== asker.subnet).map((s) => subnets.get(s)?.values()), 'site')
     }
     if (options.wan) {
-      const all = this.dpsByPackage.get(packageId)
-      if (asker.site !== undefined) addTier([new Map([...(all ?? [])].filter(([id, h]) => h.have > 0 && options.servesSite(id, asker.site!)))], 'dp')
-      addTier([new Map([...(all ?? [])].filter(([, h]) => h.have > 0))], 'remote-dp')
+      const dps = [...(this.dpsByPackage.get(packageId)?.values() ?? [])].filter((h) => h.have > 0)
+      if (asker.site !== undefined) addTier([dps.filter((h) => options.servesSite(h.reg.peerId, asker.site!))], 'dp')
+      addTier([dps], 'remote-dp')
     }
     return out
   }

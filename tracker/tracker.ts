@@ -192,8 +192,8 @@ export class Tracker {
 
     const packages: AnnounceAnswer['packages'] = []
     for (const p of req.packages) {
-      const lease = req.role === 'client' ? this.leaseFor(reg, p.id, p.have < p.pieces, now, ops) : undefined
       const wanted = p.have < p.pieces
+      const lease = req.role === 'client' ? this.leaseFor(reg, p.id, wanted, now, ops) : undefined
       const peers = wanted
         ? this.registry.peersFor(reg, p.id, {
           max: this.config.maxPeers,
