@@ -79,6 +79,12 @@ export function requireString(ctx: CommandContext, name: string): string {
   return v
 }
 
+/** An optional string option, undefined when absent. */
+export function optionalString(ctx: CommandContext, name: string): string | undefined {
+  const v = ctx.values[name]
+  return typeof v === 'string' ? v : undefined
+}
+
 export function stringList(ctx: CommandContext, name: string): string[] {
   const v = ctx.values[name]
   return Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : []

@@ -7,7 +7,7 @@ import { trustedKeys } from './chunker-commands.ts'
 import { createLogger, createProgress, formatBytes, PeerstageError } from '../common/index.ts'
 import { generateSwarmKeyFile, loadSwarmKey, PeerNode, serveMetrics, subnet24, TrackerAgent, type PeerInfo, type PeerNodeInit } from '../node/index.ts'
 import { trackerClient } from './tracker-commands.ts'
-import { requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
+import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { untilSignal } from './signals.ts'
 
 export const swarmKey: Command = {
@@ -53,7 +53,7 @@ const NODE_OPTIONS = {
 async function startNode(ctx: CommandContext, dataDir: string, extra: Partial<PeerNodeInit>): Promise<{ node: PeerNode, metrics?: Server }> {
   const key = loadSwarmKey(requireString(ctx, 'swarm-key'))
   const listen = stringList(ctx, 'listen')
-  const dialFrom = typeof ctx.values['dial-from'] === 'string' ? ctx.values['dial-from'] : undefined
+  const dialFrom = optionalString(ctx, 'dial-from')
   const node = await PeerNode.start({
     dataDir, swarmKey: key, logger: createLogger({ module: 'node', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }),
     ...(listen.length > 0 && { listen }), ...(dialFrom && { dialFrom }), ...extra,
@@ -67,18 +67,12 @@ async function startNode(ctx: CommandContext, dataDir: string, extra: Partial<Pe
 /** `--tracker URL` → an agent announcing from the --dial-from address (the tracker places us by it). */
 function trackerAgent(ctx: CommandContext, role: 'client' | 'dp', token: string | undefined, uploadLimiterFor?: PeerNodeInit['uploadLimiterFor']): TrackerAgent | undefined {
   if (typeof ctx.values.tracker !== 'string') return undefined
-  const dialFrom = typeof ctx.values['dial-from'] === 'string' ? ctx.values['dial-from'] : undefined
   return new TrackerAgent({
-    tracker: trackerClient(ctx, token, dialFrom),
+    tracker: trackerClient(ctx, token, optionalString(ctx, 'dial-from')),
     role,
     ...(uploadLimiterFor && { uploadLimiterFor }),
     logger: createLogger({ module: 'tracker-agent', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }),
   })
-}
-
-function tokenOption(ctx: CommandContext, name: string): string | undefined {
-  const v = ctx.values[name]
-  return typeof v === 'string' ? v : undefined
 }
 
 export const dp: Command = {
@@ -123,7 +117,7 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
       return limits.limiterFor({ subnet })
     }
     if (typeof ctx.values.tracker === 'string') requireString(ctx, 'dp-token')
-    const agent = trackerAgent(ctx, 'dp', tokenOption(ctx, 'dp-token'), cap)
+    const agent = trackerAgent(ctx, 'dp', optionalString(ctx, 'dp-token'), cap)
     const { node, metrics } = await startNode(ctx, dataDir, agent?.nodeHooks() ?? (cap === undefined ? {} : { uploadLimiterFor: cap }))
     try {
       const pool = new HashPool()
@@ -161,8 +155,8 @@ export const fetch: Command = {
                        [--download-limit RATE] [--seed-for SECONDS] [--data DIR]
                        [--client-token T] [--metrics-listen HOST:PORT] [--json]
 
-Downloads the package into DIR from the given peers, or from the peers a tracker hands out (each a multiaddr with /p2p/<id>,
-as 'peerstage dp' prints them), verifying every chunk on arrival, reusing chunks this
+Downloads the package into DIR from the given peers (each a multiaddr with /p2p/<id>, as
+'peerstage dp' prints them) or from those a tracker hands out, verifying every chunk on arrival, reusing chunks this
 node already holds from other packages, and finally re-verifying every file. Killed and
 restarted with the same --out, it resumes where it stopped.
 
@@ -189,7 +183,7 @@ verification failed); 2 usage, or a manifest that is invalid or untrusted, or a 
     const signed = readManifest(ctx.positionals[0]!, trust === undefined ? {} : { trusted: trust })
     const downloadLimit = rateOption(ctx, 'download-limit')
     const dataDir = resolve(typeof ctx.values.data === 'string' ? ctx.values.data : `${out}/.peerstage`)
-    const agent = trackerAgent(ctx, 'client', tokenOption(ctx, 'client-token'))
+    const agent = trackerAgent(ctx, 'client', optionalString(ctx, 'client-token'))
     const { node, metrics } = await startNode(ctx, dataDir, {
       ...agent?.nodeHooks(),
       ...(downloadLimit !== undefined && { downloadLimiter: new TokenBucket({ rateBytesPerSec: downloadLimit }) }),
@@ -276,7 +270,7 @@ Exit codes: 0 stopped by a signal; 1 tracker unreachable at start; 2 usage, bad 
   async run(ctx) {
     const dataDir = resolve(requireString(ctx, 'data'))
     requireString(ctx, 'tracker')
-    const agent = trackerAgent(ctx, 'client', tokenOption(ctx, 'client-token'))!
+    const agent = trackerAgent(ctx, 'client', optionalString(ctx, 'client-token'))!
     const { node, metrics } = await startNode(ctx, dataDir, agent.nodeHooks())
     try {
       const swarms = await node.openStored()

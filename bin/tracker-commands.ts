@@ -2,7 +2,7 @@ import { dirname, join, resolve } from 'node:path'
 import { formatRate } from '../bandwidth/index.ts'
 import { createLogger, formatBytes } from '../common/index.ts'
 import { createTrackerServer, LevelTrackerStore, readTrackerConfig, Tracker, TrackerClient, type Scope } from '../tracker/index.ts'
-import { requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
+import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { untilSignal } from './signals.ts'
 
 /** A client for `--tracker URL` (and `--token`), with a usage error for a bad URL. */
@@ -36,12 +36,12 @@ Exit codes: 0 stopped by a signal; 2 usage, invalid config, or the address is in
   async run(ctx) {
     const configPath = resolve(requireString(ctx, 'config'))
     const config = readTrackerConfig(configPath)
-    const listen = typeof ctx.values.listen === 'string' ? ctx.values.listen : config.listen
+    const listen = optionalString(ctx, 'listen') ?? config.listen
     const cut = listen.lastIndexOf(':')
     const host = listen.slice(0, cut)
     const port = Number(listen.slice(cut + 1))
     if (cut < 1 || !Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--listen takes HOST:PORT, got '${listen}'`)
-    const dataDir = resolve(typeof ctx.values.data === 'string' ? ctx.values.data : join(dirname(configPath), 'tracker-data'))
+    const dataDir = resolve(optionalString(ctx, 'data') ?? join(dirname(configPath), 'tracker-data'))
     const logger = createLogger({ module: 'tracker', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' })
     const store = await LevelTrackerStore.open(dataDir)
     const t = await Tracker.start(config, { store, logger })
@@ -67,10 +67,10 @@ Exit codes: 0 stopped by a signal; 2 usage, invalid config, or the address is in
 }
 
 function scopeOption(ctx: CommandContext): Scope {
-  const site = ctx.values.site
-  const subnet = ctx.values.subnet
-  if ((typeof site === 'string') === (typeof subnet === 'string')) throw usageError('give exactly one of --site NAME or --subnet CIDR')
-  return typeof site === 'string' ? { site } : { subnet: subnet as string }
+  const site = optionalString(ctx, 'site')
+  const subnet = optionalString(ctx, 'subnet')
+  if ((site === undefined) === (subnet === undefined)) throw usageError('give exactly one of --site NAME or --subnet CIDR')
+  return site !== undefined ? { site } : { subnet: subnet! }
 }
 
 function rateText(rate: number | null): string {
@@ -117,13 +117,15 @@ Exit codes: 0 done; 1 tracker unreachable; 2 usage, bad token, unknown site or s
       let result: Record<string, any>
       if (action === 'set') {
         const windows = stringList(ctx, 'window')
-        const max = ctx.values['max-wan-clients']
-        if (typeof max === 'string' && !/^\d+$/.test(max)) throw usageError('--max-wan-clients takes a whole number')
+        const max = optionalString(ctx, 'max-wan-clients')
+        if (max !== undefined && !/^\d+$/.test(max)) throw usageError('--max-wan-clients takes a whole number')
+        const rate = optionalString(ctx, 'default')
+        const timezone = optionalString(ctx, 'timezone')
         const spec = {
           ...(windows.length > 0 && { windows }),
-          ...(typeof ctx.values.default === 'string' && { default: ctx.values.default }),
-          ...(typeof max === 'string' && { maxWanClients: Number(max) }),
-          ...(typeof ctx.values.timezone === 'string' && { timezone: ctx.values.timezone }),
+          ...(rate !== undefined && { default: rate }),
+          ...(max !== undefined && { maxWanClients: Number(max) }),
+          ...(timezone !== undefined && { timezone }),
         }
         if (Object.keys(spec).length === 0) throw usageError('set needs at least one of --window, --default, --max-wan-clients, --timezone')
         result = await client.setThrottle(scope, spec)
