@@ -119,8 +119,19 @@ export class PeerNode {
 
   /** Adds a package to download into `root` (resuming saved progress) and returns its swarm. */
   async want(signed: SignedManifest, root: string): Promise<PackageSwarm> {
+    const open = this.swarmOf(signed.packageId)
+    if (open !== undefined) return open
     const pkg = await this.store.addPackage(signed, root)
     return this.swarmFor(pkg)
+  }
+
+  /** Stops serving or fetching a package and deletes it from the store (files included, unless served in place). */
+  async drop(packageId: string): Promise<void> {
+    const infoHash = infoHashOf(packageId)
+    const swarm = this.swarms.get(infoHash)
+    this.swarms.delete(infoHash)
+    await swarm?.stop()
+    await this.store.removePackage(packageId)
   }
 
   /**

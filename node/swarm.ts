@@ -135,6 +135,11 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     wire.on('close', () => this.drop(peer))
   }
 
+  /** Pieces were marked missing (found bad on disk): ask the peers for them again. */
+  recheck(): void {
+    for (const p of this.peers.values()) this.updateInterest(p)
+  }
+
   /** Closes every wire and waits for pieces being written. */
   async stop(): Promise<void> {
     this.stopped = true

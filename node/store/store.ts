@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { Level } from 'level'
 import { chunkHash, HASH_BYTES, parseManifest, type Manifest, type SignedManifest } from '../../chunker/index.ts'
 import { PeerstageError } from '../../common/index.ts'
@@ -23,6 +24,8 @@ interface PackageRecord {
   root: string
   /** Served in place from its source: never written to. */
   readOnly: boolean
+  /** Set while the files move here: a crash mid-move is finished (or forgotten) on reopen. */
+  movingTo?: string
 }
 
 /** Where a chunk's bytes already are on this node. */
@@ -89,9 +92,57 @@ export class Store {
     const [canonical, recordText] = await this.db.getMany([`manifest:${id}`, `package:${id}`])
     if (canonical === undefined || recordText === undefined) return undefined
     const signed = parseManifest(canonical)
-    const pkg = new StoredPackage(this, signed, JSON.parse(recordText) as PackageRecord, await this.loadHave(id, signed.manifest.pieces.length))
+    const record = JSON.parse(recordText) as PackageRecord
+    if (record.movingTo !== undefined) {
+      // Interrupted move: the rename either happened or it did not.
+      if (!existsSync(record.root) && existsSync(record.movingTo)) record.root = record.movingTo
+      delete record.movingTo
+      await this.saveRecord(id, record)
+    }
+    const pkg = new StoredPackage(this, signed, record, await this.loadHave(id, signed.manifest.pieces.length))
     this.open.set(id, pkg)
     return pkg
+  }
+
+  /**
+   * Forgets a package: its manifest, progress and chunk index entries, and (unless served
+   * in place from a source) its files.
+   */
+  async removePackage(id: string): Promise<void> {
+    const pkg = await this.getPackage(id)
+    if (pkg === undefined) return
+    await pkg.close()
+    this.open.delete(id)
+    const ops: Array<{ type: 'del', key: string }> = [`manifest:${id}`, `package:${id}`, `have:${id}`].map((key) => ({ type: 'del', key }))
+    for (let piece = 0; piece < pkg.pieceCount; piece++) {
+      for (const loc of pkg.chunkLocations(piece)) {
+        const indexed = await this.findChunk(loc.hash)
+        if (indexed?.path === loc.location.path) ops.push({ type: 'del', key: `chunk:${loc.hash}` })
+      }
+    }
+    await this.db.batch(ops)
+    if (!pkg.readOnly) rmSync(pkg.root, { recursive: true, force: true })
+  }
+
+  /** Small JSON records of other modules (deployment state), by kind and key. */
+  async putRecord(kind: string, key: string, value: unknown): Promise<void> {
+    await this.db.put(`record:${kind}:${key}`, JSON.stringify(value))
+  }
+
+  async deleteRecord(kind: string, key: string): Promise<void> {
+    await this.db.del(`record:${kind}:${key}`)
+  }
+
+  async records<T>(kind: string): Promise<Array<[key: string, value: T]>> {
+    const prefix = `record:${kind}:`
+    const out: Array<[string, T]> = []
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: `${prefix}\xff` })) out.push([k.slice(prefix.length), JSON.parse(v) as T])
+    return out
+  }
+
+  /** @internal */
+  async saveRecord(id: string, record: PackageRecord): Promise<void> {
+    await this.db.put(`package:${id}`, JSON.stringify(record))
   }
 
   /** Ids of every package added to this store, by this process or an earlier one. */
@@ -129,9 +180,9 @@ export class StoredPackage {
   readonly manifest: Manifest
   readonly packageId: string
   readonly signed: SignedManifest
-  readonly root: string
   readonly readOnly: boolean
   readonly have: Bitfield
+  private record: PackageRecord
   private readonly store: Store
   private readonly handles = new Map<number, Promise<FileHandle>>()
   private readonly unflushed: number[] = []
@@ -144,9 +195,57 @@ export class StoredPackage {
     this.signed = signed
     this.manifest = signed.manifest
     this.packageId = signed.packageId
-    this.root = record.root
+    this.record = record
     this.readOnly = record.readOnly
     this.have = have
+  }
+
+  /** Where the package's files are. */
+  get root(): string {
+    return this.record.root
+  }
+
+  /** Bytes of the pieces present. */
+  get presentBytes(): number {
+    return this.manifest.pieces.reduce((n, p, i) => n + (this.have.get(i) ? p.length : 0), 0)
+  }
+
+  /**
+   * Moves the package's files to `root` (one rename: the directory appears whole) and
+   * points the chunk index there. Crash-safe: see PackageRecord.movingTo.
+   */
+  async moveTo(root: string): Promise<void> {
+    if (this.readOnly) throw new TypeError(`${this.manifest.name}@${this.manifest.version} is served in place and cannot be moved`)
+    if (root === this.root) return
+    await this.close()
+    await this.store.saveRecord(this.packageId, { ...this.record, movingTo: root })
+    try {
+      rmSync(root, { recursive: true, force: true }) // a leftover of an earlier attempt: never whole
+      mkdirSync(dirname(root), { recursive: true })
+      renameSync(this.root, root)
+    } catch (err) {
+      await this.store.saveRecord(this.packageId, this.record)
+      throw ioError(err, `cannot move ${this.manifest.name}@${this.manifest.version} to ${root}`)
+    }
+    this.record = { root, readOnly: false }
+    await this.store.saveRecord(this.packageId, this.record)
+    await this.store.recordPieces(this, Array.from({ length: this.pieceCount }, (_, i) => i).filter((i) => this.have.get(i)), this.have)
+  }
+
+  /**
+   * Marks pieces missing (found bad on disk) so they are fetched again; files that went
+   * missing or changed size are recreated at their size first.
+   */
+  async markMissing(pieces: Iterable<number>): Promise<void> {
+    if (this.readOnly) throw new TypeError(`${this.manifest.name}@${this.manifest.version} is served in place and cannot be repaired`)
+    await this.close()
+    try {
+      preallocate(this.root, this.manifest)
+    } catch (err) {
+      throw ioError(err, `cannot recreate the files of ${this.manifest.name}@${this.manifest.version} under ${this.root}`)
+    }
+    for (const piece of pieces) this.have.set(piece, false)
+    await this.store.recordPieces(this, [], this.have)
   }
 
   get pieceCount(): number {
