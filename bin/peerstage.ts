@@ -4,10 +4,11 @@
  */
 import { chunkerCommands } from './chunker-commands.ts'
 import { runCommand, type Command } from './cli.ts'
+import { deployCommands } from './deploy-commands.ts'
 import { nodeCommands } from './node-commands.ts'
 import { trackerCommands } from './tracker-commands.ts'
 
-const commands: Command[] = [...chunkerCommands, ...nodeCommands, ...trackerCommands]
+const commands: Command[] = [...chunkerCommands, ...nodeCommands, ...trackerCommands, ...deployCommands]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))

@@ -1,7 +1,7 @@
 import { dirname, join, resolve } from 'node:path'
 import { formatRate } from '../bandwidth/index.ts'
 import { createLogger, formatBytes } from '../common/index.ts'
-import { createTrackerServer, LevelTrackerStore, readTrackerConfig, Tracker, TrackerClient, type Scope } from '../tracker/index.ts'
+import { createTrackerServer, LevelTrackerStore, readTrackerConfig, Tracker, TrackerClient, type Scope, type StateCounts } from '../tracker/index.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { untilSignal } from './signals.ts'
 
@@ -15,15 +15,22 @@ export function trackerClient(ctx: CommandContext, token?: string, localAddress?
   }
 }
 
+/** `2 succeeded, 1 downloading`: clients of a deployment per state. */
+export function countsText(counts: StateCounts): string {
+  const parts = Object.entries(counts).map(([state, n]) => `${n} ${state}`)
+  return parts.length === 0 ? 'no reports yet' : parts.join(', ')
+}
+
 export const tracker: Command = {
   name: 'tracker',
   summary: 'run the tracker: locality peers, WAN leases, per-subnet budgets',
   help: `Usage: peerstage tracker --config FILE [--listen HOST:PORT] [--data DIR] [--json]
 
-Serves the tracker's HTTP/JSON API (announce, budgets, status, throttle admin, /metrics)
-until SIGINT or SIGTERM. Sites, subnets, WAN windows, lease limits, DPs and tokens come
-from the YAML config (see README, "Tracker config"); an invalid config is refused with one
-message naming the key. State (registrations, leases, operator overrides, WAN byte totals)
+Serves the tracker's HTTP/JSON API (announce, budgets, status, throttle admin, deployments,
+manifests, /metrics) until SIGINT or SIGTERM. Sites, subnets, WAN windows, lease limits,
+DPs, tokens and the trusted publisher keys come from the YAML config (see README, "Tracker
+config"); an invalid config is refused with one message naming the key. State
+(registrations, leases, overrides, WAN byte totals, deployments and their clients' reports)
 lives in a LevelDB directory, so a restarted tracker resumes where it stopped.
 
   --config FILE       the YAML config
@@ -142,12 +149,13 @@ Exit codes: 0 done; 1 tracker unreachable; 2 usage, bad token, unknown site or s
 
 export const status: Command = {
   name: 'status',
-  summary: 'per site and subnet: nodes, WAN leases, budget now, bytes over the WAN',
+  summary: 'per site and subnet: nodes, WAN leases, budget now, bytes over the WAN, deployments',
   help: `Usage: peerstage status --tracker URL [--json]
 
 Shows, for every site and subnet the tracker knows: registered clients and DPs, the WAN
 leases held, the budget in force now (and which rule set it), and per package the bytes
-its clients received over the LAN and the WAN and reused locally, and what DPs sent it.
+its clients received over the LAN and the WAN and reused locally, and what DPs sent it;
+and per deployment its clients there reported on, how many are in each state.
 
 Exit codes: 0 shown; 1 tracker unreachable; 2 usage.`,
   options: { tracker: { type: 'string' } },
@@ -163,6 +171,7 @@ Exit codes: 0 shown; 1 tracker unreachable; 2 usage.`,
       const subnetLines = (n: Record<string, any>): void => {
         ctx.print(`  ${n.subnet}: ${n.nodes.clients} client(s), ${n.nodes.dps} DP(s); budget ${rateText(n.budget.rateBytesPerSec)} (${n.budget.rule}); leases ${n.leases.length}/${n.maxWanClients} per package`)
         for (const p of n.packages) ctx.print(`    ${p.packageId.slice(0, 12)}…  WAN ${formatBytes(p.wanBytes)}  LAN ${formatBytes(p.lanBytes)}  reused ${formatBytes(p.reusedBytes)}  sent by DPs ${formatBytes(p.dpUploadBytes)}`)
+        for (const d of n.deployments ?? []) ctx.print(`    deployment ${d.id} ${d.name}@${d.version}: ${countsText(d.counts)}`)
       }
       ctx.print(`tracker ${client.url.origin} at ${s.time}`)
       for (const site of s.sites) {

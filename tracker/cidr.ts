@@ -49,6 +49,12 @@ export function cidrContains(cidr: Cidr, ip: string): boolean {
   return n !== undefined && ((n & maskOf(cidr.prefix)) >>> 0) === cidr.network
 }
 
+/** Whether two subnets share any address: one holds the other. */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  const prefix = Math.min(a.prefix, b.prefix)
+  return ((a.network & maskOf(prefix)) >>> 0) === ((b.network & maskOf(prefix)) >>> 0)
+}
+
 /** The /24 an address falls in: where a node outside every configured subnet is placed. */
 export function slash24(ip: string): string {
   const plain = plainIpv4(ip)

@@ -2,6 +2,9 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { PeerstageError } from '../common/index.ts'
 import { TrackerErrorCodes, trackerError } from './errors.ts'
+import type { DeploymentInput } from './deployment-input.ts'
+import type { Deployment } from './deployment-types.ts'
+import type { DeploymentStatus } from './deployments.ts'
 import type { AnnounceAnswer, AnnounceRequest, BudgetList } from './tracker.ts'
 
 export interface TrackerClientInit {
@@ -61,11 +64,39 @@ export class TrackerClient {
     return this.call('DELETE', `/v1/throttle?${new URLSearchParams(scope)}`) as Promise<Record<string, any>>
   }
 
+  /** Admin token: registers a deployment of a signed manifest from a publisher the tracker trusts. */
+  createDeployment(input: DeploymentInput): Promise<Deployment> {
+    return this.call('POST', '/v1/deployments', input, { timeoutMs: Math.max(this.init.timeoutMs ?? 10_000, 60_000) }) as Promise<Deployment>
+  }
+
+  async listDeployments(): Promise<Deployment[]> {
+    return ((await this.call('GET', '/v1/deployments')) as { deployments: Deployment[] }).deployments
+  }
+
+  getDeployment(id: string): Promise<Deployment> {
+    return this.call('GET', `/v1/deployments/${encodeURIComponent(id)}`) as Promise<Deployment>
+  }
+
+  /** Admin token: the deployment leaves every client's announce answer; it is kept, with its reports. */
+  cancelDeployment(id: string): Promise<Deployment> {
+    return this.call('DELETE', `/v1/deployments/${encodeURIComponent(id)}`) as Promise<Deployment>
+  }
+
+  deploymentStatus(id: string): Promise<DeploymentStatus> {
+    return this.call('GET', `/v1/deployments/${encodeURIComponent(id)}/status`) as Promise<DeploymentStatus>
+  }
+
+  /** A deployed package's canonical manifest, exactly as the tracker holds it: hash it to check the package id. */
+  manifest(packageId: string): Promise<string> {
+    return this.call('GET', `/v1/manifests/${encodeURIComponent(packageId)}`, undefined, { text: true }) as Promise<string>
+  }
+
   close(): void {
     this.agent.destroy()
   }
 
-  private call(method: string, path: string, body?: unknown, options: { signal?: AbortSignal | undefined, timeoutMs?: number } = {}): Promise<unknown> {
+  /** JSON over HTTP; with `text`, a success's body is resolved as it came (errors are still JSON). */
+  private call(method: string, path: string, body?: unknown, options: { signal?: AbortSignal | undefined, timeoutMs?: number, text?: boolean } = {}): Promise<unknown> {
     const url = new URL(path, this.url)
     const payload = body === undefined ? undefined : JSON.stringify(body)
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest
@@ -86,13 +117,14 @@ export class TrackerClient {
         res.on('error', (err) => reject(unreachable(this.url, err)))
         res.on('end', () => {
           const text = Buffer.concat(parts).toString('utf8')
+          const status = res.statusCode ?? 0
+          if (options.text === true && status >= 200 && status < 300) return resolve(text)
           let json: any
           try {
             json = JSON.parse(text)
           } catch {
             return reject(trackerError(TrackerErrorCodes.UNREACHABLE, `tracker ${this.url.origin} answered ${res.statusCode} with something that is not JSON`))
           }
-          const status = res.statusCode ?? 0
           if (status >= 200 && status < 300) return resolve(json)
           const err = json?.error
           if (status < 500 && typeof err?.code === 'string') return reject(new PeerstageError(err.code, `tracker: ${err.message}`, { details: { status } }))

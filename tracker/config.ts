@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { checkTimeZone, parseSchedule, type Schedule } from '../bandwidth/index.ts'
+import { loadPublicKey, publisherOf } from '../chunker/index.ts'
 import { isPeerstageError } from '../common/index.ts'
 import { parseCidr, type Cidr } from './cidr.ts'
 import { TrackerErrorCodes, trackerError } from './errors.ts'
@@ -44,9 +46,19 @@ export interface TrackerConfig {
   wan: WanPolicy
   sites: SiteConfig[]
   dps: DpConfig[]
+  /**
+   * Publishers (`ed25519:<base64>`, as manifests name them) whose packages may be deployed,
+   * from the `trust:` key files. Empty: every deployment is refused.
+   */
+  trusted: string[]
 }
 
-const TOP_KEYS = ['listen', 'adminToken', 'dpToken', 'clientToken', 'announceIntervalSeconds', 'registrationSeconds', 'leaseSeconds', 'maxPeers', 'wan', 'sites', 'dps']
+export interface TrackerConfigOptions {
+  /** Where relative `trust:` paths start. @default process.cwd() (readTrackerConfig: the config file's directory) */
+  baseDir?: string
+}
+
+const TOP_KEYS = ['listen', 'adminToken', 'dpToken', 'clientToken', 'announceIntervalSeconds', 'registrationSeconds', 'leaseSeconds', 'maxPeers', 'wan', 'sites', 'dps', 'trust']
 const SITE_KEYS = ['name', 'timezone', 'subnets', 'wan']
 const DP_KEYS = ['peerId', 'serves']
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -96,8 +108,31 @@ export function parseWanPolicy(value: unknown, key: string, timeZone: string): W
   }
 }
 
+/** `trust:` key files → publisher strings, each error naming the entry and the file. */
+function trustedPublishers(value: unknown, baseDir: string): string[] {
+  const out = new Set<string>()
+  for (const [i, p] of list(value, 'trust').entries()) {
+    if (typeof p !== 'string' || p === '') bad(`trust[${i}]`, 'must be the path of a publisher public key file (publisher.pub)')
+    const path = resolve(baseDir, p)
+    let text: string
+    try {
+      text = readFileSync(path, 'utf8')
+    } catch (err) {
+      bad(`trust[${i}]`, `'${p}' cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
+    // A private key would work (its public half is derived) but does not belong on a tracker.
+    if (text.includes('PRIVATE KEY')) bad(`trust[${i}]`, `'${p}' is a private key: give the tracker the publisher's public key (publisher.pub) only`)
+    try {
+      out.add(publisherOf(loadPublicKey(path)))
+    } catch {
+      bad(`trust[${i}]`, `'${p}' is not an Ed25519 public key (PEM or ed25519:<base64>; peerstage keygen writes one)`)
+    }
+  }
+  return [...out]
+}
+
 /** Validates a parsed config; every error names the key and the rule it breaks. */
-export function createTrackerConfig(input: unknown): TrackerConfig {
+export function createTrackerConfig(input: unknown, options: TrackerConfigOptions = {}): TrackerConfig {
   const top = mapping(input ?? {}, '', TOP_KEYS)
   const listen = top.listen === undefined ? '127.0.0.1:7070' : top.listen
   if (typeof listen !== 'string' || !/^[^\s]+:\d{1,5}$/.test(listen)) bad('listen', 'must be HOST:PORT')
@@ -147,6 +182,7 @@ export function createTrackerConfig(input: unknown): TrackerConfig {
     wan: parseWanPolicy(top.wan, 'wan', 'UTC'),
     sites,
     dps,
+    trusted: trustedPublishers(top.trust, options.baseDir ?? process.cwd()),
   }
 }
 
@@ -165,7 +201,7 @@ export function readTrackerConfig(path: string): TrackerConfig {
     throw trackerError(TrackerErrorCodes.BAD_CONFIG, `${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err })
   }
   try {
-    return createTrackerConfig(value)
+    return createTrackerConfig(value, { baseDir: dirname(resolve(path)) })
   } catch (err) {
     if (isPeerstageError(err)) err.message = `${path}: ${err.message}`
     throw err

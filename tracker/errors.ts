@@ -8,10 +8,15 @@ export const TrackerErrorCodes = {
   BAD_REQUEST: 'PEERSTAGE_TRACKER_BAD_REQUEST',
   /** A missing or wrong bearer token (HTTP 401). */
   UNAUTHORIZED: 'PEERSTAGE_TRACKER_UNAUTHORIZED',
-  /** A site or subnet the tracker's config does not have (HTTP 404). */
+  /** A site, subnet, deployment, manifest or route the tracker does not have (HTTP 404). */
   NOT_FOUND: 'PEERSTAGE_TRACKER_NOT_FOUND',
   /** The tracker failed on a request it should have handled (HTTP 500): see its log. */
   INTERNAL: 'PEERSTAGE_TRACKER_INTERNAL',
+  /**
+   * A deployment's manifest is unsigned, its signature does not match, its publisher is not
+   * in the tracker's `trust` list, or the tracker trusts no publisher at all (HTTP 400).
+   */
+  UNTRUSTED_PACKAGE: 'PEERSTAGE_TRACKER_UNTRUSTED_PACKAGE',
   /** The tracker could not be reached or answered with a server error. */
   UNREACHABLE: 'PEERSTAGE_TRACKER_UNREACHABLE',
 } as const

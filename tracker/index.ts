@@ -3,14 +3,19 @@
  * address of its announce, hands out peers nearest first, grants WAN leases (at most
  * `maxWanClients` per subnet and package, the subnet's budget split between them), keeps
  * per-subnet budgets following their windows and tells DPs (long-polled, so a change
- * reaches them at once), and counts the WAN bytes each subnet cost. HTTP/JSON on fastify;
- * state behind one store interface (level by default).
+ * reaches them at once), and counts the WAN bytes each subnet cost. Holds deployments
+ * (a signed package from a trusted publisher, a program, targets and times), hands each
+ * client those that target it, and gathers the clients' reports per site and subnet.
+ * HTTP/JSON on fastify; state behind one store interface (level by default).
  */
-export { createTrackerConfig, readTrackerConfig, type TrackerConfig, type SiteConfig, type DpConfig, type WanPolicy } from './config.ts'
-export { parseCidr, cidrContains, slash24, SubnetIndex, type Cidr } from './cidr.ts'
+export { createTrackerConfig, readTrackerConfig, type TrackerConfig, type TrackerConfigOptions, type SiteConfig, type DpConfig, type WanPolicy } from './config.ts'
+export { parseCidr, cidrContains, cidrsOverlap, slash24, SubnetIndex, type Cidr } from './cidr.ts'
 export { Budgets, type OverrideSpec, type BudgetNow, type Placement } from './budgets.ts'
 export { Tracker, type TrackerComponents, type AnnounceRequest, type AnnounceAnswer, type BudgetList, type SubnetBudget, type LeaseGrant, type ReportedBytes } from './tracker.ts'
 export type { HandedPeer, Tier, Registration } from './registry.ts'
+export { DEPLOYMENT_STATES, FINAL_STATES, type Deployment, type DeploymentOffer, type DeploymentReport, type DeploymentState, type Target } from './deployment-types.ts'
+export { parseIsoTime, MAX_JITTER_SECONDS, type DeploymentInput } from './deployment-input.ts'
+export type { DeploymentStatus, SubnetProgress, ClientProgress, StateCounts, StoredReport } from './deployments.ts'
 export { createTrackerServer, type TrackerServerInit } from './server.ts'
 export { createTrackerMetrics, type TrackerMetrics } from './metrics.ts'
 export { TrackerClient, type TrackerClientInit, type Scope } from './client.ts'

@@ -28,6 +28,15 @@ export function createTrackerMetrics(registry: Registry = new Registry()) {
         this.set({ subnet }, rate === UNLIMITED ? Number.POSITIVE_INFINITY : rate)
       }
     } }),
+    deploymentClients: new Gauge({ name: 'peerstage_tracker_deployment_clients', help: 'Clients per deployment and state, from their latest reports', labelNames: ['deployment', 'state'] as const, registers: [registry], collect() {
+      if (tracker === undefined) return
+      this.reset()
+      for (const { deployment, counts } of tracker.deploymentClientCounts()) {
+        for (const [state, n] of Object.entries(counts)) this.set({ deployment, state }, n)
+      }
+    } }),
+    verificationFailures: new Counter({ name: 'peerstage_tracker_verification_failures_total', help: 'Checks of a package on a client\'s disk that found bad chunks, as clients reported them', registers: [registry] }),
+    programExits: new Counter({ name: 'peerstage_tracker_program_exits_total', help: 'Deployment programs that ran to an end, by exit code (signal: killed)', labelNames: ['code'] as const, registers: [registry] }),
     /** Binds the scrape-time gauges to a tracker. */
     observe(t: Tracker): void {
       tracker = t

@@ -1,6 +1,28 @@
 /** JSON schemas of the tracker's HTTP API: every request is checked against one before it is used. */
+import { DEPLOYMENT_STATES } from './deployment-types.ts'
+import { MAX_JITTER_SECONDS } from './deployment-input.ts'
 
 const counter = { type: 'number', minimum: 0 } as const
+const deploymentId = { type: 'string', pattern: '^d-[0-9a-f]{8}$' } as const
+const time = { type: 'string', minLength: 1, maxLength: 64 } as const
+
+/** A client's report for one deployment (DeploymentReport). */
+const deploymentReport = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'state', 'progress', 'bytes', 'verifyFailures', 'updatedAt'],
+  properties: {
+    id: deploymentId,
+    state: { enum: DEPLOYMENT_STATES },
+    progress: { type: 'number', minimum: 0, maximum: 1 },
+    reason: { type: 'string', maxLength: 512 },
+    exitCode: { type: ['integer', 'null'] },
+    logTail: { type: 'string', maxLength: 4096 },
+    bytes: { type: 'object', additionalProperties: false, required: ['lan', 'wan', 'reused'], properties: { lan: counter, wan: counter, reused: counter } },
+    verifyFailures: { type: 'integer', minimum: 0 },
+    updatedAt: time,
+  },
+} as const
 
 export const announceBody = {
   type: 'object',
@@ -27,6 +49,7 @@ export const announceBody = {
       },
     },
     event: { enum: ['stopped'] },
+    deployments: { type: 'array', maxItems: 64, items: deploymentReport },
   },
 } as const
 
@@ -103,7 +126,56 @@ export const announceAnswer = {
       },
     },
     budgets: budgetList,
+    deployments: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          packageId: { type: 'string' },
+          name: { type: 'string' },
+          version: { type: 'string' },
+          program: { type: 'string' },
+          availableAt: { type: 'string' },
+          mandatoryAt: { type: 'string' },
+          expiresAt: { type: ['string', 'null'] },
+          jitterSeconds: { type: 'integer' },
+        },
+      },
+    },
   },
 } as const
 
 export const budgetsAnswer = budgetList
+
+/** Manifests of big packages run to several MB: the create route's own body limit. */
+export const DEPLOYMENT_BODY_LIMIT = 64 * 1024 * 1024
+
+export const createDeploymentBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['manifest', 'program', 'targets', 'availableAt', 'mandatoryAt'],
+  properties: {
+    manifest: { type: 'string', minLength: 1 },
+    program: { type: 'string', minLength: 1, maxLength: 256 },
+    targets: { type: 'array', minItems: 1, maxItems: 1024, items: { type: 'string', minLength: 1, maxLength: 200 } },
+    availableAt: time,
+    mandatoryAt: time,
+    expiresAt: { type: ['string', 'null'], minLength: 1, maxLength: 64 },
+    jitterSeconds: { type: 'integer', minimum: 0, maximum: MAX_JITTER_SECONDS },
+  },
+} as const
+
+export const deploymentParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const
+
+export const manifestParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['packageId'],
+  properties: { packageId: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+} as const

@@ -4,11 +4,13 @@ import { isPeerstageError, type Logger } from '../common/index.ts'
 import { parseCidr, plainIpv4 } from './cidr.ts'
 import type { OverrideSpec, ScopeKey } from './budgets.ts'
 import { TrackerErrorCodes, trackerError } from './errors.ts'
-import { announceAnswer, announceBody, budgetsAnswer, budgetsQuery, scopeQuery, throttleBody } from './schemas.ts'
+import type { DeploymentInput } from './deployment-input.ts'
+import { announceAnswer, announceBody, budgetsAnswer, budgetsQuery, createDeploymentBody, DEPLOYMENT_BODY_LIMIT, deploymentParams, manifestParams, scopeQuery, throttleBody } from './schemas.ts'
 import type { AnnounceRequest, Tracker } from './tracker.ts'
 
 const STATUS_OF: Record<string, number> = {
   [TrackerErrorCodes.BAD_REQUEST]: 400,
+  [TrackerErrorCodes.UNTRUSTED_PACKAGE]: 400,
   [TrackerErrorCodes.UNAUTHORIZED]: 401,
   [TrackerErrorCodes.NOT_FOUND]: 404,
 }
@@ -24,10 +26,11 @@ function bearer(req: FastifyRequest): string | undefined {
   return h?.startsWith('Bearer ') ? h.slice(7) : undefined
 }
 
-function requireToken(req: FastifyRequest, expected: string | undefined, what: string): void {
+/** Any of `accepted` will do; an undefined first (the usual token unset) means the route is open. */
+function requireToken(req: FastifyRequest, expected: string | undefined, what: string, ...alsoAccepted: string[]): void {
   if (expected === undefined) return
   const given = bearer(req)
-  if (given === undefined || !sameToken(given, expected)) {
+  if (given === undefined || ![expected, ...alsoAccepted].some((t) => sameToken(given, t))) {
     throw trackerError(TrackerErrorCodes.UNAUTHORIZED, given === undefined ? `${what} needs 'Authorization: Bearer TOKEN'` : `wrong token for ${what}`)
   }
 }
@@ -53,6 +56,9 @@ export interface TrackerServerInit {
  * - `GET /v1/budgets?after=V&waitSeconds=S` (DP token): per-subnet budgets, long-polled until they change
  * - `GET /v1/status`: per site and subnet: nodes, leases, budget now, bytes per package
  * - `GET|PUT|DELETE /v1/throttle` (admin token): a site's or subnet's windows, default and lease limit
+ * - `POST /v1/deployments`, `DELETE /v1/deployments/:id` (admin token): create (signed, trusted manifest) and cancel
+ * - `GET /v1/deployments`, `GET /v1/deployments/:id`, `GET /v1/deployments/:id/status`: list, show, clients' progress
+ * - `GET /v1/manifests/:packageId` (client token if configured): a deployed package's manifest, byte for byte
  * - `GET /metrics`, `GET /v1/health`
  * Errors are `{ error: { code, message } }` with 400, 401, 404 or 413.
  */
@@ -123,6 +129,30 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
     const scope = scopeOf(req.query as { site?: string, subnet?: string })
     const cleared = await tracker.clearOverride(scope)
     return { cleared, ...tracker.describe(scope) }
+  })
+
+  app.post('/v1/deployments', { bodyLimit: DEPLOYMENT_BODY_LIMIT, schema: { body: createDeploymentBody } }, async (req, reply) => {
+    requireToken(req, config.adminToken, 'the admin API')
+    const deployment = await tracker.createDeployment(req.body as DeploymentInput)
+    return reply.code(201).send(deployment)
+  })
+
+  app.get('/v1/deployments', async () => ({ deployments: tracker.listDeployments() }))
+
+  app.get('/v1/deployments/:id', { schema: { params: deploymentParams } }, async (req) => tracker.getDeployment((req.params as { id: string }).id))
+
+  app.get('/v1/deployments/:id/status', { schema: { params: deploymentParams } }, async (req) => tracker.deploymentStatus((req.params as { id: string }).id))
+
+  app.delete('/v1/deployments/:id', { schema: { params: deploymentParams } }, async (req) => {
+    requireToken(req, config.adminToken, 'the admin API')
+    return tracker.cancelDeployment((req.params as { id: string }).id)
+  })
+
+  // The exact text: clients hash it to check it is the package the deployment names.
+  app.get('/v1/manifests/:packageId', { schema: { params: manifestParams } }, async (req, reply) => {
+    requireToken(req, config.clientToken, 'a manifest', config.dpToken, config.adminToken)
+    const text = tracker.manifest((req.params as { packageId: string }).packageId)
+    return reply.type('application/json; charset=utf-8').send(text)
   })
 
   app.get('/metrics', async (_req, reply: FastifyReply) => {

@@ -3,6 +3,9 @@ import { silentLogger, type Logger } from '../common/index.ts'
 import { Budgets, splitScope, type BudgetNow, type OverrideSpec, type ScopeKey } from './budgets.ts'
 import { parseCidr } from './cidr.ts'
 import type { TrackerConfig } from './config.ts'
+import type { DeploymentInput } from './deployment-input.ts'
+import type { Deployment, DeploymentOffer, DeploymentReport } from './deployment-types.ts'
+import { DeploymentTable, type DeploymentStatus, type StateCounts } from './deployments.ts'
 import { leaseKey, LeaseTable, type Lease } from './leases.ts'
 import { createTrackerMetrics, type TrackerMetrics } from './metrics.ts'
 import { Registry, type HandedPeer, type Registration } from './registry.ts'
@@ -32,6 +35,8 @@ export interface AnnounceRequest {
   }>
   /** `stopped`: the node is shutting down; its leases move on now. */
   event?: 'stopped'
+  /** Clients: their state for each deployment they hold. */
+  deployments?: DeploymentReport[]
 }
 
 export interface LeaseGrant {
@@ -62,6 +67,8 @@ export interface AnnounceAnswer {
   packages: Array<{ id: string, peers: HandedPeer[], lease: LeaseGrant | null }>
   /** DPs only. */
   budgets?: BudgetList
+  /** Clients: every deployment that targets them, neither cancelled nor expired. DPs: none. */
+  deployments: DeploymentOffer[]
 }
 
 export interface TrackerComponents {
@@ -90,6 +97,7 @@ export class Tracker {
   readonly metrics: TrackerMetrics
   private readonly registry = new Registry()
   private readonly leases = new LeaseTable()
+  private readonly deploymentTable: DeploymentTable
   /** subnet → package → totals. */
   private readonly bytes = new Map<string, Map<string, ByteTotals>>()
   private readonly store: TrackerStore
@@ -111,6 +119,7 @@ export class Tracker {
     this.log = components.logger ?? silentLogger()
     this.budgets = new Budgets(config, { now: this.now, clock: this.clock })
     this.metrics = components.metrics ?? createTrackerMetrics()
+    this.deploymentTable = new DeploymentTable(this.metrics)
     for (const s of config.sites) this.siteSubnets.set(s.name, s.subnets.map((c) => c.text))
     for (const d of config.dps) this.dpServes.set(d.peerId, new Set(d.serves))
     this.metrics.observe(this)
@@ -144,6 +153,12 @@ export class Tracker {
       const cut = key.indexOf(' ')
       t.totals(key.slice(0, cut), key.slice(cut + 1), value as ByteTotals)
     }
+    for (const kind of ['deployment', 'manifest', 'report'] as const) {
+      for (const [key, value] of await t.store.list(kind)) {
+        const drop = t.deploymentTable.restore(kind, key, value)
+        if (drop !== undefined) stale.push(drop)
+      }
+    }
     await t.store.write(stale)
     t.budgets.start()
     t.scheduleSweep()
@@ -172,7 +187,7 @@ export class Tracker {
     if (req.event === 'stopped') {
       this.forget(req.peerId, ops)
       await this.persist(ops)
-      return { subnet, site: site ?? null, intervalSeconds: this.config.announceIntervalSeconds, packages: [] }
+      return { subnet, site: site ?? null, intervalSeconds: this.config.announceIntervalSeconds, packages: [], deployments: [] }
     }
     if (previous !== undefined && previous.subnet !== subnet) this.forget(req.peerId, ops) // moved: its leases were for the old subnet
     const reg: Registration = {
@@ -187,6 +202,7 @@ export class Tracker {
       expiresAt: now + this.config.registrationSeconds * 1000,
     }
     this.countBytes(reg, req, ops)
+    if (req.role === 'client' && req.deployments !== undefined) this.deploymentTable.report(reg, req.deployments, ops)
     this.registry.put(reg)
     if (this.worthSaving(reg, previous, now)) ops.push({ type: 'put', kind: 'registration', key: reg.peerId, value: reg })
 
@@ -209,7 +225,8 @@ export class Tracker {
       for (const id of Object.keys(previous.packages)) if (!(id in reg.packages)) this.releaseLease(subnet, id, reg.peerId, ops)
     }
     await this.persist(ops)
-    const answer: AnnounceAnswer = { subnet, site: site ?? null, intervalSeconds: this.config.announceIntervalSeconds, packages }
+    const deployments = req.role === 'client' ? this.deploymentTable.offersFor(reg, now) : []
+    const answer: AnnounceAnswer = { subnet, site: site ?? null, intervalSeconds: this.config.announceIntervalSeconds, packages, deployments }
     if (req.role === 'dp') answer.budgets = this.budgetList(site)
     this.metrics.announces.inc({ role: req.role })
     this.metrics.announceSeconds.observe((performance.now() - started) / 1000)
@@ -277,6 +294,42 @@ export class Tracker {
     return had
   }
 
+  /** Checks the manifest against the trusted publishers and registers the deployment. */
+  async createDeployment(input: DeploymentInput): Promise<Deployment> {
+    const { deployment, ops } = this.deploymentTable.create(input, { trusted: this.config.trusted, sites: [...this.siteSubnets.keys()], now: this.now() })
+    await this.persist(ops)
+    return deployment
+  }
+
+  /** Cancels it (kept, with its reports): it leaves every client's announce answer. */
+  async cancelDeployment(id: string): Promise<Deployment> {
+    const { deployment, ops } = this.deploymentTable.cancel(id, this.now())
+    await this.persist(ops)
+    return deployment
+  }
+
+  listDeployments(): Deployment[] {
+    return this.deploymentTable.list()
+  }
+
+  getDeployment(id: string): Deployment {
+    return this.deploymentTable.get(id)
+  }
+
+  /** The canonical signed manifest of a deployed package, as hashed for its id. */
+  manifest(packageId: string): string {
+    return this.deploymentTable.manifest(packageId)
+  }
+
+  /** Clients' states per site and subnet, with their bytes and what DPs sent each subnet. */
+  deploymentStatus(id: string): DeploymentStatus {
+    return this.deploymentTable.status(id, this.config.sites, (subnet, packageId) => this.bytes.get(subnet)?.get(packageId)?.dpUpload ?? 0)
+  }
+
+  deploymentClientCounts(): Array<{ deployment: string, counts: StateCounts }> {
+    return this.deploymentTable.clientCounts()
+  }
+
   /** A scope's config, override, effective rules and budget now. */
   describe(scope: ScopeKey): Record<string, unknown> {
     this.budgets.checkScope(scope)
@@ -296,8 +349,9 @@ export class Tracker {
     }
   }
 
-  /** Per site and subnet: nodes, leases, budget now, bytes per package. */
+  /** Per site and subnet: nodes, leases, budget now, bytes per package, deployments reported on. */
   status(): Record<string, unknown> {
+    const deployments = this.deploymentTable.countsBySubnet()
     const nodes = new Map<string, { clients: number, dps: number }>()
     for (const r of this.registry.all()) {
       const n = nodes.get(r.subnet) ?? { clients: 0, dps: 0 }
@@ -312,9 +366,10 @@ export class Tracker {
       maxWanClients: this.budgets.maxWanClientsOf(subnet),
       leases: this.leases.all().filter((l) => l.subnet === subnet).map((l) => ({ peerId: l.peerId, packageId: l.packageId, expiresAt: new Date(l.expiresAt).toISOString() })),
       packages: [...(this.bytes.get(subnet) ?? new Map<string, ByteTotals>()).entries()].map(([id, b]) => ({ packageId: id, lanBytes: b.lan, wanBytes: b.wan, reusedBytes: b.reused, dpUploadBytes: b.dpUpload })),
+      deployments: deployments.get(subnet) ?? [],
     })
     const configured = new Set(this.budgets.configuredSubnets)
-    const others = new Set([...nodes.keys(), ...this.bytes.keys()].filter((s) => !configured.has(s)))
+    const others = new Set([...nodes.keys(), ...this.bytes.keys(), ...deployments.keys()].filter((s) => !configured.has(s)))
     return {
       time: this.now().toISOString(),
       budgetVersion: this.budgets.version,

@@ -1,6 +1,7 @@
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { generatePublisherKeys } from '../../chunker/index.ts'
 import { createTrackerConfig, parseCidr, readTrackerConfig, SubnetIndex } from '../../tracker/index.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import { ISSUE_YAML } from './helpers.ts'
@@ -54,6 +55,40 @@ describe('tracker config', () => {
     expect(() => readTrackerConfig(join(dir, 'bad.yaml'))).toThrow(/bad.yaml is not valid YAML/)
     writeFileSync(join(dir, 'key.yaml'), 'adminToken: a\n')
     expect(() => readTrackerConfig(join(dir, 'key.yaml'))).toThrow(/key.yaml: dpToken must be a non-empty string/)
+  })
+})
+
+describe('tracker config: trust', () => {
+  it('reads publisher keys relative to the config file, as manifests name them', () => {
+    const dir = tempDir()
+    const keys = generatePublisherKeys(join(dir, 'keys'))
+    mkdirSync(join(dir, 'etc'))
+    writeFileSync(join(dir, 'etc', 'tracker.yaml'), `${ISSUE_YAML}trust: [../keys/publisher.pub, ${keys.publicKeyPath}]\n`)
+    expect(readTrackerConfig(join(dir, 'etc', 'tracker.yaml')).trusted).toEqual([keys.publisher])
+    expect(readTrackerConfig(join(dir, 'etc', 'tracker.yaml').replace('etc', 'etc/../etc')).trusted).toEqual([keys.publisher])
+    expect(createTrackerConfig({ adminToken: 'a', dpToken: 'd' }).trusted).toEqual([])
+  })
+
+  it('names the entry and the file it cannot use', () => {
+    const dir = tempDir()
+    const keys = generatePublisherKeys(join(dir, 'keys'))
+    writeFileSync(join(dir, 'junk.pub'), 'not a key\n')
+    const base = { adminToken: 'a', dpToken: 'd' }
+    const refused = (trust: unknown): string => {
+      try {
+        createTrackerConfig({ ...base, trust }, { baseDir: dir })
+      } catch (err) {
+        expect((err as { code: string }).code).toBe('PEERSTAGE_TRACKER_BAD_CONFIG')
+        return (err as Error).message
+      }
+      throw new Error('accepted')
+    }
+    expect(refused(['keys/publisher.pub', 'x.pub'])).toBe("trust[1] 'x.pub' cannot be read: ENOENT")
+    expect(refused(['junk.pub'])).toMatch(/^trust\[0\] 'junk.pub' is not an Ed25519 public key/)
+    expect(refused(['keys/publisher.key'])).toMatch(/^trust\[0\] 'keys\/publisher.key' is a private key: give the tracker the publisher's public key/)
+    expect(refused('keys/publisher.pub')).toBe('trust must be a list')
+    expect(refused([7])).toMatch(/^trust\[0\] must be the path of a publisher public key file/)
+    expect(keys.publisher).toMatch(/^ed25519:/)
   })
 })
 

@@ -1,4 +1,8 @@
+import { join } from 'node:path'
+import { generatePublisherKeys, loadPrivateKey, pack, type PackResult, type PublisherKeyFiles } from '../../chunker/index.ts'
 import { FakeClock } from '../helpers/fake-clock.ts'
+import { writeTree } from '../helpers/packages.ts'
+import { pseudoRandomBytes } from '../helpers/tmp.ts'
 import { createTrackerConfig, MemoryTrackerStore, Tracker, type AnnounceRequest, type TrackerStore } from '../../tracker/index.ts'
 
 /** Monday 2026-11-23 07:59:00 UTC (07:59 in London, winter time). */
@@ -62,3 +66,18 @@ sites:
       windows: ["Mon-Fri 08:00-18:00 2Mbit/s", "Sat-Sun unlimited"]
       maxWanClients: 1
 `
+
+/** A small signed package (program `install`) and its publisher's key files, written under dir. */
+export async function signedPackage(dir: string, options: { keys?: PublisherKeyFiles, version?: string } = {}): Promise<PackResult & { keys: PublisherKeyFiles }> {
+  const keys = options.keys ?? generatePublisherKeys(join(dir, 'keys'))
+  const version = options.version ?? '24H2'
+  const src = join(dir, `src-${version}`)
+  writeTree(src, { 'install.wim': pseudoRandomBytes(200_000, version.length), 'setup.cmd': '@echo off\r\n' })
+  const result = await pack(src, { name: 'win11', version, privateKey: loadPrivateKey(keys.privateKeyPath), programs: [{ name: 'install', command: 'setup.cmd', args: ['/unattend'] }] })
+  return { ...result, keys }
+}
+
+/** CONFIG plus a trusted publisher key file. */
+export function trustingConfig(publicKeyPath: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...CONFIG, trust: [publicKeyPath], ...extra }
+}

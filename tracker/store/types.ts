@@ -5,6 +5,8 @@
  * tracker replicas implements the same interface.
  */
 export type StoreKind = 'registration' | 'lease' | 'override' | 'bytes'
+  /** Deployments by id; the canonical signed manifest by package id; the latest report by `deploymentId peerId`. */
+  | 'deployment' | 'manifest' | 'report'
 
 export type StoreOp =
   | { type: 'put', kind: StoreKind, key: string, value: unknown }

@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs'
+import { formatBytes, PeerstageError } from '../common/index.ts'
+import { MAX_JITTER_SECONDS, parseIsoTime, type Deployment, type DeploymentInput, type DeploymentStatus, type SubnetProgress } from '../tracker/index.ts'
+import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
+import { countsText, trackerClient } from './tracker-commands.ts'
+
+const ACTIONS = ['create', 'list', 'show', 'cancel']
+
+/** An ISO 8601 option, checked here so a typo is a usage error before anything is sent. */
+function timeOption(ctx: CommandContext, name: string, required: boolean): string | undefined {
+  const value = required ? requireString(ctx, name) : optionalString(ctx, name)
+  if (value !== undefined && parseIsoTime(value) === undefined) throw usageError(`--${name} '${value}' is not an ISO 8601 time like 2026-11-27T20:00:00+00:00`)
+  return value
+}
+
+function createInput(ctx: CommandContext): DeploymentInput {
+  const path = requireString(ctx, 'manifest')
+  const program = requireString(ctx, 'program')
+  const targets = stringList(ctx, 'target')
+  if (targets.length === 0) throw usageError('--target is required: site:NAME, subnet:CIDR or client:PEERID (repeat for several)')
+  const availableAt = timeOption(ctx, 'available', true)!
+  const mandatoryAt = timeOption(ctx, 'mandatory', true)!
+  const expiresAt = timeOption(ctx, 'expires', false)
+  const jitter = optionalString(ctx, 'jitter')
+  if (jitter !== undefined && (!/^\d+$/.test(jitter) || Number(jitter) > MAX_JITTER_SECONDS)) throw usageError(`--jitter takes whole seconds from 0 to ${MAX_JITTER_SECONDS} (a week), got '${jitter}'`)
+  let manifest: string
+  try {
+    manifest = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new PeerstageError('PEERSTAGE_MANIFEST_UNREADABLE', `cannot read manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err, details: { path } })
+  }
+  return { manifest, program, targets, availableAt, mandatoryAt, ...(expiresAt !== undefined && { expiresAt }), ...(jitter !== undefined && { jitterSeconds: Number(jitter) }) }
+}
+
+function describe(d: Deployment): string[] {
+  return [
+    `deployment ${d.id}: ${d.name}@${d.version}, program ${d.program}${d.cancelledAt === null ? '' : ` (cancelled ${d.cancelledAt})`}`,
+    `  package    ${d.packageId}`,
+    `  targets    ${d.targets.join(', ')}`,
+    `  available  ${d.availableAt}${d.jitterSeconds > 0 ? ` (+ up to ${d.jitterSeconds} s per client)` : ''}`,
+    `  mandatory  ${d.mandatoryAt}`,
+    `  expires    ${d.expiresAt ?? 'never'}`,
+  ]
+}
+
+function subnetLines(n: SubnetProgress): string[] {
+  const lines = [`    ${n.subnet}: ${countsText(n.counts)}; LAN ${formatBytes(n.bytes.lan)}, WAN ${formatBytes(n.bytes.wan)}, reused ${formatBytes(n.bytes.reused)}; sent by DPs ${formatBytes(n.dpUploadBytes)}`]
+  for (const c of n.clients) {
+    const exit = c.exitCode === undefined ? '' : `, exit ${c.exitCode ?? 'by signal'}`
+    lines.push(`      ${c.peerId}  ${c.state} ${Math.round(c.progress * 100)}%${exit}${c.reason ? `: ${c.reason}` : ''}`)
+  }
+  return lines
+}
+
+function statusLines(s: DeploymentStatus): string[] {
+  const lines = [...describe(s.deployment), `  clients    ${countsText(s.counts)}`]
+  for (const site of s.sites) lines.push(`  site ${site.name}`, ...site.subnets.flatMap(subnetLines))
+  if (s.unassigned.length > 0) lines.push('  not in any configured site', ...s.unassigned.flatMap(subnetLines))
+  return lines
+}
+
+export const deploy: Command = {
+  name: 'deploy',
+  summary: 'create, list, show or cancel deployments of a signed package on the tracker',
+  help: `Usage: peerstage deploy create --tracker URL --token T --manifest FILE --program NAME
+                        --target site:NAME|subnet:CIDR|client:PEERID ... --available ISO8601
+                        --mandatory ISO8601 [--expires ISO8601] [--jitter SECONDS] [--json]
+       peerstage deploy list --tracker URL [--json]
+       peerstage deploy show ID --tracker URL [--json]
+       peerstage deploy cancel ID --tracker URL --token T [--json]
+
+create  registers a deployment: clients it targets pre-stage the package from --available
+        (plus a delay in [0, --jitter) fixed per client), verify it, and run the program at
+        --mandatory; not after --expires. The tracker refuses a manifest not signed by a
+        publisher in its trust list.
+list    every deployment, oldest first
+show    the deployment and its clients per site and subnet: counts by state, bytes over the
+        LAN and WAN and reused, what DPs sent, each client's state, progress, exit code, reason
+cancel  clients drop it (a program already running finishes); kept, with its reports
+
+  --token T         the tracker's adminToken (create, cancel)
+  --manifest FILE   the signed manifest peerstage pack wrote
+  --program NAME    a program of the manifest
+  --target T        site:NAME, subnet:CIDR or client:PEERID; repeat for several
+  --available TIME  ISO 8601 with a zone, e.g. 2026-11-27T20:00:00+00:00: pre-staging may start
+  --mandatory TIME  the program runs
+  --expires TIME    not run after this (default: never)
+  --jitter SECONDS  spread the start of pre-staging over this long (default 0, at most a week)
+
+Exit codes: 0 done; 1 tracker unreachable; 2 usage, bad token, unknown deployment or site,
+invalid or untrusted manifest.`,
+  options: {
+    tracker: { type: 'string' }, token: { type: 'string' }, manifest: { type: 'string' }, program: { type: 'string' }, target: { type: 'string', multiple: true },
+    available: { type: 'string' }, mandatory: { type: 'string' }, expires: { type: 'string' }, jitter: { type: 'string' },
+  },
+  positionals: [1, 2],
+  async run(ctx) {
+    const [action, id] = ctx.positionals
+    if (!ACTIONS.includes(action!)) throw usageError(`unknown action '${action}': use create, list, show or cancel`)
+    const needsId = action === 'show' || action === 'cancel'
+    if (needsId && id === undefined) throw usageError(`${action} needs the deployment id (peerstage deploy list shows them)`)
+    if (!needsId && id !== undefined) throw usageError(`${action} takes no argument, got '${id}'`)
+    const admin = action === 'create' || action === 'cancel'
+    const input = action === 'create' ? createInput(ctx) : undefined
+    const client = trackerClient(ctx, admin ? requireString(ctx, 'token') : optionalString(ctx, 'token'))
+    try {
+      if (action === 'list') {
+        const list = await client.listDeployments()
+        if (ctx.json) ctx.printJson({ deployments: list })
+        else if (list.length === 0) ctx.print('no deployments')
+        else for (const d of list) ctx.print(`${d.id}  ${d.name}@${d.version}  ${d.program}  available ${d.availableAt}  mandatory ${d.mandatoryAt}  ${d.cancelledAt === null ? '' : 'cancelled  '}${d.targets.join(' ')}`)
+      } else if (action === 'show') {
+        const { deployment, ...status } = await client.deploymentStatus(id!)
+        if (ctx.json) ctx.printJson({ deployment, status })
+        else for (const line of statusLines({ deployment, ...status })) ctx.print(line)
+      } else {
+        const d = action === 'create' ? await client.createDeployment(input!) : await client.cancelDeployment(id!)
+        if (ctx.json) ctx.printJson(d)
+        else for (const line of describe(d)) ctx.print(line)
+      }
+      return 0
+    } finally {
+      client.close()
+    }
+  },
+}
+
+export const deployCommands = [deploy]

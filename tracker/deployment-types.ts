@@ -1,0 +1,59 @@
+/**
+ * What a deployment is on the wire: the tracker hands clients their deployments in the
+ * announce answer, and clients report their state per deployment in the announce request.
+ */
+
+/** A client's state for one deployment, in the order it normally goes through them. */
+export const DEPLOYMENT_STATES = ['waiting', 'downloading', 'verified', 'running', 'succeeded', 'failed', 'cancelled', 'expired'] as const
+export type DeploymentState = typeof DEPLOYMENT_STATES[number]
+
+/** States after which a client does nothing more for the deployment. */
+export const FINAL_STATES: ReadonlySet<DeploymentState> = new Set(['succeeded', 'failed', 'cancelled', 'expired'])
+
+/** A target: `site:NAME`, `subnet:CIDR` (any address inside it) or `client:PEERID`. */
+export type Target = string
+
+/** A deployment as the tracker stores it and `deploy list|show` print it. */
+export interface Deployment {
+  id: string
+  packageId: string
+  name: string
+  version: string
+  /** A program of the manifest, by name. */
+  program: string
+  targets: Target[]
+  /** ISO 8601: pre-staging may start (plus each client's jitter). */
+  availableAt: string
+  /** ISO 8601: the program runs. */
+  mandatoryAt: string
+  /** ISO 8601: not run after this; null = never expires. */
+  expiresAt: string | null
+  /** Each client starts pre-staging at availableAt + a delay in [0, jitterSeconds), fixed per client. */
+  jitterSeconds: number
+  createdAt: string
+  /** ISO 8601 when cancelled, else null. */
+  cancelledAt: string | null
+}
+
+/** What a targeted client gets in its announce answer (cancelled and expired ones are left out). */
+export type DeploymentOffer = Pick<Deployment, 'id' | 'packageId' | 'name' | 'version' | 'program' | 'availableAt' | 'mandatoryAt' | 'expiresAt' | 'jitterSeconds'>
+
+/** A client's report for one deployment, sent with every announce. */
+export interface DeploymentReport {
+  id: string
+  state: DeploymentState
+  /** Share of the package's bytes on disk, 0..1. */
+  progress: number
+  /** Why it failed, or what it waits for (e.g. disk space). */
+  reason?: string
+  /** The program's exit code once it ran; null if it was killed by a signal. */
+  exitCode?: number | null
+  /** The last ≤ 2 KiB of the program's output. */
+  logTail?: string
+  /** Package bytes received over the LAN, over the WAN, and copied from chunks already on disk. */
+  bytes: { lan: number, wan: number, reused: number }
+  /** Times a check of the package on disk found bad chunks (cumulative). */
+  verifyFailures: number
+  /** ISO 8601 of the last state change. */
+  updatedAt: string
+}

@@ -1,0 +1,245 @@
+import { cidrContains, cidrsOverlap, parseCidr } from './cidr.ts'
+import type { SiteConfig } from './config.ts'
+import { buildDeployment, targetSet, type DeploymentInput, type TargetSet } from './deployment-input.ts'
+import type { Deployment, DeploymentOffer, DeploymentReport, DeploymentState } from './deployment-types.ts'
+import { TrackerErrorCodes, trackerError } from './errors.ts'
+import type { TrackerMetrics } from './metrics.ts'
+import type { StoreOp } from './store/index.ts'
+
+/** A client's latest report for one deployment, with where the tracker placed the client then. */
+export interface StoredReport extends DeploymentReport {
+  peerId: string
+  subnet: string
+  site: string | null
+}
+
+/** Clients per state; states no client is in are left out. */
+export type StateCounts = Partial<Record<DeploymentState, number>>
+
+export type ClientProgress = Omit<DeploymentReport, 'id'> & { peerId: string }
+
+export interface SubnetProgress {
+  subnet: string
+  counts: StateCounts
+  /** Sums of the clients' reported package bytes. */
+  bytes: { lan: number, wan: number, reused: number }
+  /** What DPs reported sending this subnet for the deployment's package. */
+  dpUploadBytes: number
+  clients: ClientProgress[]
+}
+
+/** `GET /v1/deployments/:id/status`: the deployment and its clients' states per site and subnet. */
+export interface DeploymentStatus {
+  deployment: Deployment
+  counts: StateCounts
+  /** Configured sites with a subnet the deployment targets or a client reported from. */
+  sites: Array<{ name: string, subnets: SubnetProgress[] }>
+  /** Subnets outside every site that clients reported from. */
+  unassigned: SubnetProgress[]
+}
+
+/** Where an announcing client is: what its deployments are matched against. */
+export interface ClientPlace {
+  peerId: string
+  ip: string
+  site: string | undefined
+}
+
+interface Entry {
+  deployment: Deployment
+  targets: TargetSet
+  offer: DeploymentOffer
+  /** expiresAt in ms; Infinity when it never expires. */
+  expiresMs: number
+  /** peer id → latest report. */
+  reports: Map<string, StoredReport>
+}
+
+const EXIT_STATES: ReadonlySet<DeploymentState> = new Set(['succeeded', 'failed'])
+export const reportKey = (deploymentId: string, peerId: string): string => `${deploymentId} ${peerId}`
+
+function offerOf(d: Deployment): DeploymentOffer {
+  const { id, packageId, name, version, program, availableAt, mandatoryAt, expiresAt, jitterSeconds } = d
+  return { id, packageId, name, version, program, availableAt, mandatoryAt, expiresAt, jitterSeconds }
+}
+
+/** Everything of a report but its time, as one string: a report that changes only updatedAt is not saved. */
+function signatureOf(r: StoredReport): string {
+  return JSON.stringify([r.state, r.progress, r.reason, r.exitCode, r.logTail, r.bytes.lan, r.bytes.wan, r.bytes.reused, r.verifyFailures, r.subnet, r.site])
+}
+
+function notFound(id: string): never {
+  throw trackerError(TrackerErrorCodes.NOT_FOUND, `no deployment '${id}' on this tracker (peerstage deploy list shows them)`)
+}
+
+/**
+ * Deployments, their canonical manifests, and each client's latest report. Pure state: the
+ * methods that change something return the store ops, which the tracker writes in its batch.
+ */
+export class DeploymentTable {
+  private readonly entries = new Map<string, Entry>()
+  /** package id → canonical signed manifest text. */
+  private readonly manifests = new Map<string, string>()
+  private readonly metrics: TrackerMetrics
+
+  constructor(metrics: TrackerMetrics) {
+    this.metrics = metrics
+  }
+
+  create(input: DeploymentInput, context: { trusted: readonly string[], sites: readonly string[], now: Date }): { deployment: Deployment, ops: StoreOp[] } {
+    const { deployment, signed } = buildDeployment(input, { ...context, taken: (id) => this.entries.has(id) })
+    const ops: StoreOp[] = []
+    if (!this.manifests.has(signed.packageId)) {
+      this.manifests.set(signed.packageId, signed.canonical)
+      ops.push({ type: 'put', kind: 'manifest', key: signed.packageId, value: signed.canonical })
+    }
+    this.add(deployment)
+    ops.push({ type: 'put', kind: 'deployment', key: deployment.id, value: deployment })
+    return { deployment, ops }
+  }
+
+  /** Marks it cancelled (kept, so its reports stay readable); cancelling twice keeps the first time. */
+  cancel(id: string, now: Date): { deployment: Deployment, ops: StoreOp[] } {
+    const entry = this.entries.get(id) ?? notFound(id)
+    if (entry.deployment.cancelledAt !== null) return { deployment: entry.deployment, ops: [] }
+    entry.deployment = { ...entry.deployment, cancelledAt: now.toISOString() }
+    return { deployment: entry.deployment, ops: [{ type: 'put', kind: 'deployment', key: id, value: entry.deployment }] }
+  }
+
+  get(id: string): Deployment {
+    return (this.entries.get(id) ?? notFound(id)).deployment
+  }
+
+  /** Oldest first (created in the same millisecond: in creation order, or by id after a restart). */
+  list(): Deployment[] {
+    return [...this.entries.values()].map((e) => e.deployment).sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+  }
+
+  manifest(packageId: string): string {
+    const text = this.manifests.get(packageId)
+    if (text === undefined) throw trackerError(TrackerErrorCodes.NOT_FOUND, `no manifest of package ${packageId} on this tracker: no deployment names it`)
+    return text
+  }
+
+  /** Deployments that target the client, neither cancelled nor expired at `nowMs`. */
+  offersFor(client: ClientPlace, nowMs: number): DeploymentOffer[] {
+    const out: DeploymentOffer[] = []
+    for (const e of this.entries.values()) {
+      const d = e.deployment
+      if (d.cancelledAt !== null || e.expiresMs <= nowMs) continue
+      const t = e.targets
+      if (t.clients.has(client.peerId) || (client.site !== undefined && t.sites.has(client.site)) || t.subnets.some((c) => cidrContains(c, client.ip))) out.push(e.offer)
+    }
+    return out
+  }
+
+  /**
+   * Keeps each report as the client's latest for its deployment (unknown ids are ignored),
+   * saving it only when more than its time changed, and counts verification failures and
+   * program exits.
+   */
+  report(from: { peerId: string, subnet: string, site: string | undefined }, reports: readonly DeploymentReport[], ops: StoreOp[]): void {
+    for (const r of reports) {
+      const entry = this.entries.get(r.id)
+      if (entry === undefined) continue
+      const previous = entry.reports.get(from.peerId)
+      const next: StoredReport = { ...r, bytes: { ...r.bytes }, peerId: from.peerId, subnet: from.subnet, site: from.site ?? null }
+      entry.reports.set(from.peerId, next)
+      if (previous !== undefined && signatureOf(previous) === signatureOf(next)) continue
+      ops.push({ type: 'put', kind: 'report', key: reportKey(r.id, from.peerId), value: next })
+      const failures = r.verifyFailures - (previous?.verifyFailures ?? 0)
+      if (failures > 0) this.metrics.verificationFailures.inc(failures)
+      const exited = (x: DeploymentReport | undefined): boolean => x !== undefined && EXIT_STATES.has(x.state) && x.exitCode !== undefined
+      if (exited(next) && !exited(previous)) this.metrics.programExits.inc({ code: next.exitCode === null ? 'signal' : String(next.exitCode) })
+    }
+  }
+
+  /** Restores what the store held; reports of deployments no longer held are returned for deletion. */
+  restore(kind: 'deployment' | 'manifest' | 'report', key: string, value: unknown): StoreOp | undefined {
+    if (kind === 'deployment') this.add(value as Deployment)
+    else if (kind === 'manifest') this.manifests.set(key, value as string)
+    else {
+      const r = value as StoredReport
+      const entry = this.entries.get(r.id)
+      if (entry === undefined) return { type: 'del', kind: 'report', key }
+      entry.reports.set(r.peerId, r)
+    }
+    return undefined
+  }
+
+  status(id: string, sites: readonly SiteConfig[], dpUploadBytes: (subnet: string, packageId: string) => number): DeploymentStatus {
+    const entry = this.entries.get(id) ?? notFound(id)
+    const bySubnet = groupBySubnet(entry.reports.values())
+    const progress = (subnet: string): SubnetProgress => {
+      const reports = (bySubnet.get(subnet) ?? []).sort((a, b) => a.peerId.localeCompare(b.peerId))
+      const bytes = { lan: 0, wan: 0, reused: 0 }
+      for (const r of reports) {
+        bytes.lan += r.bytes.lan
+        bytes.wan += r.bytes.wan
+        bytes.reused += r.bytes.reused
+      }
+      const clients = reports.map(({ id: _id, subnet: _subnet, site: _site, ...client }): ClientProgress => client)
+      return { subnet, counts: countStates(reports), bytes, dpUploadBytes: dpUploadBytes(subnet, entry.deployment.packageId), clients }
+    }
+    const targets = entry.targets
+    const configured = new Set<string>()
+    const siteList = []
+    for (const s of sites) {
+      const shown = s.subnets.filter((c) => {
+        configured.add(c.text)
+        return targets.sites.has(s.name) || bySubnet.has(c.text) || targets.subnets.some((t) => cidrsOverlap(t, c))
+      })
+      if (shown.length > 0) siteList.push({ name: s.name, subnets: shown.map((c) => progress(c.text)) })
+    }
+    const unassigned = [...bySubnet.keys()].filter((s) => !configured.has(s)).sort(bySubnetOrder).map(progress)
+    return { deployment: entry.deployment, counts: countStates(entry.reports.values()), sites: siteList, unassigned }
+  }
+
+  /** subnet → the deployments clients of that subnet reported on, with their counts there. */
+  countsBySubnet(): Map<string, Array<{ id: string, name: string, version: string, counts: StateCounts }>> {
+    const out = new Map<string, Array<{ id: string, name: string, version: string, counts: StateCounts }>>()
+    for (const e of this.entries.values()) {
+      for (const [subnet, reports] of groupBySubnet(e.reports.values())) {
+        const { id, name, version } = e.deployment
+        out.set(subnet, [...(out.get(subnet) ?? []), { id, name, version, counts: countStates(reports) }])
+      }
+    }
+    return out
+  }
+
+  /** Clients per deployment and state, for the gauge. */
+  clientCounts(): Array<{ deployment: string, counts: StateCounts }> {
+    return [...this.entries.values()].map((e) => ({ deployment: e.deployment.id, counts: countStates(e.reports.values()) }))
+  }
+
+  private add(deployment: Deployment): void {
+    this.entries.set(deployment.id, {
+      deployment,
+      targets: targetSet(deployment.targets),
+      offer: offerOf(deployment),
+      expiresMs: deployment.expiresAt === null ? Number.POSITIVE_INFINITY : Date.parse(deployment.expiresAt),
+      reports: this.entries.get(deployment.id)?.reports ?? new Map(),
+    })
+  }
+}
+
+function groupBySubnet(reports: Iterable<StoredReport>): Map<string, StoredReport[]> {
+  const out = new Map<string, StoredReport[]>()
+  for (const r of reports) {
+    const list = out.get(r.subnet)
+    if (list === undefined) out.set(r.subnet, [r])
+    else list.push(r)
+  }
+  return out
+}
+
+function countStates(reports: Iterable<StoredReport>): StateCounts {
+  const counts: StateCounts = {}
+  for (const r of reports) counts[r.state] = (counts[r.state] ?? 0) + 1
+  return counts
+}
+
+/** Subnets in address order. */
+function bySubnetOrder(a: string, b: string): number {
+  return (parseCidr(a)?.network ?? 0) - (parseCidr(b)?.network ?? 0) || a.localeCompare(b)
+}
