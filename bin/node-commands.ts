@@ -5,7 +5,7 @@ import { BandwidthHierarchy, parseRate, TokenBucket } from '../bandwidth/index.t
 import { HashPool, readManifest, verifyDirectory } from '../chunker/index.ts'
 import { trustedKeys } from './chunker-commands.ts'
 import { createLogger, createProgress, formatBytes, PeerstageError } from '../common/index.ts'
-import { generateSwarmKeyFile, loadSwarmKey, PeerNode, serveMetrics, subnet24, TrackerAgent, type PeerInfo, type PeerNodeInit } from '../node/index.ts'
+import { DeploymentClient, generateSwarmKeyFile, loadSwarmKey, PeerNode, serveMetrics, subnet24, TrackerAgent, type PeerInfo, type PeerNodeInit } from '../node/index.ts'
 import { trackerClient } from './tracker-commands.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { untilSignal } from './signals.ts'
@@ -251,41 +251,87 @@ verification failed); 2 usage, or a manifest that is invalid or untrusted, or a 
   },
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, 'b': 1, 'kb': 1e3, 'kib': 1024, 'mb': 1e6, 'mib': 1024 ** 2, 'gb': 1e9, 'gib': 1024 ** 3, 'tb': 1e12, 'tib': 1024 ** 4 }
+
+/** `50GiB`, `500MB`, `1048576` → bytes. */
+function sizeOption(ctx: CommandContext, name: string): number | undefined {
+  const v = optionalString(ctx, name)
+  if (v === undefined) return undefined
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v.trim())
+  const unit = m === null ? undefined : SIZE_UNITS[m[2]!.toLowerCase()]
+  if (m === null || unit === undefined) throw usageError(`--${name} takes a size like 50GiB or 500MB, got '${v}'`)
+  return Math.floor(Number(m[1]) * unit)
+}
+
 export const client: Command = {
   name: 'client',
-  summary: 'run a branch client as a service: announce, resume, seed to LAN peers',
-  help: `Usage: peerstage client --tracker URL --data DIR --swarm-key FILE [--listen MULTIADDR]...
-                        [--dial-from IP] [--client-token T] [--trust PUBFILE]...
-                        [--metrics-listen HOST:PORT] [--json]
+  summary: 'run a branch client as a service: pre-stage, verify and run deployments',
+  help: `Usage: peerstage client --tracker URL --data DIR --swarm-key FILE --trust PUBFILE...
+                        [--listen MULTIADDR]... [--dial-from IP] [--client-token T]
+                        [--cache-max SIZE] [--metrics-listen HOST:PORT] [--json]
 
-A long-running node: announces to the tracker, finishes every package of its store that is
-not complete yet (a fetch killed earlier, with the same --data), and seeds everything it
-holds to the peers of its site. It pulls from DPs across the WAN only under a lease, at the
-lease's rate. Prints its peer id, addresses and placement, then runs until SIGINT/SIGTERM,
-telling the tracker it left so its lease moves on at once.
+A long-running node. It announces to the tracker and learns the deployments that target
+it. From each deployment's availableAt (plus a fixed per-client jitter) it pre-stages the
+package: from LAN peers first, from DPs across the WAN only under a lease, reusing chunks
+of packages it already holds. When complete it re-reads and verifies every chunk from disk
+and materializes the package under DIR/packages/NAME@VERSION/ (the directory appears only
+when whole). At mandatoryAt it verifies again and runs the program once, in the package
+directory, with PEERSTAGE_PACKAGE, PEERSTAGE_VERSION and PEERSTAGE_DEPLOYMENT set; its
+output goes to DIR/logs/ID.log. Content that fails verification is fetched again and never
+run. A client that comes online after mandatoryAt fetches and runs at once. It keeps
+seeding what it holds to its site's peers, and reports each deployment's state to the
+tracker ('peerstage deploy show ID'). SIGINT/SIGTERM stop it cleanly (a running program
+gets 30 s to finish); restarted with the same --data it resumes, and never runs a program
+twice for one deployment.
 
-Exit codes: 0 stopped by a signal; 1 tracker unreachable at start; 2 usage, bad token.`,
-  options: { ...NODE_OPTIONS, tracker: { type: 'string' }, data: { type: 'string' }, 'client-token': { type: 'string' } },
+  --trust PUBFILE       accept only packages signed by these publishers (repeat for several)
+  --cache-max SIZE      keep the packages under DIR at most this big (e.g. 50GiB), deleting
+                        least recently used ones that no pending deployment needs
+  --client-token T      the tracker's clientToken, if it has one
+  --dial-from IP        local address announces and dials leave from: the tracker places
+                        this client by it
+  --json                one JSON line at start, then one per deployment state change
+
+Exit codes: 0 stopped by a signal; 1 tracker unreachable at start; 2 usage, bad token or key.`,
+  options: { ...NODE_OPTIONS, tracker: { type: 'string' }, data: { type: 'string' }, 'client-token': { type: 'string' }, 'cache-max': { type: 'string' } },
   positionals: 0,
   async run(ctx) {
     const dataDir = resolve(requireString(ctx, 'data'))
     requireString(ctx, 'tracker')
+    const trusted = trustedKeys(ctx)
+    if (trusted === undefined) throw usageError('--trust PUBFILE is required: the client runs only packages of publishers it trusts')
+    const cacheMaxBytes = sizeOption(ctx, 'cache-max')
     const agent = trackerAgent(ctx, 'client', optionalString(ctx, 'client-token'))!
+    const manifests = trackerClient(ctx, optionalString(ctx, 'client-token'), optionalString(ctx, 'dial-from'))
     const { node, metrics } = await startNode(ctx, dataDir, agent.nodeHooks())
+    let deployments: DeploymentClient | undefined
     try {
       const swarms = await node.openStored()
       for (const s of swarms) if (!s.pkg.complete) await node.reuseLocalChunks(s.pkg)
+      deployments = await DeploymentClient.start({
+        node, agent, tracker: manifests, dataDir, trusted, ...(cacheMaxBytes !== undefined && { cacheMaxBytes }),
+        logger: createLogger({ module: 'deployments', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }),
+      })
+      deployments.on('state', (r) => {
+        const pkg = `${r.offer.name}@${r.offer.version}`
+        if (ctx.json) process.stdout.write(`${JSON.stringify({ deployment: r.offer.id, package: pkg, state: r.state, ...(r.reason !== undefined && { reason: r.reason }), ...(r.exitCode !== undefined && { exitCode: r.exitCode }), at: r.updatedAt })}\n`)
+        else ctx.print(`${r.updatedAt}  ${r.offer.id} ${pkg}: ${r.state}${r.exitCode !== undefined && r.exitCode !== null ? ` (exit ${r.exitCode})` : ''}${r.reason !== undefined ? ` — ${r.reason}` : ''}`)
+      })
       const placed = await agent.start(node)
-      const packages = swarms.map((s) => ({ name: s.pkg.manifest.name, version: s.pkg.manifest.version, packageId: s.pkg.packageId, complete: s.pkg.complete }))
-      if (ctx.json) process.stdout.write(`${JSON.stringify({ peerId: node.peerId, addresses: node.addresses, subnet: placed.subnet, site: placed.site, packages })}\n`)
+      const packages = node.allSwarms.map((s) => ({ name: s.pkg.manifest.name, version: s.pkg.manifest.version, packageId: s.pkg.packageId, complete: s.pkg.complete }))
+      const known = deployments.list().map((r) => ({ id: r.offer.id, package: `${r.offer.name}@${r.offer.version}`, state: r.state }))
+      if (ctx.json) process.stdout.write(`${JSON.stringify({ peerId: node.peerId, addresses: node.addresses, subnet: placed.subnet, site: placed.site, packages, deployments: known })}\n`)
       else {
         ctx.print(`client ${node.peerId} in subnet ${placed.subnet}, site ${placed.site ?? '(none)'}`)
         for (const p of packages) ctx.print(`  ${p.complete ? 'seeding' : 'fetching'} ${p.name}@${p.version}`)
+        for (const d of known) ctx.print(`  deployment ${d.id} ${d.package}: ${d.state}`)
       }
       await untilSignal()
       return 0
     } finally {
+      await deployments?.stop()
       await agent.stop()
+      manifests.close()
       metrics?.close()
       await node.stop()
     }

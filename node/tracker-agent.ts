@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { BandwidthHierarchy, LimiterChain, TokenBucket, UNLIMITED, type Limiter } from '../bandwidth/index.ts'
 import { silentLogger, type Logger } from '../common/index.ts'
-import { slash24, SubnetIndex, parseCidr, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type HandedPeer, type TrackerClient } from '../tracker/index.ts'
+import { slash24, SubnetIndex, parseCidr, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type DeploymentReport, type HandedPeer, type TrackerClient } from '../tracker/index.ts'
 import type { PeerNode } from './peer-node.ts'
 import { MAX_BLOCK_BYTES } from './wire/index.ts'
 import type { PackageSwarm, PeerInfo } from './swarm.ts'
@@ -56,6 +56,8 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
   private stopped = false
   private readonly polling = new AbortController()
   intervalSeconds = 30
+  /** Client: the deployment reports sent with every announce. */
+  deploymentReports: (() => DeploymentReport[]) | undefined
 
   constructor(init: TrackerAgentInit) {
     super()
@@ -79,6 +81,12 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
   /** The current upload budget toward a subnet (DP), bytes/s. */
   uploadRateTo(ip: string): number {
     return this.budgetLimits.rateOf('subnet', this.subnetOf(ip))
+  }
+
+  /** Package bytes received from LAN peers and across the WAN, in this process. */
+  bytesOf(packageId: string): { lan: number, wan: number } {
+    const c = this.counters.get(packageId)
+    return { lan: c?.lan ?? 0, wan: c?.wan ?? 0 }
   }
 
   get leaseRateBytesPerSec(): number {
@@ -159,6 +167,7 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
           ...(this.init.role === 'dp' && { uploaded: Object.fromEntries(c.uploaded) }),
         }
       }),
+      ...(this.deploymentReports !== undefined && { deployments: this.deploymentReports() }),
     }
   }
 

@@ -114,12 +114,12 @@ export class Store {
     await pkg.close()
     this.open.delete(id)
     const ops: Array<{ type: 'del', key: string }> = [`manifest:${id}`, `package:${id}`, `have:${id}`].map((key) => ({ type: 'del', key }))
-    for (let piece = 0; piece < pkg.pieceCount; piece++) {
-      for (const loc of pkg.chunkLocations(piece)) {
-        const indexed = await this.findChunk(loc.hash)
-        if (indexed?.path === loc.location.path) ops.push({ type: 'del', key: `chunk:${loc.hash}` })
-      }
-    }
+    // Index entries that point into this package (another package may hold the same chunk).
+    const locations = Array.from({ length: pkg.pieceCount }, (_, piece) => pkg.chunkLocations(piece)).flat()
+    const indexed = await this.db.getMany(locations.map((l) => `chunk:${l.hash}`))
+    locations.forEach((l, i) => {
+      if (indexed[i] !== undefined && (JSON.parse(indexed[i]!) as ChunkLocation).path === l.location.path) ops.push({ type: 'del', key: `chunk:${l.hash}` })
+    })
     await this.db.batch(ops)
     if (!pkg.readOnly) rmSync(pkg.root, { recursive: true, force: true })
   }

@@ -103,7 +103,9 @@ describe('peerstage client (real processes)', () => {
     await exited
     expect((await peerstage(['verify', manifest, out])).code).toBe(1) // there, but not whole yet
 
-    const client = startDaemon(['client', ...node, '--json'])
+    const noTrust = await peerstage(['client', ...node])
+    expect([noTrust.code, noTrust.stderr.split('\n')[0]]).toEqual([2, 'peerstage client: --trust PUBFILE is required: the client runs only packages of publishers it trusts'])
+    const client = startDaemon(['client', ...node, '--trust', join(dir, 'keys/publisher.pub'), '--json'])
     daemons.push(client.stop)
     const ready = await client.ready
     expect(ready).toMatchObject({ subnet: '127.0.1.0/24', site: 'leeds', packages: [{ name: 'win11', version: '1', complete: false }] })

@@ -1,0 +1,406 @@
+import { EventEmitter } from 'node:events'
+import { chmod } from 'node:fs/promises'
+import { join } from 'node:path'
+import { systemClock, type Clock } from '../../bandwidth/index.ts'
+import { parseManifest, totalBytes, verifyDirectory, type SignedManifest } from '../../chunker/index.ts'
+import { formatBytes, isPeerstageError, silentLogger, type Logger } from '../../common/index.ts'
+import { FINAL_STATES, type AnnounceAnswer, type DeploymentOffer, type DeploymentReport, type DeploymentState, type TrackerClient } from '../../tracker/index.ts'
+import type { PeerNode } from '../peer-node.ts'
+import { StoreErrorCodes, type StoredPackage } from '../store/index.ts'
+import type { PackageSwarm } from '../swarm.ts'
+import type { TrackerAgent } from '../tracker-agent.ts'
+import { evictFor, packagesBytes } from './cache.ts'
+import { freeBytes } from './disk.ts'
+import { createClientMetrics, type ClientMetrics } from './metrics.ts'
+import { runProgram } from './program.ts'
+import { loadRecords, saveRecord, touchPackage, type ByteSources, type DeploymentRecord } from './records.ts'
+import { expiresAt, startAt } from './schedule.ts'
+
+/** A failure that may pass (disk space) is tried again this long after. */
+const RETRY_MS = 60_000
+/** Even with nothing due, look again this often (a wall-clock jump, a long timer). */
+const MAX_SLEEP_MS = 60 * 60_000
+/** Reports sent per announce: the most recently changed. */
+const MAX_REPORTS = 64
+
+export interface DeploymentClientInit {
+  node: PeerNode
+  agent: TrackerAgent
+  /** Where manifests come from. */
+  tracker: TrackerClient
+  /** The client's data directory: packages/ and staging/ and logs/ go under it. */
+  dataDir: string
+  /** Publishers (`ed25519:…`) whose packages this client accepts. */
+  trusted: string[]
+  /** Keep the packages' total size under this, evicting least recently used ones no pending deployment needs. */
+  cacheMaxBytes?: number
+  /** Wall clock. @default () => new Date() */
+  now?: () => Date
+  /** Timers. @default systemClock */
+  clock?: Clock
+  /** At stop, wait this long for a running program before killing it. @default 30000 */
+  stopGraceMs?: number
+  logger?: Logger
+}
+
+/**
+ * A client's deployments: learns them from the tracker's announce answers, pre-stages each
+ * package from availableAt (+ jitter), verifies it from disk and materializes it under
+ * `packages/NAME@VERSION/`, then at mandatoryAt verifies again and runs the program once.
+ * Every state change is saved before it takes effect, so a restart resumes and a program
+ * never runs twice; bad content is fetched again and never run.
+ */
+export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }> {
+  readonly metrics: ClientMetrics
+  private readonly init: DeploymentClientInit
+  private readonly log: Logger
+  private readonly records = new Map<string, DeploymentRecord>()
+  /** Bytes of each record saved by earlier processes: reports add this process's counters. */
+  private readonly earlierBytes = new Map<string, ByteSources>()
+  private readonly watched = new WeakSet<PackageSwarm>()
+  private readonly now: () => number
+  private readonly clock: Clock
+  private work: Promise<void> = Promise.resolve()
+  private cancelWake: (() => void) | undefined
+  private program: { id: string, done: Promise<void>, abort: AbortController } | undefined
+  private stopped = false
+
+  private constructor(init: DeploymentClientInit) {
+    super()
+    this.init = init
+    this.log = init.logger ?? silentLogger()
+    this.now = () => (init.now ?? (() => new Date()))().getTime()
+    this.clock = init.clock ?? systemClock
+    this.metrics = createClientMetrics(init.node.metrics.registry, () => [...this.records.values()].map((r) => r.state))
+  }
+
+  /**
+   * Loads saved deployments (one that was running when the process died is failed: it is
+   * never run twice) and hooks into the agent. Call before `agent.start`.
+   */
+  static async start(init: DeploymentClientInit): Promise<DeploymentClient> {
+    const c = new DeploymentClient(init)
+    for (const r of await loadRecords(init.node.store)) {
+      c.records.set(r.offer.id, r)
+      c.earlierBytes.set(r.offer.id, r.bytes)
+      if (r.state === 'running') await c.set(r, 'failed', { reason: 'the client stopped while the program ran; a program is never run twice', exitCode: null })
+    }
+    init.agent.deploymentReports = () => c.reports()
+    init.agent.on('answer', (a) => c.onAnswer(a))
+    c.tick()
+    return c
+  }
+
+  /** Deployments this client knows, newest change first. */
+  list(): DeploymentRecord[] {
+    return [...this.records.values()].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
+  }
+
+  get(id: string): DeploymentRecord | undefined {
+    return this.records.get(id)
+  }
+
+  /** Re-examines every deployment now (also done on each answer and timer). */
+  tick(): Promise<void> {
+    this.work = this.work.then(() => this.advanceAll()).catch((err: Error) => this.log.error({ err: err.message }, 'deployment step failed'))
+    return this.work
+  }
+
+  /** Stops timers and work; a running program gets `stopGraceMs` to finish, then SIGTERM. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.cancelWake?.()
+    await this.work
+    const p = this.program
+    if (p === undefined) return
+    const grace = new Promise<'late'>((resolve) => { const t = setTimeout(() => resolve('late'), this.init.stopGraceMs ?? 30_000); t.unref() })
+    if (await Promise.race([p.done.then(() => 'done' as const), grace]) === 'late') {
+      this.log.warn({ deployment: p.id }, 'program still running at stop: terminating it')
+      p.abort.abort()
+      await p.done
+    }
+  }
+
+  private onAnswer(answer: AnnounceAnswer): void {
+    const offers = answer.deployments
+    if (offers === undefined || this.stopped) return
+    this.work = this.work.then(() => this.follow(offers)).catch((err: Error) => this.log.error({ err: err.message }, 'deployment update failed'))
+    void this.tick()
+  }
+
+  /** New offers become `waiting`; pending ones no longer offered are cancelled or expired. */
+  private async follow(offers: DeploymentOffer[]): Promise<void> {
+    const offered = new Set<string>()
+    for (const offer of offers) {
+      offered.add(offer.id)
+      if (this.records.has(offer.id)) continue
+      const r: DeploymentRecord = { offer, state: 'waiting', verifyFailures: 0, bytes: { lan: 0, wan: 0, reused: 0 }, updatedAt: new Date(this.now()).toISOString() }
+      this.records.set(offer.id, r)
+      await this.save(r)
+      this.log.info({ deployment: offer.id, package: `${offer.name}@${offer.version}` }, 'new deployment')
+    }
+    for (const r of this.records.values()) {
+      if (offered.has(r.offer.id) || FINAL_STATES.has(r.state) || r.state === 'running') continue
+      const expired = this.now() >= expiresAt(r.offer)
+      await this.set(r, expired ? 'expired' : 'cancelled', { reason: expired ? `expired at ${r.offer.expiresAt}` : 'no longer deployed to this client' })
+      await this.dropIfUnneeded(r.offer.packageId)
+    }
+  }
+
+  private async advanceAll(): Promise<void> {
+    if (this.stopped) return
+    for (const r of this.list().reverse()) {
+      try {
+        await this.advance(r)
+      } catch (err) {
+        this.log.error({ deployment: r.offer.id, err: (err as Error).message }, 'deployment step failed')
+        if (isPeerstageError(err) && err.code === StoreErrorCodes.DISK_FULL) await this.set(r, 'failed', { reason: err.message, retryAt: this.now() + RETRY_MS })
+      }
+    }
+    await this.keepCacheUnderMax()
+    this.scheduleWake()
+  }
+
+  private async advance(r: DeploymentRecord): Promise<void> {
+    const now = this.now()
+    if (r.state === 'failed' && r.retryAt !== undefined && r.retryAt <= now) await this.set(r, 'waiting', { reason: `retrying: ${r.reason}` })
+    if (FINAL_STATES.has(r.state) || r.state === 'running') return
+    if (now >= expiresAt(r.offer)) {
+      await this.set(r, 'expired', { reason: `expired at ${r.offer.expiresAt} before the program ran` })
+      await this.dropIfUnneeded(r.offer.packageId)
+      return
+    }
+    if (r.state === 'waiting') {
+      if (now < startAt(this.init.node.peerId, r.offer)) return
+      await this.begin(r)
+    }
+    if (r.state === 'downloading') {
+      const swarm = this.init.node.swarmOf(r.offer.packageId) ?? await this.begin(r)
+      if (swarm === undefined) return
+      this.watch(swarm)
+      if (!swarm.pkg.complete) return
+      if (!await this.checkOnDisk(r, swarm)) return
+      await this.materialize(swarm.pkg)
+      await this.set(r, 'verified')
+    }
+    if (r.state === 'verified' && now >= Date.parse(r.offer.mandatoryAt) && this.program === undefined) {
+      const swarm = this.init.node.swarmOf(r.offer.packageId)
+      if (swarm === undefined) return this.set(r, 'waiting', { reason: 'the verified package is gone from the store; fetching it again' })
+      // Verified earlier, but the disk may have changed since: never run what does not verify now.
+      if (!await this.checkOnDisk(r, swarm)) return
+      await this.run(r, swarm.pkg)
+    }
+  }
+
+  /** Gets the manifest, checks trust and disk space, and starts fetching. Undefined when it cannot start now. */
+  private async begin(r: DeploymentRecord): Promise<PackageSwarm | undefined> {
+    const { node } = this.init
+    const stored = await node.store.getPackage(r.offer.packageId)
+    let signed: SignedManifest
+    try {
+      signed = parseManifest(stored?.signed.canonical ?? await this.init.tracker.manifest(r.offer.packageId), { trusted: this.init.trusted })
+    } catch (err) {
+      if (isPeerstageError(err) && err.code.startsWith('PEERSTAGE_TRACKER_')) {
+        this.log.warn({ deployment: r.offer.id, err: err.message }, 'cannot get the manifest yet')
+        return undefined
+      }
+      await this.set(r, 'failed', { reason: `package refused: ${(err as Error).message}` })
+      return undefined
+    }
+    if (signed.packageId !== r.offer.packageId) {
+      await this.set(r, 'failed', { reason: `the tracker's manifest hashes to ${signed.packageId}, not the deployed ${r.offer.packageId}` })
+      return undefined
+    }
+    const need = totalBytes(signed.manifest) - (stored?.presentBytes ?? 0)
+    if (!await this.makeRoom(need, r.offer.packageId)) {
+      const free = await freeBytes(this.init.dataDir)
+      await this.set(r, 'failed', { reason: `not enough disk space: needs ${formatBytes(need)} in ${this.init.dataDir}, ${formatBytes(free)} free`, retryAt: this.now() + RETRY_MS })
+      return undefined
+    }
+    const swarm = await node.want(signed, stored?.root ?? join(this.init.dataDir, 'staging', dirName(signed)))
+    this.watch(swarm)
+    if (!swarm.pkg.complete) await node.reuseLocalChunks(swarm.pkg)
+    if (r.state !== 'downloading') await this.set(r, 'downloading')
+    this.init.agent.announceNow()
+    return swarm
+  }
+
+  /**
+   * Frees disk space for `need` more bytes by evicting packages no pending deployment needs.
+   * (--cache-max is kept after each step instead, so an older version stays until its
+   * chunks have been reused.)
+   */
+  private async makeRoom(need: number, packageId: string): Promise<boolean> {
+    const short = need - await freeBytes(this.init.dataDir)
+    if (short <= 0) return true
+    const protect = this.neededPackages()
+    protect.add(packageId)
+    await evictFor(this.init.node, short, protect, this.log)
+    return need <= await freeBytes(this.init.dataDir)
+  }
+
+  private async keepCacheUnderMax(): Promise<void> {
+    const cacheMax = this.init.cacheMaxBytes
+    if (cacheMax === undefined) return
+    const over = await packagesBytes(this.init.node.store) - cacheMax
+    if (over > 0) await evictFor(this.init.node, over, this.neededPackages(), this.log)
+  }
+
+  /** Packages of deployments not finished yet. */
+  private neededPackages(): Set<string> {
+    return new Set([...this.records.values()].filter((r) => !FINAL_STATES.has(r.state)).map((r) => r.offer.packageId))
+  }
+
+  private async dropIfUnneeded(packageId: string): Promise<void> {
+    const swarm = this.init.node.swarmOf(packageId)
+    if (swarm === undefined || swarm.pkg.complete || this.neededPackages().has(packageId)) return
+    this.log.info({ packageId }, 'deleting a partial package no deployment needs')
+    await this.init.node.drop(packageId)
+  }
+
+  /** Re-reads every chunk from disk; bad pieces are marked missing and fetched again. */
+  private async checkOnDisk(r: DeploymentRecord, swarm: PackageSwarm): Promise<boolean> {
+    const pkg = swarm.pkg
+    const report = await verifyDirectory(pkg.manifest, pkg.root)
+    if (report.ok) return true
+    const bad = badPieces(pkg, report.files.flatMap((f) => f.badChunks.map((c) => c.index)), report.files.filter((f) => f.status === 'missing').map((f) => f.path))
+    this.metrics.verificationFailures.inc()
+    this.log.warn({ deployment: r.offer.id, pieces: bad.length }, 'package failed verification on disk: fetching the bad pieces again')
+    await pkg.markMissing(bad)
+    swarm.recheck()
+    await this.set(r, 'downloading', { reason: `${bad.length} piece(s) failed verification on disk; fetching them again`, verifyFailures: r.verifyFailures + 1 })
+    this.init.agent.announceNow()
+    return false
+  }
+
+  /** Moves a verified package to packages/NAME@VERSION (one rename) with the manifest's file modes. */
+  private async materialize(pkg: StoredPackage): Promise<void> {
+    const target = join(this.init.dataDir, 'packages', dirName(pkg.signed))
+    if (pkg.root !== target) await pkg.moveTo(target)
+    await Promise.all(pkg.manifest.files.map((f) => (f.mode & 0o777) === 0 ? undefined : chmod(join(target, ...f.path.split('/')), f.mode & 0o7777)))
+    await touchPackage(this.init.node.store, pkg.packageId, this.now())
+  }
+
+  /** Saves `running` first, then runs: a crash mid-run is never followed by a second run. */
+  private async run(r: DeploymentRecord, pkg: StoredPackage): Promise<void> {
+    const program = pkg.manifest.programs.find((p) => p.name === r.offer.program)
+    if (program === undefined) return this.set(r, 'failed', { reason: `the package has no program '${r.offer.program}'` })
+    await this.set(r, 'running')
+    await touchPackage(this.init.node.store, pkg.packageId, this.now())
+    const abort = new AbortController()
+    const done = runProgram({
+      command: program.command,
+      args: program.args,
+      cwd: pkg.root,
+      env: { ...process.env, PEERSTAGE_PACKAGE: pkg.manifest.name, PEERSTAGE_VERSION: pkg.manifest.version, PEERSTAGE_DEPLOYMENT: r.offer.id },
+      logPath: join(this.init.dataDir, 'logs', `${r.offer.id}.log`),
+      signal: abort.signal,
+    }).then(async (result) => {
+      this.metrics.programExits.inc({ code: result.startError !== undefined ? 'unstarted' : result.exitCode === null ? 'signal' : String(result.exitCode) })
+      const ok = result.exitCode === 0
+      const reason = ok ? undefined : result.startError ?? (result.exitCode === null ? `killed by ${result.signal}` : `exit code ${result.exitCode}`)
+      await this.set(r, ok ? 'succeeded' : 'failed', { exitCode: result.exitCode, logTail: result.logTail, ...(reason !== undefined && { reason }) })
+    }).catch((err: Error) => this.set(r, 'failed', { reason: `program failed to run: ${err.message}` })).finally(() => {
+      this.program = undefined
+      if (!this.stopped) void this.tick()
+    })
+    this.program = { id: r.offer.id, done, abort }
+  }
+
+  private watch(swarm: PackageSwarm): void {
+    if (this.watched.has(swarm)) return
+    this.watched.add(swarm)
+    swarm.on('complete', () => { void this.tick() })
+    swarm.on('error', (err) => {
+      for (const r of this.records.values()) {
+        if (r.offer.packageId !== swarm.pkg.packageId || r.state !== 'downloading') continue
+        const retry = isPeerstageError(err) && err.code === StoreErrorCodes.DISK_FULL
+        void this.set(r, 'failed', { reason: err.message, ...(retry && { retryAt: this.now() + RETRY_MS }) })
+      }
+    })
+  }
+
+  private async set(r: DeploymentRecord, state: DeploymentState, fields: Partial<Pick<DeploymentRecord, 'reason' | 'exitCode' | 'logTail' | 'verifyFailures' | 'retryAt'>> = {}): Promise<void> {
+    const changed = r.state !== state
+    r.state = state
+    delete r.reason
+    delete r.retryAt
+    Object.assign(r, fields)
+    r.updatedAt = new Date(this.now()).toISOString()
+    await this.save(r)
+    if (changed) {
+      this.log.info({ deployment: r.offer.id, state, reason: r.reason }, 'deployment state')
+      this.emit('state', r)
+      this.init.agent.announceNow()
+    }
+  }
+
+  private save(r: DeploymentRecord): Promise<void> {
+    r.bytes = this.bytesOf(r)
+    return saveRecord(this.init.node.store, r)
+  }
+
+  private bytesOf(r: DeploymentRecord): ByteSources {
+    const before = this.earlierBytes.get(r.offer.id) ?? { lan: 0, wan: 0, reused: 0 }
+    const now = this.init.agent.bytesOf(r.offer.packageId)
+    return { lan: before.lan + now.lan, wan: before.wan + now.wan, reused: before.reused + this.init.node.reusedBytesOf(r.offer.packageId) }
+  }
+
+  private reports(): DeploymentReport[] {
+    return this.list().slice(0, MAX_REPORTS).map((r) => {
+      const pkg = this.init.node.swarmOf(r.offer.packageId)?.pkg
+      const total = pkg === undefined ? 0 : totalBytes(pkg.manifest)
+      const progress = ['verified', 'running', 'succeeded'].includes(r.state) ? 1 : pkg === undefined || total === 0 ? 0 : pkg.presentBytes / total
+      return {
+        id: r.offer.id,
+        state: r.state,
+        progress,
+        ...(r.reason !== undefined && { reason: r.reason.slice(0, 512) }),
+        ...(r.exitCode !== undefined && { exitCode: r.exitCode }),
+        ...(r.logTail !== undefined && { logTail: r.logTail }),
+        bytes: this.bytesOf(r),
+        verifyFailures: r.verifyFailures,
+        updatedAt: r.updatedAt,
+      }
+    })
+  }
+
+  /**
+   * One timer at the next moment something falls due (a start, a mandatory time, a retry,
+   * an expiry). What is due already but could not go on (the tracker unreachable, another
+   * program running) goes on at the next answer or program exit, not in a loop.
+   */
+  private scheduleWake(): void {
+    this.cancelWake?.()
+    if (this.stopped) return
+    const now = this.now()
+    let next = now + MAX_SLEEP_MS
+    const due = (t: number): void => { if (t > now && t < next) next = t }
+    for (const r of this.records.values()) {
+      if (r.state === 'waiting') due(startAt(this.init.node.peerId, r.offer))
+      if (r.state === 'verified') due(Date.parse(r.offer.mandatoryAt))
+      if (r.retryAt !== undefined) due(r.retryAt)
+      if (!FINAL_STATES.has(r.state)) due(expiresAt(r.offer))
+    }
+    this.cancelWake = this.clock.setTimer(() => { void this.tick() }, next - now)
+  }
+}
+
+/** Pieces holding any of the chunks (or files) found bad. */
+function badPieces(pkg: StoredPackage, badChunks: number[], missingFiles: string[]): number[] {
+  const bad = new Set(badChunks)
+  const missing = new Set(missingFiles)
+  const out: number[] = []
+  pkg.manifest.pieces.forEach((p, i) => {
+    if (missing.has(pkg.manifest.files[p.file]!.path)) out.push(i)
+    else for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; k++) if (bad.has(k)) { out.push(i); break }
+  })
+  return out
+}
+
+/** `NAME@VERSION` when that is a safe directory name, else the package id. */
+function dirName(signed: SignedManifest): string {
+  const name = `${signed.manifest.name}@${signed.manifest.version}`
+  return /^[A-Za-z0-9][A-Za-z0-9._@+-]*$/.test(name) ? name : signed.packageId
+}
+

@@ -1,0 +1,10 @@
+/**
+ * client: a branch client's deployments. Learns them from the tracker, pre-stages from
+ * availableAt (+ jitter), verifies from disk and materializes under packages/NAME@VERSION,
+ * runs the program once at mandatoryAt, repairs what fails verification, and keeps the
+ * package cache under its limit.
+ */
+export { DeploymentClient, type DeploymentClientInit } from './deployment-client.ts'
+export type { DeploymentRecord } from './records.ts'
+export { jitterMs, startAt } from './schedule.ts'
+export { runProgram, LOG_TAIL_BYTES, type ProgramResult } from './program.ts'
