@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { BandwidthHierarchy, parseRate, TokenBucket } from '../bandwidth/index.ts'
 import { HashPool, readManifest, verifyDirectory } from '../chunker/index.ts'
 import { trustedKeys } from './chunker-commands.ts'
-import { createLogger, createProgress, formatBytes, PeerstageError } from '../common/index.ts'
+import { createLogger, createProgress, formatBytes, isPeerstageError, PeerstageError } from '../common/index.ts'
 import { DeploymentClient, generateSwarmKeyFile, loadSwarmKey, PeerNode, serveMetrics, subnet24, TrackerAgent, type PeerInfo, type PeerNodeInit } from '../node/index.ts'
 import { trackerClient } from './tracker-commands.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
@@ -251,6 +251,25 @@ verification failed); 2 usage, or a manifest that is invalid or untrusted, or a 
   },
 }
 
+/** Seconds between tries of a client whose tracker is not reachable yet. */
+const UNREACHABLE_RETRY_SECONDS = 5
+
+/**
+ * A client is a service: it may start before the network or the tracker is up, so it keeps
+ * trying (saying so once) instead of exiting. Undefined when a signal stops it first.
+ */
+async function firstAnnounce(agent: TrackerAgent, node: PeerNode): Promise<Awaited<ReturnType<TrackerAgent['start']>> | undefined> {
+  for (let said = false; ;said = true) {
+    try {
+      return await agent.start(node)
+    } catch (err) {
+      if (!isPeerstageError(err) || err.code !== 'PEERSTAGE_TRACKER_UNREACHABLE') throw err
+      if (!said) process.stderr.write(`peerstage client: ${err.message}; trying again every ${UNREACHABLE_RETRY_SECONDS} s\n`)
+    }
+    if (await untilSignal(UNREACHABLE_RETRY_SECONDS)) return undefined
+  }
+}
+
 const SIZE_UNITS: Record<string, number> = { '': 1, 'b': 1, 'kb': 1e3, 'kib': 1024, 'mb': 1e6, 'mib': 1024 ** 2, 'gb': 1e9, 'gib': 1024 ** 3, 'tb': 1e12, 'tib': 1024 ** 4 }
 
 /** `50GiB`, `500MB`, `1048576` → bytes. */
@@ -292,7 +311,9 @@ twice for one deployment.
                         this client by it
   --json                one JSON line at start, then one per deployment state change
 
-Exit codes: 0 stopped by a signal; 1 tracker unreachable at start; 2 usage, bad token or key.`,
+A tracker not reachable at start is tried again every 5 s (said once on stderr).
+
+Exit codes: 0 stopped by a signal; 2 usage, bad token or key.`,
   options: { ...NODE_OPTIONS, tracker: { type: 'string' }, data: { type: 'string' }, 'client-token': { type: 'string' }, 'cache-max': { type: 'string' } },
   positionals: 0,
   async run(ctx) {
@@ -317,7 +338,8 @@ Exit codes: 0 stopped by a signal; 1 tracker unreachable at start; 2 usage, bad 
         if (ctx.json) process.stdout.write(`${JSON.stringify({ deployment: r.offer.id, package: pkg, state: r.state, ...(r.reason !== undefined && { reason: r.reason }), ...(r.exitCode !== undefined && { exitCode: r.exitCode }), at: r.updatedAt })}\n`)
         else ctx.print(`${r.updatedAt}  ${r.offer.id} ${pkg}: ${r.state}${r.exitCode !== undefined && r.exitCode !== null ? ` (exit ${r.exitCode})` : ''}${r.reason !== undefined ? ` — ${r.reason}` : ''}`)
       })
-      const placed = await agent.start(node)
+      const placed = await firstAnnounce(agent, node)
+      if (placed === undefined) return 0 // stopped by a signal before the tracker answered
       const packages = node.allSwarms.map((s) => ({ name: s.pkg.manifest.name, version: s.pkg.manifest.version, packageId: s.pkg.packageId, complete: s.pkg.complete }))
       const known = deployments.list().map((r) => ({ id: r.offer.id, package: `${r.offer.name}@${r.offer.version}`, state: r.state }))
       if (ctx.json) process.stdout.write(`${JSON.stringify({ peerId: node.peerId, addresses: node.addresses, subnet: placed.subnet, site: placed.site, packages, deployments: known })}\n`)

@@ -1,14 +1,15 @@
-/** Resolves on SIGINT or SIGTERM (or after `seconds`, when given). */
-export function untilSignal(seconds?: number): Promise<void> {
+/** Resolves on SIGINT or SIGTERM with true (or after `seconds`, when given, with false). */
+export function untilSignal(seconds?: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const done = (): void => {
-      process.off('SIGINT', done)
-      process.off('SIGTERM', done)
+    const done = (signalled: boolean): void => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
       clearTimeout(timer)
-      resolve()
+      resolve(signalled)
     }
-    const timer = seconds === undefined ? undefined : setTimeout(done, seconds * 1000)
-    process.once('SIGINT', done)
-    process.once('SIGTERM', done)
+    const onSignal = (): void => done(true)
+    const timer = seconds === undefined ? undefined : setTimeout(() => done(false), seconds * 1000)
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
   })
 }

@@ -7,6 +7,7 @@ import { chunkerCommands } from '../bin/chunker-commands.ts'
 import { nodeCommands } from '../bin/node-commands.ts'
 import { NodeErrorCodes, StoreErrorCodes } from '../node/index.ts'
 import { trackerCommands } from '../bin/tracker-commands.ts'
+import { deployCommands } from '../bin/deploy-commands.ts'
 import { TrackerErrorCodes } from '../tracker/index.ts'
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
@@ -21,7 +22,7 @@ describe('README', () => {
   })
 
   it('documents every command and every option', () => {
-    for (const cmd of [...chunkerCommands, ...nodeCommands, ...trackerCommands]) {
+    for (const cmd of [...chunkerCommands, ...nodeCommands, ...trackerCommands, ...deployCommands]) {
       expect(readme).toContain(`\`${cmd.name} `)
       for (const option of Object.keys(cmd.options)) expect(readme, `${cmd.name} --${option}`).toContain(`--${option}`)
     }

@@ -116,4 +116,20 @@ describe('peerstage client (real processes)', () => {
     }
     expect(verified).toBe(0)
   })
+
+  it('keeps trying a tracker that is not up yet, and stops cleanly on SIGTERM meanwhile', async () => {
+    const dir = tempDir()
+    expect((await peerstage(['keygen', '--out', join(dir, 'keys')])).code).toBe(0)
+    expect((await peerstage(['swarm-key', '--out', join(dir, 'swarm.key')])).code).toBe(0)
+    const child = spawnCli(['client', '--tracker', 'http://127.0.10.10:1', '--data', join(dir, 'client'), '--swarm-key', join(dir, 'swarm.key'),
+      '--trust', join(dir, 'keys/publisher.pub'), '--listen', '/ip4/127.0.1.9/tcp/0', '--dial-from', '127.0.1.9'])
+    let stderr = ''
+    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
+    const exited = new Promise<number | null>((r) => child.once('exit', r))
+    for (let i = 0; i < 200 && !stderr.includes('trying again'); i++) await new Promise((r) => setTimeout(r, 50))
+    expect(stderr).toBe('peerstage client: cannot reach the tracker at http://127.0.10.10:1: ECONNREFUSED; trying again every 5 s\n')
+    expect(child.exitCode).toBeNull() // still running: a service outlives a tracker that is down
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+  })
 })
