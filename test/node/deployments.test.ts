@@ -8,11 +8,13 @@ import { TokenBucket } from '../../bandwidth/index.ts'
 import { DeploymentClient, TrackerAgent, type PeerNode } from '../../node/index.ts'
 import { saveRecord, type DeploymentRecord } from '../../node/client/records.ts'
 import { startAt } from '../../node/client/index.ts'
-import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, TrackerClient, type DeploymentOffer, type DeploymentState } from '../../tracker/index.ts'
+import { createTrackerConfig, MemoryTrackerStore, Tracker, TrackerClient, type DeploymentOffer, type DeploymentState } from '../../tracker/index.ts'
 import { FakeClock } from '../helpers/fake-clock.ts'
 import { newSwarmKey, startNode } from '../helpers/nodes.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
+import { until } from '../helpers/until.ts'
+import { serveTracker } from '../tracker/helpers.ts'
 
 /** Friday 2026-11-27 18:00 UTC: the deployments below are available from 20:00. */
 const FRIDAY_1800 = Date.UTC(2026, 10, 27, 18, 0, 0)
@@ -26,18 +28,6 @@ const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
-
-function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now()
-    const tick = (): void => {
-      if (check()) return resolve()
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`))
-      setTimeout(tick, 20)
-    }
-    tick()
-  })
-}
 
 /** A package with an install program whose output proves which bytes it ran on. */
 async function packPackage(dir: string, version: string, privateKeyPath: string, seed: number): Promise<PackResult & { src: string, wimHash: string }> {
@@ -67,9 +57,7 @@ async function world(options: { dpRate?: number } = {}) {
     trust: [keys.publicKeyPath],
     sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.1.0/24'], wan: { maxWanClients: 8 } }, { name: 'york', subnets: ['127.0.2.0/24'] }],
   }), { store: new MemoryTrackerStore(), now, clock })
-  const app = createTrackerServer(tracker)
-  await app.listen({ host: '127.0.10.10', port: 0 })
-  const url = `http://127.0.10.10:${(app.server.address() as { port: number }).port}`
+  const { app, url } = await serveTracker(tracker)
   const admin = new TrackerClient({ url, token: 'admin' })
   cleanups.push(async () => {
     admin.close()
@@ -112,7 +100,9 @@ async function world(options: { dpRate?: number } = {}) {
     cleanups.push(stop)
     await agent.start(node)
     const stateOf = (id: string): DeploymentState | undefined => deployments.get(id)?.state
-    const reach = (id: string, state: DeploymentState, timeoutMs?: number): Promise<void> => until(() => stateOf(id) === state, `${ip} to reach ${state} (is ${stateOf(id)}: ${deployments.get(id)?.reason ?? ''})`, timeoutMs)
+    // Reached once saved and announced as an event (a new deployment starts `waiting` without one).
+    const reached = (id: string, state: DeploymentState): boolean => stateOf(id) === state && (state === 'waiting' || states.get(`${ip} ${id}`)?.at(-1) === state)
+    const reach = (id: string, state: DeploymentState, timeoutMs?: number): Promise<void> => until(() => reached(id, state), `${ip} to reach ${state} (is ${stateOf(id)}: ${deployments.get(id)?.reason ?? ''})`, timeoutMs)
     return { ip, dataDir, node, agent, deployments, stateOf, reach, stop, statesSeen: (id: string) => states.get(`${ip} ${id}`) ?? [] }
   }
 

@@ -5,6 +5,8 @@ import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, 
 import { packSample, sampleTree } from '../helpers/packages.ts'
 import { newSwarmKey, startNode } from '../helpers/nodes.ts'
 import { tempDir } from '../helpers/tmp.ts'
+import { until } from '../helpers/until.ts'
+import { serveTracker } from '../tracker/helpers.ts'
 
 let tracker: Tracker
 let app: ReturnType<typeof createTrackerServer>
@@ -16,9 +18,7 @@ beforeEach(async () => {
     adminToken: 'admin', dpToken: 'dp', announceIntervalSeconds: 1,
     sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.2.0/24'] }],
   }), { store: new MemoryTrackerStore() })
-  app = createTrackerServer(tracker)
-  await app.listen({ host: '127.0.10.10', port: 0 })
-  url = `http://127.0.10.10:${(app.server.address() as { port: number }).port}`
+  ;({ app, url } = await serveTracker(tracker))
 })
 
 afterEach(async () => {
@@ -26,18 +26,6 @@ afterEach(async () => {
   await app.close()
   await tracker.stop()
 })
-
-function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now()
-    const tick = (): void => {
-      if (check()) return resolve()
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`))
-      setTimeout(tick, 20)
-    }
-    tick()
-  })
-}
 
 /** A package, a swarm key, and a DP on 127.0.10.1 seeding it under the tracker. */
 async function dpUnderTracker() {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, TrackerClient, type DeploymentInput } from '../../tracker/index.ts'
-import { announceOf, peerId, signedPackage, trustingConfig } from './helpers.ts'
+import { announceOf, peerId, serveTracker, signedPackage, trustingConfig } from './helpers.ts'
 
 let tracker: Tracker
 let app: ReturnType<typeof createTrackerServer>
@@ -21,9 +21,7 @@ beforeAll(async () => {
   pkg = await signedPackage(dir)
   stranger = await signedPackage(join(dir, 'stranger'))
   tracker = await Tracker.start(createTrackerConfig(trustingConfig(pkg.keys.publicKeyPath, { clientToken: 'client-s3cret' })), { store: new MemoryTrackerStore() })
-  app = createTrackerServer(tracker)
-  await app.listen({ host: '127.0.10.10', port: 0 })
-  url = `http://127.0.10.10:${(app.server.address() as { port: number }).port}`
+  ;({ app, url } = await serveTracker(tracker))
 })
 
 afterAll(async () => {

@@ -3,7 +3,7 @@ import { generatePublisherKeys, loadPrivateKey, pack, type PackResult, type Publ
 import { FakeClock } from '../helpers/fake-clock.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes } from '../helpers/tmp.ts'
-import { createTrackerConfig, MemoryTrackerStore, Tracker, type AnnounceRequest, type TrackerStore } from '../../tracker/index.ts'
+import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, type AnnounceRequest, type TrackerServerInit, type TrackerStore } from '../../tracker/index.ts'
 
 /** Monday 2026-11-23 07:59:00 UTC (07:59 in London, winter time). */
 export const MONDAY_0759 = Date.UTC(2026, 10, 23, 7, 59, 0)
@@ -80,4 +80,11 @@ export async function signedPackage(dir: string, options: { keys?: PublisherKeyF
 /** CONFIG plus a trusted publisher key file. */
 export function trustingConfig(publicKeyPath: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...CONFIG, trust: [publicKeyPath], ...extra }
+}
+
+/** Serves a tracker's API on 127.0.10.10, on a port of the system's choosing. */
+export async function serveTracker(tracker: Tracker, init: TrackerServerInit = {}): Promise<{ app: ReturnType<typeof createTrackerServer>, url: string }> {
+  const app = createTrackerServer(tracker, init)
+  await app.listen({ host: '127.0.10.10', port: 0 })
+  return { app, url: `http://127.0.10.10:${(app.server.address() as { port: number }).port}` }
 }

@@ -1,7 +1,7 @@
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, TrackerClient } from '../../tracker/index.ts'
-import { announceOf, CONFIG, peerId, PKG } from './helpers.ts'
+import { announceOf, CONFIG, peerId, PKG, serveTracker } from './helpers.ts'
 
 let tracker: Tracker
 let app: ReturnType<typeof createTrackerServer>
@@ -10,9 +10,7 @@ const clients: TrackerClient[] = []
 
 beforeAll(async () => {
   tracker = await Tracker.start(createTrackerConfig(CONFIG), { store: new MemoryTrackerStore() })
-  app = createTrackerServer(tracker, { maxBudgetWaitSeconds: 10 })
-  await app.listen({ host: '127.0.10.10', port: 0 })
-  url = `http://127.0.10.10:${(app.server.address() as { port: number }).port}`
+  ;({ app, url } = await serveTracker(tracker, { maxBudgetWaitSeconds: 10 }))
 })
 
 afterAll(async () => {
