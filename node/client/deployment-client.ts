@@ -174,6 +174,7 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
       if (now < startAt(this.init.node.peerId, r.offer)) return
       await this.begin(r)
     }
+    let justVerified = false
     if (r.state === 'downloading') {
       const swarm = this.init.node.swarmOf(r.offer.packageId) ?? await this.begin(r)
       if (swarm === undefined) return
@@ -182,12 +183,13 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
       if (!await this.checkOnDisk(r, swarm)) return
       await this.materialize(swarm.pkg)
       await this.set(r, 'verified')
+      justVerified = true
     }
     if (r.state === 'verified' && now >= Date.parse(r.offer.mandatoryAt) && this.program === undefined) {
       const swarm = this.init.node.swarmOf(r.offer.packageId)
       if (swarm === undefined) return this.set(r, 'waiting', { reason: 'the verified package is gone from the store; fetching it again' })
-      // Verified earlier, but the disk may have changed since: never run what does not verify now.
-      if (!await this.checkOnDisk(r, swarm)) return
+      // Verified earlier, the disk may have changed since: never run what does not verify now.
+      if (!justVerified && !await this.checkOnDisk(r, swarm)) return
       await this.run(r, swarm.pkg)
     }
   }
