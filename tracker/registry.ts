@@ -22,7 +22,12 @@ const SAMPLE_MIN = 64
 /** or this many per place to fill. */
 const SAMPLE_FACTOR = 2
 
-export type Tier = 'subnet' | 'site' | 'dp' | 'remote-dp'
+/**
+ * How near a handed-out peer is: `subnet` and `site` are LAN; `dp` a DP serving the
+ * asker's site; `upstream-dp` a DP of an ancestor site (parent first); `remote-dp` any
+ * other DP; `parent-dp` (to DPs only) a DP of the parent site to replicate from.
+ */
+export type Tier = 'subnet' | 'site' | 'dp' | 'upstream-dp' | 'remote-dp' | 'parent-dp'
 
 export interface HandedPeer {
   peerId: string

@@ -9,6 +9,7 @@ import { DeploymentTable, type DeploymentStatus, type StateCounts } from './depl
 import { leaseKey, LeaseTable, type Lease } from './leases.ts'
 import { createTrackerMetrics, type TrackerMetrics } from './metrics.ts'
 import { Registry, type HandedPeer, type Registration } from './registry.ts'
+import type { KnownDp, LinkBudget, ReplicaOffer, ReplicaReport } from './replication-types.ts'
 import type { StoreOp, TrackerStore } from './store/index.ts'
 
 /** Byte counters a node reports per package, cumulative since it started. */
@@ -32,6 +33,8 @@ export interface AnnounceRequest {
     bytes?: ReportedBytes
     /** DPs: bytes uploaded per destination subnet, cumulative. */
     uploaded?: Record<string, number>
+    /** DPs: the package's replication state here. */
+    replica?: ReplicaReport
   }>
   /** `stopped`: the node is shutting down; its leases move on now. */
   event?: 'stopped'
@@ -58,6 +61,10 @@ export interface BudgetList {
   subnets: SubnetBudget[]
   /** For addresses in no configured subnet, per /24. */
   unassignedRateBytesPerSec: number | null
+  /** Every site with a parent: what its parent's DPs may send its DPs now. */
+  links: LinkBudget[]
+  /** Registered DPs: uploads to them go by link, not by subnet budget. */
+  dps: KnownDp[]
 }
 
 export interface AnnounceAnswer {
@@ -69,6 +76,8 @@ export interface AnnounceAnswer {
   budgets?: BudgetList
   /** Clients: every deployment that targets them, neither cancelled nor expired. DPs: none. */
   deployments: DeploymentOffer[]
+  /** DPs only: the catalogue packages this DP's site must hold. */
+  replicate?: ReplicaOffer[]
 }
 
 export interface TrackerComponents {
@@ -263,6 +272,8 @@ export class Tracker {
         rateBytesPerSec: s.name === dpSite ? null : Budgets.json(this.budgets.rateOf(c.text)),
       }))),
       unassignedRateBytesPerSec: Budgets.json(this.budgets.rateOf('')),
+      links: [], // TODO(issue 7): link rates
+      dps: [],
     }
   }
 
