@@ -13,6 +13,8 @@ export const NodeErrorCodes = {
   BAD_ADDRESS: 'PEERSTAGE_NODE_BAD_ADDRESS',
   /** A DP's source files do not match the manifest it was asked to seed. */
   SOURCE_MISMATCH: 'PEERSTAGE_NODE_SOURCE_MISMATCH',
+  /** The tracker's manifest for a package does not hash to that package's id. */
+  MANIFEST_MISMATCH: 'PEERSTAGE_NODE_MANIFEST_MISMATCH',
   /** A wire message longer than any legal one: the peer is cut off. */
   WIRE_OVERSIZE: 'PEERSTAGE_NODE_WIRE_OVERSIZE',
 } as const

@@ -1,16 +1,15 @@
 import { EventEmitter } from 'node:events'
-import { chmod } from 'node:fs/promises'
 import { join } from 'node:path'
 import { systemClock, type Clock } from '../../bandwidth/index.ts'
-import { parseManifest, totalBytes, verifyDirectory, type SignedManifest } from '../../chunker/index.ts'
+import { totalBytes } from '../../chunker/index.ts'
 import { formatBytes, isPeerstageError, silentLogger, type Logger } from '../../common/index.ts'
 import { FINAL_STATES, type AnnounceAnswer, type DeploymentOffer, type DeploymentReport, type DeploymentState, type TrackerClient } from '../../tracker/index.ts'
 import type { PeerNode } from '../peer-node.ts'
 import { StoreErrorCodes, type StoredPackage } from '../store/index.ts'
+import { freeBytes, materialize, stagingRoot, trustedManifest, verifyOnDisk } from '../staging/index.ts'
 import type { PackageSwarm } from '../swarm.ts'
 import type { TrackerAgent } from '../tracker-agent.ts'
 import { evictFor, packagesBytes } from './cache.ts'
-import { freeBytes } from './disk.ts'
 import { createClientMetrics, type ClientMetrics } from './metrics.ts'
 import { runProgram } from './program.ts'
 import { loadRecords, saveRecord, touchPackage, type ByteSources, type DeploymentRecord } from './records.ts'
@@ -197,10 +196,9 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
   /** Gets the manifest, checks trust and disk space, and starts fetching. Undefined when it cannot start now. */
   private async begin(r: DeploymentRecord): Promise<PackageSwarm | undefined> {
     const { node } = this.init
-    const stored = await node.store.getPackage(r.offer.packageId)
-    let signed: SignedManifest
+    let got: Awaited<ReturnType<typeof trustedManifest>>
     try {
-      signed = parseManifest(stored?.signed.canonical ?? await this.init.tracker.manifest(r.offer.packageId), { trusted: this.init.trusted })
+      got = await trustedManifest(node.store, this.init.tracker, r.offer.packageId, this.init.trusted)
     } catch (err) {
       if (isPeerstageError(err) && err.code.startsWith('PEERSTAGE_TRACKER_')) {
         this.log.warn({ deployment: r.offer.id, err: err.message }, 'cannot get the manifest yet')
@@ -209,17 +207,14 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
       await this.set(r, 'failed', { reason: `package refused: ${(err as Error).message}` })
       return undefined
     }
-    if (signed.packageId !== r.offer.packageId) {
-      await this.set(r, 'failed', { reason: `the tracker's manifest hashes to ${signed.packageId}, not the deployed ${r.offer.packageId}` })
-      return undefined
-    }
+    const { signed, stored } = got
     const need = totalBytes(signed.manifest) - (stored?.presentBytes ?? 0)
     if (!await this.makeRoom(need, r.offer.packageId)) {
       const free = await freeBytes(this.init.dataDir)
       await this.set(r, 'failed', { reason: `not enough disk space: needs ${formatBytes(need)} in ${this.init.dataDir}, ${formatBytes(free)} free`, retryAt: this.now() + RETRY_MS })
       return undefined
     }
-    const swarm = await node.want(signed, stored?.root ?? join(this.init.dataDir, 'staging', dirName(signed)))
+    const swarm = await node.want(signed, stagingRoot(this.init.dataDir, signed, stored))
     this.watch(swarm)
     if (!swarm.pkg.complete) await node.reuseLocalChunks(swarm.pkg)
     if (r.state !== 'downloading') await this.set(r, 'downloading')
@@ -262,24 +257,18 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
 
   /** Re-reads every chunk from disk; bad pieces are marked missing and fetched again. */
   private async checkOnDisk(r: DeploymentRecord, swarm: PackageSwarm): Promise<boolean> {
-    const pkg = swarm.pkg
-    const report = await verifyDirectory(pkg.manifest, pkg.root)
-    if (report.ok) return true
-    const bad = badPieces(pkg, report.files.flatMap((f) => f.badChunks.map((c) => c.index)), report.files.filter((f) => f.status === 'missing').map((f) => f.path))
+    const bad = await verifyOnDisk(swarm)
+    if (bad === 0) return true
     this.metrics.verificationFailures.inc()
-    this.log.warn({ deployment: r.offer.id, pieces: bad.length }, 'package failed verification on disk: fetching the bad pieces again')
-    await pkg.markMissing(bad)
-    swarm.recheck()
-    await this.set(r, 'downloading', { reason: `${bad.length} piece(s) failed verification on disk; fetching them again`, verifyFailures: r.verifyFailures + 1 })
+    this.log.warn({ deployment: r.offer.id, pieces: bad }, 'package failed verification on disk: fetching the bad pieces again')
+    await this.set(r, 'downloading', { reason: `${bad} piece(s) failed verification on disk; fetching them again`, verifyFailures: r.verifyFailures + 1 })
     this.init.agent.announceNow()
     return false
   }
 
-  /** Moves a verified package to packages/NAME@VERSION (one rename) with the manifest's file modes. */
+  /** Moves a verified package under packages/ and marks it used now (for the cache's LRU). */
   private async materialize(pkg: StoredPackage): Promise<void> {
-    const target = join(this.init.dataDir, 'packages', dirName(pkg.signed))
-    if (pkg.root !== target) await pkg.moveTo(target)
-    await Promise.all(pkg.manifest.files.map((f) => (f.mode & 0o777) === 0 ? undefined : chmod(join(target, ...f.path.split('/')), f.mode & 0o7777)))
+    await materialize(pkg, this.init.dataDir)
     await touchPackage(this.init.node.store, pkg.packageId, this.now())
   }
 
@@ -387,22 +376,3 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
     this.cancelWake = this.clock.setTimer(() => { void this.tick() }, next - now)
   }
 }
-
-/** Pieces holding any of the chunks (or files) found bad. */
-function badPieces(pkg: StoredPackage, badChunks: number[], missingFiles: string[]): number[] {
-  const bad = new Set(badChunks)
-  const missing = new Set(missingFiles)
-  const out: number[] = []
-  pkg.manifest.pieces.forEach((p, i) => {
-    if (missing.has(pkg.manifest.files[p.file]!.path)) out.push(i)
-    else for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; k++) if (bad.has(k)) { out.push(i); break }
-  })
-  return out
-}
-
-/** `NAME@VERSION` when that is a safe directory name, else the package id. */
-function dirName(signed: SignedManifest): string {
-  const name = `${signed.manifest.name}@${signed.manifest.version}`
-  return /^[A-Za-z0-9][A-Za-z0-9._@+-]*$/.test(name) ? name : signed.packageId
-}
-

@@ -1,0 +1,7 @@
+/**
+ * staging: what clients and DPs share to pre-stage a package — a trusted manifest, a
+ * staging directory, verification from disk with repair, one rename into packages/, and
+ * the free-space check before it all.
+ */
+export { dirName, materialize, stagingRoot, trustedManifest, verifyOnDisk } from './staging.ts'
+export { freeBytes } from './disk.ts'

@@ -1,0 +1,70 @@
+import { chmod } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseManifest, verifyDirectory, type SignedManifest } from '../../chunker/index.ts'
+import { PeerstageError } from '../../common/index.ts'
+import { NodeErrorCodes } from '../errors.ts'
+import type { TrackerClient } from '../../tracker/index.ts'
+import type { Store, StoredPackage } from '../store/index.ts'
+import type { PackageSwarm } from '../swarm.ts'
+
+/**
+ * The steps every node that pre-stages a package takes (a client for a deployment, a DP
+ * replicating): get a manifest it can trust, download into `staging/`, verify from disk,
+ * and move it whole under `packages/NAME@VERSION`.
+ */
+
+/** The manifest of `packageId`: from the store when held, else from the tracker. */
+export async function trustedManifest(store: Store, tracker: TrackerClient, packageId: string, trusted: readonly string[] | undefined): Promise<{ signed: SignedManifest, stored: StoredPackage | undefined }> {
+  const stored = await store.getPackage(packageId)
+  const text = stored?.signed.canonical ?? await tracker.manifest(packageId)
+  const signed = parseManifest(text, trusted === undefined ? {} : { trusted })
+  if (signed.packageId !== packageId) {
+    throw new PeerstageError(NodeErrorCodes.MANIFEST_MISMATCH, `the tracker's manifest hashes to ${signed.packageId}, not the requested ${packageId}`)
+  }
+  return { signed, stored }
+}
+
+/** `NAME@VERSION` when that is a safe directory name, else the package id. */
+export function dirName(signed: SignedManifest): string {
+  const name = `${signed.manifest.name}@${signed.manifest.version}`
+  return /^[A-Za-z0-9][A-Za-z0-9._@+-]*$/.test(name) ? name : signed.packageId
+}
+
+/** Where a package downloads: the stored root when resuming, else DATA/staging/NAME@VERSION. */
+export function stagingRoot(dataDir: string, signed: SignedManifest, stored: StoredPackage | undefined): string {
+  return stored?.root ?? join(dataDir, 'staging', dirName(signed))
+}
+
+/**
+ * Re-reads every chunk from disk. Bad pieces (and those of missing files) are marked
+ * missing and asked of the peers again; returns how many there were (0: verified).
+ */
+export async function verifyOnDisk(swarm: PackageSwarm): Promise<number> {
+  const pkg = swarm.pkg
+  const report = await verifyDirectory(pkg.manifest, pkg.root)
+  if (report.ok) return 0
+  const bad = badPieces(pkg, report.files.flatMap((f) => f.badChunks.map((c) => c.index)), report.files.filter((f) => f.status === 'missing').map((f) => f.path))
+  await pkg.markMissing(bad)
+  swarm.recheck()
+  return bad.length
+}
+
+/** Moves a verified package to DATA/packages/NAME@VERSION (one rename) with the manifest's file modes. */
+export async function materialize(pkg: StoredPackage, dataDir: string): Promise<string> {
+  const target = join(dataDir, 'packages', dirName(pkg.signed))
+  if (pkg.root !== target) await pkg.moveTo(target)
+  await Promise.all(pkg.manifest.files.map((f) => (f.mode & 0o777) === 0 ? undefined : chmod(join(target, ...f.path.split('/')), f.mode & 0o7777)))
+  return target
+}
+
+/** Pieces holding any of the chunks (or files) found bad. */
+function badPieces(pkg: StoredPackage, badChunks: number[], missingFiles: string[]): number[] {
+  const bad = new Set(badChunks)
+  const missing = new Set(missingFiles)
+  const out: number[] = []
+  pkg.manifest.pieces.forEach((p, i) => {
+    if (missing.has(pkg.manifest.files[p.file]!.path)) out.push(i)
+    else for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; k++) if (bad.has(k)) { out.push(i); break }
+  })
+  return out
+}
