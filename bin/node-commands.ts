@@ -5,7 +5,7 @@ import { BandwidthHierarchy, parseRate, TokenBucket } from '../bandwidth/index.t
 import { HashPool, readManifest, verifyDirectory } from '../chunker/index.ts'
 import { trustedKeys } from './chunker-commands.ts'
 import { createLogger, createProgress, formatBytes, isPeerstageError, PeerstageError } from '../common/index.ts'
-import { DeploymentClient, generateSwarmKeyFile, loadSwarmKey, PeerNode, serveMetrics, subnet24, TrackerAgent, type PeerInfo, type PeerNodeInit } from '../node/index.ts'
+import { DeploymentClient, generateSwarmKeyFile, loadSwarmKey, PeerNode, Replicator, serveMetrics, subnet24, TrackerAgent, type PeerInfo, type PeerNodeInit } from '../node/index.ts'
 import { trackerClient } from './tracker-commands.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { untilSignal } from './signals.ts'
@@ -87,6 +87,15 @@ Seeds each published package from its source files in place (no second copy), af
 checking every chunk of them against the manifest. Prints its full listen multiaddrs
 (/p2p/<peer id> included) for 'fetch --peer', then serves until SIGINT or SIGTERM.
 
+With --tracker it also replicates: the tracker says which of its listed packages this
+DP's site must hold (the site's 'replicate' globs, plus what sites below it need). Each
+is pulled from the other DPs of its site and the DPs of its parent site, paced to the
+link's windows, reusing every chunk of packages already here; it appears under
+DIR/packages/NAME@VERSION/ only once whole and verified, and is then seeded. A package
+the tracker no longer lists is deleted. Killed and restarted with the same --data, it
+resumes. A line is printed per replication state change ('peerstage status --packages'
+shows every DP's).
+
   --data DIR             node identity and store
   --listen MULTIADDR     e.g. /ip4/0.0.0.0/tcp/7000 (default /ip4/127.0.0.1/tcp/0)
   --publish MANIFEST     a signed manifest; pair each with a --source PATH (file or directory)
@@ -97,6 +106,7 @@ checking every chunk of them against the manifest. Prints its full listen multia
                          upload (followed within a second of any change); announces leave
                          from --dial-from, which is how the tracker places this DP
   --dp-token T           the tracker's dpToken
+  --json                 one JSON line at start, then one per replication state change
 
 Exit codes: 0 stopped by a signal; 1 a source does not match its manifest, or the tracker
 is unreachable; 2 usage or bad input, or the tracker refused the token.`,
@@ -118,7 +128,9 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
     }
     if (typeof ctx.values.tracker === 'string') requireString(ctx, 'dp-token')
     const agent = trackerAgent(ctx, 'dp', optionalString(ctx, 'dp-token'), cap)
+    const manifestSource = agent && trackerClient(ctx, optionalString(ctx, 'dp-token'), optionalString(ctx, 'dial-from'))
     const { node, metrics } = await startNode(ctx, dataDir, agent?.nodeHooks() ?? (cap === undefined ? {} : { uploadLimiterFor: cap }))
+    let replicator: Replicator | undefined
     try {
       const pool = new HashPool()
       try {
@@ -127,6 +139,21 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
         await pool.close()
       }
       const packages = manifests.map((m) => ({ name: m.manifest.name, version: m.manifest.version, packageId: m.packageId }))
+      if (agent !== undefined) {
+        replicator = await Replicator.start({
+          node, agent, tracker: manifestSource!, dataDir, ...(trust !== undefined && { trusted: trust }),
+          logger: createLogger({ module: 'replication', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }),
+        })
+        replicator.on('state', (r) => {
+          const pkg = `${r.name}@${r.version}`
+          if (ctx.json) process.stdout.write(`${JSON.stringify({ package: pkg, packageId: r.packageId, state: r.state, ...(r.reason !== undefined && { reason: r.reason }), at: r.updatedAt })}\n`)
+          else ctx.print(`${r.updatedAt}  ${pkg}: ${r.state}${r.reason !== undefined ? ` — ${r.reason}` : ''}`)
+        })
+        replicator.on('removed', (r) => {
+          if (ctx.json) process.stdout.write(`${JSON.stringify({ package: `${r.name}@${r.version}`, packageId: r.packageId, state: 'removed' })}\n`)
+          else ctx.print(`${r.name}@${r.version}: no longer listed by the tracker, deleted`)
+        })
+      }
       const placed = await agent?.start(node)
       const tracker = placed && { subnet: placed.subnet, site: placed.site }
       const metricsUrl = metrics && `http://${String(ctx.values['metrics-listen']).replace(/:\d+$/, '')}:${(metrics.address() as AddressInfo).port}/metrics`
@@ -140,7 +167,9 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
       await untilSignal()
       return 0
     } finally {
+      await replicator?.stop()
       await agent?.stop()
+      manifestSource?.close()
       metrics?.close()
       await node.stop()
     }

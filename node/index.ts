@@ -2,7 +2,8 @@
  * node: the data plane. The libp2p host (TCP, private-network swarm key, noise, yamux,
  * identify, ping); the BitTorrent wire on a libp2p stream (frame guard, coalesced sends,
  * backpressure); the store (files in place, level metadata, chunk index); the picker and
- * the per-package swarm (verify on arrival, strikes and bans); PeerNode tying them up.
+ * the per-package swarm (verify on arrival, strikes and bans); PeerNode tying them up;
+ * staging shared by the client's deployments (client/) and a DP's replication (dp/).
  */
 export { createHost, dialPeer, loadOrCreateIdentity, parseMultiaddr, type Host, type HostInit } from './host.ts'
 export { generateSwarmKeyFile, loadSwarmKey } from './swarm-key.ts'
@@ -13,4 +14,5 @@ export { PackageSwarm, type PeerInfo, type SwarmInit } from './swarm.ts'
 export { Store, StoredPackage, StoreErrorCodes } from './store/index.ts'
 export { createNodeMetrics, serveMetrics, subnet24, type NodeMetrics } from './metrics.ts'
 export { TrackerAgent, type TrackerAgentInit } from './tracker-agent.ts'
+export { Replicator, type ReplicatorInit, type ReplicaRecord } from './dp/index.ts'
 export { DeploymentClient, type DeploymentClientInit, type DeploymentRecord } from './client/index.ts'

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { BandwidthHierarchy, LimiterChain, TokenBucket, UNLIMITED, type Limiter } from '../bandwidth/index.ts'
 import { silentLogger, type Logger } from '../common/index.ts'
-import { slash24, SubnetIndex, parseCidr, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type DeploymentReport, type HandedPeer, type TrackerClient } from '../tracker/index.ts'
+import { slash24, SubnetIndex, parseCidr, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type DeploymentReport, type HandedPeer, type ReplicaReport, type TrackerClient } from '../tracker/index.ts'
 import type { PeerNode } from './peer-node.ts'
 import { MAX_BLOCK_BYTES } from './wire/index.ts'
 import type { PackageSwarm, PeerInfo } from './swarm.ts'
@@ -20,7 +20,7 @@ export interface TrackerAgentInit {
 
 /** A peer that failed to dial is not tried again for this long. */
 const DIAL_BACKOFF_MS = 30_000
-const WAN_TIERS = new Set(['dp', 'remote-dp'])
+const WAN_TIERS = new Set(['dp', 'upstream-dp', 'remote-dp', 'parent-dp'])
 /** Buckets hold four of the largest blocks: smaller ones lose rate to timer lateness (DESIGN, Bandwidth). */
 const BUCKET_BYTES = 4 * MAX_BLOCK_BYTES
 
@@ -47,6 +47,14 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
   private readonly leaseBucket = new TokenBucket({ rateBytesPerSec: 0, capacityBytes: BUCKET_BYTES })
   /** DP: per destination subnet, at the tracker's budgets. */
   private readonly budgetLimits = new BandwidthHierarchy({ capacityBytes: BUCKET_BYTES })
+  /** DP: per inter-site link, named by the site at its far end, at the link's rate now. */
+  private readonly linkLimits = new BandwidthHierarchy({ capacityBytes: BUCKET_BYTES })
+  /** DP: each site's parent, for the sites with a link. */
+  private linkParents = new Map<string, string>()
+  /** DP: the registered DPs and their sites: uploads to them go by link, not by subnet budget. */
+  private dpSites = new Map<string, string | null>()
+  /** Our site, as the tracker placed us. */
+  private site: string | null = null
   private subnetIndex = new SubnetIndex<string>([])
   private unassignedRate = UNLIMITED
   private budgetVersion = 0
@@ -58,6 +66,10 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
   intervalSeconds = 30
   /** Client: the deployment reports sent with every announce. */
   deploymentReports: (() => DeploymentReport[]) | undefined
+  /** DP: each package's replication state, sent with every announce. */
+  replicaReport: ((swarm: PackageSwarm) => ReplicaReport | undefined) | undefined
+  /** DP: packages it must hold but has no swarm for (they failed first), so the tracker shows why. */
+  unheldReplicas: (() => AnnounceRequest['packages']) | undefined
 
   constructor(init: TrackerAgentInit) {
     super()
@@ -69,13 +81,32 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
   nodeHooks(): { isWanPeer: (p: PeerInfo) => boolean, downloadLimiterFor: (p: PeerInfo) => Limiter | undefined, uploadLimiterFor: (p: PeerInfo) => Limiter | undefined } {
     return {
       isWanPeer: (p) => this.wanPeers.has(p.id),
-      downloadLimiterFor: (p) => (this.wanPeers.has(p.id) ? this.leaseBucket : undefined),
+      downloadLimiterFor: (p) => {
+        if (!this.wanPeers.has(p.id)) return undefined
+        // A client pulls across the WAN at its lease's rate; a DP replicates from its parent's DPs at the link's.
+        return this.init.role === 'client' ? this.leaseBucket : this.site === null ? undefined : this.linkLimits.limiterFor({ site: this.site })
+      },
       uploadLimiterFor: (p) => {
-        const budget = this.init.role === 'dp' ? this.budgetLimits.limiterFor({ subnet: this.subnetOf(p.ip) }) : undefined
+        const budget = this.init.role === 'dp' ? this.uploadBudgetTo(p) : undefined
         const cap = this.init.uploadLimiterFor?.(p)
         return cap === undefined ? budget : new LimiterChain([budget, cap])
       },
     }
+  }
+
+  /**
+   * DP: what an upload to `p` passes. A DP of a site whose link comes from ours replicates
+   * at that link's rate; anyone else pulls within its subnet's WAN budget.
+   */
+  private uploadBudgetTo(p: PeerInfo): Limiter {
+    const dpSite = this.dpSites.get(p.id)
+    if (dpSite !== undefined && dpSite !== null && this.site !== null && this.linkParents.get(dpSite) === this.site) return this.linkLimits.limiterFor({ site: dpSite })
+    return this.budgetLimits.limiterFor({ subnet: this.subnetOf(p.ip) })
+  }
+
+  /** DP: the rate of the link into `site` now, bytes/s. */
+  linkRateOf(site: string): number {
+    return this.linkLimits.rateOf('site', site)
   }
 
   /** The current upload budget toward a subnet (DP), bytes/s. */
@@ -155,7 +186,7 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
       peerId: node.peerId,
       role: this.init.role,
       addresses: node.addresses,
-      packages: node.allSwarms.map((s) => {
+      packages: node.allSwarms.map((s): AnnounceRequest['packages'][number] => {
         this.watch(s)
         const id = s.pkg.packageId
         const c = this.countersOf(id)
@@ -165,15 +196,22 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
           pieces: s.pkg.pieceCount,
           bytes: { lan: c.lan, wan: c.wan, reused: node.reusedBytesOf(id) },
           ...(this.init.role === 'dp' && { uploaded: Object.fromEntries(c.uploaded) }),
+          ...this.replicaOf(s),
         }
-      }),
+      }).concat(this.init.role === 'dp' ? this.unheldReplicas?.() ?? [] : []),
       ...(this.deploymentReports !== undefined && { deployments: this.deploymentReports() }),
     }
+  }
+
+  private replicaOf(swarm: PackageSwarm): { replica?: ReplicaReport } {
+    const replica = this.init.role === 'dp' ? this.replicaReport?.(swarm) : undefined
+    return replica === undefined ? {} : { replica }
   }
 
   private async announceOnce(): Promise<AnnounceAnswer> {
     const answer = await this.init.tracker.announce(this.request())
     this.intervalSeconds = answer.intervalSeconds
+    this.site = answer.site
     if (answer.budgets !== undefined) this.applyBudgets(answer.budgets)
     this.follow(answer)
     this.emit('answer', answer)
@@ -258,6 +296,11 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
     }
     this.subnetIndex = new SubnetIndex(entries)
     this.unassignedRate = b.unassignedRateBytesPerSec ?? UNLIMITED
+    // A tracker older than replication sends neither.
+    const links = b.links ?? []
+    this.linkParents = new Map(links.map((l) => [l.site, l.parent]))
+    for (const l of links) this.linkLimits.setRate('site', l.site, l.rateBytesPerSec ?? UNLIMITED)
+    this.dpSites = new Map((b.dps ?? []).map((d) => [d.peerId, d.site]))
     this.log.info({ version: b.version }, 'budgets applied')
     this.emit('budgets', b)
   }

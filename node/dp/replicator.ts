@@ -1,0 +1,228 @@
+import { EventEmitter } from 'node:events'
+import { totalBytes } from '../../chunker/index.ts'
+import { formatBytes, isPeerstageError, silentLogger, type Logger } from '../../common/index.ts'
+import type { AnnounceAnswer, AnnounceRequest, ReplicaOffer, ReplicaReport, ReplicaState, TrackerClient } from '../../tracker/index.ts'
+import type { PeerNode } from '../peer-node.ts'
+import { freeBytes, materialize, stagingRoot, trustedManifest, verifyOnDisk } from '../staging/index.ts'
+import { StoreErrorCodes } from '../store/index.ts'
+import type { PackageSwarm } from '../swarm.ts'
+import type { TrackerAgent } from '../tracker-agent.ts'
+import { deleteReplica, loadReplicas, saveReplica, type ReplicaRecord } from './records.ts'
+
+/** A failure that may pass (disk space, disk full) is tried again this long after. */
+const RETRY_MS = 60_000
+
+export interface ReplicatorInit {
+  node: PeerNode
+  agent: TrackerAgent
+  /** Where manifests come from. */
+  tracker: TrackerClient
+  /** The DP's data directory: staging/ and packages/ go under it. */
+  dataDir: string
+  /** Publishers whose packages this DP accepts; undefined: any validly signed one the tracker lists (the tracker checks its own trust). */
+  trusted?: string[]
+  /** Wall clock. @default () => new Date() */
+  now?: () => Date
+  logger?: Logger
+}
+
+/**
+ * A DP's replication: follows the packages the tracker says its site must hold. Each new
+ * one is fetched into `staging/` from the peers the tracker hands a DP (its own site's DPs,
+ * then its parent site's, paced to the link), reusing chunks of packages already here;
+ * once whole it is verified from disk, moved under `packages/NAME@VERSION` in one rename,
+ * and seeded. A package no longer listed is deleted once nothing replicating might still
+ * reuse its chunks. Every state is saved before it takes effect, so a restart resumes.
+ */
+export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: [ReplicaRecord] }> {
+  private readonly init: ReplicatorInit
+  private readonly log: Logger
+  private readonly records = new Map<string, ReplicaRecord>()
+  private readonly watched = new WeakSet<PackageSwarm>()
+  private work: Promise<void> = Promise.resolve()
+  private stopped = false
+
+  private constructor(init: ReplicatorInit) {
+    super()
+    this.init = init
+    this.log = init.logger ?? silentLogger()
+  }
+
+  /** Loads saved replicas and resumes those under way. Call before `agent.start`. */
+  static async start(init: ReplicatorInit): Promise<Replicator> {
+    const r = new Replicator(init)
+    for (const rec of await loadReplicas(init.node.store)) {
+      r.records.set(rec.packageId, rec)
+      const stored = await init.node.store.getPackage(rec.packageId)
+      if (stored !== undefined) r.watch(await init.node.want(stored.signed, stored.root))
+    }
+    init.agent.replicaReport = (swarm) => r.report(swarm)
+    init.agent.unheldReplicas = () => r.unheld()
+    init.agent.on('answer', (a) => r.onAnswer(a))
+    return r
+  }
+
+  /** Replicated packages, newest change first. */
+  list(): ReplicaRecord[] {
+    return [...this.records.values()].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
+  }
+
+  get(packageId: string): ReplicaRecord | undefined {
+    return this.records.get(packageId)
+  }
+
+  /** Waits for the step under way; nothing new starts after. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.work
+  }
+
+  /** Resolves when every step queued so far is done. */
+  settled(): Promise<void> {
+    return this.work
+  }
+
+  private onAnswer(answer: AnnounceAnswer): void {
+    const offers = answer.replicate
+    if (offers === undefined || this.stopped) return // a tracker without replication
+    this.enqueue(() => this.follow(offers))
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.work = this.work.then(() => (this.stopped ? undefined : step())).catch((err: Error) => this.log.error({ err: err.message }, 'replication step failed'))
+  }
+
+  /** Starts what is listed and not held; deletes what is held and no longer listed. */
+  private async follow(offers: ReplicaOffer[]): Promise<void> {
+    const now = this.now()
+    const listed = new Set(offers.map((o) => o.id))
+    for (const offer of offers) {
+      const swarm = this.init.node.swarmOf(offer.id)
+      if (swarm?.pkg.readOnly === true) continue // published here from its source files
+      let rec = this.records.get(offer.id)
+      if (rec === undefined) {
+        rec = { packageId: offer.id, name: offer.name, version: offer.version, state: 'replicating', updatedAt: new Date(now).toISOString() }
+        this.records.set(offer.id, rec)
+        await saveReplica(this.init.node.store, rec)
+        this.log.info({ package: `${offer.name}@${offer.version}` }, 'new package to replicate')
+        this.emit('state', rec)
+      }
+      if (rec.state === 'failed' && (rec.retryAt === undefined || rec.retryAt > now)) continue
+      if (swarm === undefined) await this.begin(rec)
+      else if (rec.state === 'failed' || rec.state === 'verifying' || (rec.state === 'replicating' && swarm.pkg.complete)) await this.finish(rec, swarm)
+    }
+    const busy = [...this.records.values()].some((r) => listed.has(r.packageId) && (r.state === 'replicating' || r.state === 'verifying'))
+    for (const rec of [...this.records.values()]) {
+      if (listed.has(rec.packageId)) continue
+      // A version replicating now may still be copying chunks out of this one.
+      if (busy) continue
+      await this.remove(rec)
+    }
+  }
+
+  /** Gets the manifest, checks disk space, and starts fetching with every chunk already here. */
+  private async begin(rec: ReplicaRecord): Promise<void> {
+    const { node } = this.init
+    let got: Awaited<ReturnType<typeof trustedManifest>>
+    try {
+      got = await trustedManifest(node.store, this.init.tracker, rec.packageId, this.init.trusted)
+    } catch (err) {
+      const transient = isPeerstageError(err) && err.code.startsWith('PEERSTAGE_TRACKER_')
+      await this.set(rec, 'failed', { reason: `${transient ? 'cannot get the manifest yet' : 'package refused'}: ${(err as Error).message}`, ...(transient && { retryAt: this.now() }) })
+      return
+    }
+    const { signed, stored } = got
+    rec.pieces = signed.manifest.pieces.length
+    const need = totalBytes(signed.manifest) - (stored?.presentBytes ?? 0)
+    const free = await freeBytes(this.init.dataDir)
+    if (need > free) {
+      await this.set(rec, 'failed', { reason: `not enough disk space: needs ${formatBytes(need)} in ${this.init.dataDir}, ${formatBytes(free)} free`, retryAt: this.now() + RETRY_MS })
+      return
+    }
+    const swarm = await node.want(signed, stagingRoot(this.init.dataDir, signed, stored))
+    this.watch(swarm)
+    if (!swarm.pkg.complete) await node.reuseLocalChunks(swarm.pkg)
+    if (swarm.pkg.complete) await this.finish(rec, swarm)
+    else await this.set(rec, 'replicating')
+    this.init.agent.announceNow()
+  }
+
+  /** Verifies from disk (bad pieces go back to the swarm), then moves it under packages/ and seeds. */
+  private async finish(rec: ReplicaRecord, swarm: PackageSwarm): Promise<void> {
+    if (!swarm.pkg.complete) return this.set(rec, 'replicating')
+    await this.set(rec, 'verifying')
+    const bad = await verifyOnDisk(swarm)
+    if (bad > 0) {
+      this.log.warn({ package: `${rec.name}@${rec.version}`, pieces: bad }, 'replica failed verification on disk: fetching the bad pieces again')
+      await this.set(rec, 'replicating', { reason: `${bad} piece(s) failed verification on disk; fetching them again` })
+      this.init.agent.announceNow()
+      return
+    }
+    const target = await materialize(swarm.pkg, this.init.dataDir)
+    await this.set(rec, 'seeding', { copiedAt: new Date(this.now()).toISOString() })
+    this.log.info({ package: `${rec.name}@${rec.version}`, at: target }, 'replica complete and verified')
+    this.init.agent.announceNow()
+  }
+
+  private async remove(rec: ReplicaRecord): Promise<void> {
+    this.log.info({ package: `${rec.name}@${rec.version}` }, 'no longer listed by the tracker: deleting it')
+    await this.init.node.drop(rec.packageId)
+    await deleteReplica(this.init.node.store, rec.packageId)
+    this.records.delete(rec.packageId)
+    this.emit('removed', rec)
+    this.init.agent.announceNow()
+  }
+
+  private watch(swarm: PackageSwarm): void {
+    if (this.watched.has(swarm)) return
+    this.watched.add(swarm)
+    const id = swarm.pkg.packageId
+    swarm.on('complete', () => this.enqueue(async () => {
+      const rec = this.records.get(id)
+      if (rec !== undefined && rec.state !== 'seeding' && this.init.node.swarmOf(id) === swarm) await this.finish(rec, swarm)
+    }))
+    swarm.on('error', (err) => this.enqueue(async () => {
+      const rec = this.records.get(id)
+      const retry = isPeerstageError(err) && err.code === StoreErrorCodes.DISK_FULL
+      if (rec !== undefined) await this.set(rec, 'failed', { reason: err.message, ...(retry && { retryAt: this.now() + RETRY_MS }) })
+    }))
+  }
+
+  /** What the agent sends for a package of this DP. */
+  private report(swarm: PackageSwarm): ReplicaReport | undefined {
+    const pkg = swarm.pkg
+    const base = { presentBytes: pkg.presentBytes, totalBytes: totalBytes(pkg.manifest) }
+    if (pkg.readOnly) return { state: 'seeding', ...base, origin: 'published' }
+    const rec = this.records.get(pkg.packageId)
+    if (rec === undefined) return undefined
+    return { state: rec.state, ...base, origin: 'replicated', ...(rec.copiedAt !== undefined && { copiedAt: rec.copiedAt }), ...(rec.reason !== undefined && { reason: rec.reason.slice(0, 512) }) }
+  }
+
+  /** Replicas that failed before they had a swarm (refused manifest, no disk space): reported so status shows why. */
+  private unheld(): AnnounceRequest['packages'] {
+    return [...this.records.values()].filter((r) => this.init.node.swarmOf(r.packageId) === undefined).map((r) => ({
+      id: r.packageId,
+      have: 0,
+      pieces: r.pieces ?? 1,
+      replica: { state: r.state, presentBytes: 0, totalBytes: 0, origin: 'replicated' as const, ...(r.reason !== undefined && { reason: r.reason.slice(0, 512) }) },
+    }))
+  }
+
+  private async set(rec: ReplicaRecord, state: ReplicaState, fields: Partial<Pick<ReplicaRecord, 'reason' | 'copiedAt' | 'retryAt'>> = {}): Promise<void> {
+    const changed = rec.state !== state
+    rec.state = state
+    delete rec.reason
+    delete rec.retryAt
+    Object.assign(rec, fields)
+    rec.updatedAt = new Date(this.now()).toISOString()
+    await saveReplica(this.init.node.store, rec)
+    if (changed || state === 'failed') {
+      this.log.info({ package: `${rec.name}@${rec.version}`, state, reason: rec.reason }, 'replica state')
+      this.emit('state', rec)
+    }
+  }
+
+  private now(): number {
+    return (this.init.now ?? (() => new Date()))().getTime()
+  }
+}
