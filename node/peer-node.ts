@@ -7,9 +7,9 @@ import { HashPool, verifyDirectory, type SignedManifest } from '../chunker/index
 import { PeerstageError, silentLogger, type Logger } from '../common/index.ts'
 import { NodeErrorCodes } from './errors.ts'
 import { createHost, dialPeer, loadOrCreateIdentity, type Host } from './host.ts'
-import { readExactly, Store, type StoredPackage } from './store/index.ts'
+import { readExactly, Store, type ChunkLocation, type StoredPackage } from './store/index.ts'
 import { createNodeMetrics, subnet24, type NodeMetrics } from './metrics.ts'
-import { PackageSwarm, type PeerInfo, type SwarmInit } from './swarm.ts'
+import { PackageSwarm, type LocalChunk, type PeerInfo, type SwarmInit } from './swarm.ts'
 import { attachWire, createWire, infoHashOf, maxMessageBytes, WIRE_PROTOCOL, type Wire } from './wire/index.ts'
 
 /** Any legal message for packages of up to 2^20 pieces (2 TiB): a 128 KiB block is the largest. */
@@ -136,29 +136,37 @@ export class PeerNode {
 
   /**
    * Copies into the package every missing piece whose chunks this node already holds in
-   * another package (an older version): verified like any piece. Returns the bytes reused.
+   * another package (an older version). Of a piece only partly held, the swarm fetches
+   * just the other chunks and reads the held ones when it assembles the piece: their
+   * locations are kept, not their bytes, so memory stays one piece. Held chunks are
+   * checked against the manifest first. Returns the bytes reused (copied or to be read).
    */
   async reuseLocalChunks(pkg: StoredPackage): Promise<number> {
+    const swarm = this.swarmOf(pkg.packageId)
     let reused = 0
-    const { pieces } = pkg.manifest
-    for (let piece = 0; piece < pieces.length; piece++) {
-      if (pkg.have.get(piece)) continue
+    for (let piece = 0; piece < pkg.pieceCount; piece++) {
+      if (pkg.have.get(piece) || swarm?.usesLocalChunks(piece) === true) continue // counted when planned
+      const pieceStart = pkg.manifest.pieces[piece]!.offset
       const parts: Buffer[] = []
+      const local: LocalChunk[] = []
       for (const loc of pkg.chunkLocations(piece)) {
         const found = await this.store.findChunk(loc.hash)
-        if (found === undefined || found.path === loc.location.path) break
-        try {
-          parts.push(readExactly(found.path, found.offset, found.length))
-        } catch {
-          break // moved or shortened since indexed: fetch instead
-        }
+        if (found === undefined || found.path === loc.location.path) continue
+        const bytes = readChunk(found)
+        if (bytes === undefined || createHash('sha256').update(bytes).digest('hex') !== loc.hash) continue // changed since indexed
+        parts.push(bytes)
+        local.push({ offset: loc.location.offset - pieceStart, location: found })
       }
-      if (parts.length !== pieces[piece]!.chunkCount) continue
-      const data = Buffer.concat(parts)
-      if (pkg.badChunks(piece, data).length > 0) continue
-      await pkg.writePiece(piece, data)
-      reused += data.length
-      this.metrics.localReuseBytes.inc(data.length)
+      let bytes = 0
+      if (local.length === pkg.manifest.pieces[piece]!.chunkCount) {
+        const data = Buffer.concat(parts)
+        await pkg.writePiece(piece, data)
+        bytes = data.length
+      } else if (local.length > 0 && swarm?.useLocalChunks(piece, local) === true) {
+        bytes = local.reduce((n, c) => n + c.location.length, 0)
+      }
+      reused += bytes
+      this.metrics.localReuseBytes.inc(bytes)
     }
     this.reused.set(pkg.packageId, this.reusedBytesOf(pkg.packageId) + reused)
     return reused
@@ -234,6 +242,15 @@ export class PeerNode {
       wire.handshake(infoHash, this.wireId)
       swarm.adopt(wire, peerInfo(connection))
     })
+  }
+}
+
+/** A chunk's bytes where the index says they are; undefined if moved or shortened since. */
+function readChunk(at: ChunkLocation): Buffer | undefined {
+  try {
+    return readExactly(at.path, at.offset, at.length)
+  } catch {
+    return undefined
   }
 }
 

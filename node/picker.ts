@@ -2,11 +2,18 @@
  * Which block to ask a peer for next: finish pieces already started, then rarest first
  * (random among equally rare), pieces marked urgent before all others, and at the tail
  * (endgame) the same block from several peers, the first answer winning.
+ *
+ * A piece is fetched whole, in blocks of `blockBytes`, unless `setRanges` says only some
+ * byte ranges of it are missing (the rest is on this node already): then only those are
+ * asked for, each cut into blocks of at most `blockBytes` at their exact offsets.
  */
-export interface BlockRequest {
-  piece: number
+export interface ByteRange {
   offset: number
   length: number
+}
+
+export interface BlockRequest extends ByteRange {
+  piece: number
 }
 
 export interface PickerInit {
@@ -18,6 +25,7 @@ export interface PickerInit {
 }
 
 interface Progress {
+  blocks: ByteRange[]
   /** Per block: received? */
   got: boolean[]
   /** Per block: peers asked. */
@@ -29,6 +37,8 @@ export class PiecePicker {
   private readonly availability: number[]
   private readonly inProgress = new Map<number, Progress>()
   private readonly urgent = new Set<number>()
+  /** piece → the only byte ranges to fetch (absent: the whole piece). */
+  private readonly ranges = new Map<number, readonly ByteRange[]>()
   private readonly random: () => number
 
   constructor(init: PickerInit) {
@@ -37,8 +47,34 @@ export class PiecePicker {
     this.random = init.random ?? Math.random
   }
 
-  blocksOf(piece: number): number {
-    return Math.ceil(this.init.pieceLengths[piece]! / this.init.blockBytes)
+  /** The blocks a piece is fetched in (once started: the ones it was started with). */
+  blocksOf(piece: number): ByteRange[] {
+    return this.inProgress.get(piece)?.blocks ?? this.layout(piece)
+  }
+
+  /**
+   * Fetch only these byte ranges of a piece (sorted, not overlapping, not empty), or the
+   * whole piece again with undefined. Takes effect the next time the piece is started.
+   */
+  setRanges(piece: number, ranges: readonly ByteRange[] | undefined): void {
+    const length = this.init.pieceLengths[piece]
+    if (length === undefined) throw new RangeError(`no piece ${piece}`)
+    if (ranges === undefined) {
+      this.ranges.delete(piece)
+      return
+    }
+    let end = 0
+    for (const r of ranges) {
+      if (r.offset < end || r.length <= 0 || r.offset + r.length > length) throw new RangeError(`bad ranges for piece ${piece} (${length} bytes): ${JSON.stringify(ranges)}`)
+      end = r.offset + r.length
+    }
+    if (ranges.length === 0) throw new RangeError(`no range to fetch in piece ${piece}`)
+    this.ranges.set(piece, ranges)
+  }
+
+  /** Whether blocks of the piece are being asked for. */
+  started(piece: number): boolean {
+    return this.inProgress.has(piece)
   }
 
   /** A peer announced it has (or lost, delta −1) a piece. */
@@ -71,7 +107,8 @@ export class PiecePicker {
     }
     if (best.length > 0) {
       const piece = best[Math.floor(this.random() * best.length)]!
-      this.inProgress.set(piece, { got: new Array(this.blocksOf(piece)).fill(false), askedOf: Array.from({ length: this.blocksOf(piece) }, () => new Set()) })
+      const blocks = this.layout(piece)
+      this.inProgress.set(piece, { blocks, got: blocks.map(() => false), askedOf: blocks.map(() => new Set()) })
       return this.ask(peer, piece, 0)
     }
     // 3. Endgame: every missing block is asked of someone; ask this peer too.
@@ -83,19 +120,24 @@ export class PiecePicker {
     return undefined
   }
 
-  /** A block arrived; returns the other peers asked for it (to cancel) and whether the piece is whole. */
-  received(piece: number, offset: number, from: string): { duplicatesAt: string[], pieceDone: boolean } {
+  /**
+   * A block arrived. `wanted` is false for one not (or no longer) asked for, e.g. a late
+   * answer from before the piece started over in other blocks; otherwise returns the
+   * other peers asked for it (to cancel) and whether the piece is whole.
+   */
+  received(piece: number, offset: number, from: string, length?: number): { wanted: boolean, duplicatesAt: string[], pieceDone: boolean } {
     const p = this.inProgress.get(piece)
-    const block = Math.floor(offset / this.init.blockBytes)
-    if (p === undefined || p.got[block] === true) return { duplicatesAt: [], pieceDone: false }
+    const block = p === undefined ? -1 : blockAt(p, offset, length)
+    if (p === undefined || block === -1 || p.got[block] === true) return { wanted: false, duplicatesAt: [], pieceDone: false }
     p.got[block] = true
     const duplicatesAt = [...p.askedOf[block]!].filter((x) => x !== from)
-    return { duplicatesAt, pieceDone: p.got.every(Boolean) }
+    return { wanted: true, duplicatesAt, pieceDone: p.got.every(Boolean) }
   }
 
   /** A request failed or was cancelled: the block may be asked again. */
-  failed(piece: number, offset: number, peer: string): void {
-    this.inProgress.get(piece)?.askedOf[Math.floor(offset / this.init.blockBytes)]?.delete(peer)
+  failed(piece: number, offset: number, peer: string, length?: number): void {
+    const p = this.inProgress.get(piece)
+    if (p !== undefined) p.askedOf[blockAt(p, offset, length)]?.delete(peer)
   }
 
   /** A peer went away: forget what it was asked. */
@@ -109,6 +151,17 @@ export class PiecePicker {
     this.urgent.delete(piece)
   }
 
+  /** The piece's ranges to fetch, cut into blocks. */
+  private layout(piece: number): ByteRange[] {
+    const blocks: ByteRange[] = []
+    for (const r of this.ranges.get(piece) ?? [{ offset: 0, length: this.init.pieceLengths[piece]! }]) {
+      for (let at = r.offset; at < r.offset + r.length; at += this.init.blockBytes) {
+        blocks.push({ offset: at, length: Math.min(this.init.blockBytes, r.offset + r.length - at) })
+      }
+    }
+    return blocks
+  }
+
   private unasked(piece: number): number | undefined {
     const p = this.inProgress.get(piece)!
     const i = p.askedOf.findIndex((asked, b) => !p.got[b] && asked.size === 0)
@@ -116,8 +169,13 @@ export class PiecePicker {
   }
 
   private ask(peer: string, piece: number, block: number): BlockRequest {
-    this.inProgress.get(piece)!.askedOf[block]!.add(peer)
-    const offset = block * this.init.blockBytes
-    return { piece, offset, length: Math.min(this.init.blockBytes, this.init.pieceLengths[piece]! - offset) }
+    const p = this.inProgress.get(piece)!
+    p.askedOf[block]!.add(peer)
+    return { piece, ...p.blocks[block]! }
   }
+}
+
+/** The index of the block at `offset` (of that length, if given), or -1. */
+function blockAt(p: Progress, offset: number, length?: number): number {
+  return p.blocks.findIndex((b) => b.offset === offset && (length === undefined || b.length === length))
 }

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events'
 import type { Limiter } from '../bandwidth/index.ts'
 import type { Logger } from '../common/index.ts'
-import { PiecePicker } from './picker.ts'
-import type { StoredPackage } from './store/index.ts'
+import { PiecePicker, type ByteRange } from './picker.ts'
+import { readExactly, type ChunkLocation, type StoredPackage } from './store/index.ts'
 import { MAX_BLOCK_BYTES, type Wire } from './wire/index.ts'
 
 export interface SwarmInit {
@@ -41,6 +41,14 @@ interface Peer extends PeerInfo {
   gone: AbortController
 }
 
+/** A chunk of a missing piece that this node already holds elsewhere (an older version). */
+export interface LocalChunk {
+  /** Byte offset within the piece. */
+  offset: number
+  /** Where its bytes are: read only when the piece is assembled. */
+  location: ChunkLocation
+}
+
 export interface SwarmEvents {
   piece: [piece: number, from: string]
   complete: []
@@ -67,8 +75,10 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   private readonly picker: PiecePicker
   /** Per piece: LAN peers that have it (what a WAN peer is not asked for). */
   private readonly lanAvailability: Uint32Array
-  /** piece → block buffers and who sent each. */
-  private readonly assembling = new Map<number, { data: Uint8Array, senders: Map<number, string> }>()
+  /** piece → block buffers and who sent each (by offset). */
+  private readonly assembling = new Map<number, { data: Uint8Array, senders: Map<number, Sender> }>()
+  /** piece → its chunks held locally (only the rest is fetched). Locations, never bytes. */
+  private readonly local = new Map<number, LocalChunk[]>()
   private readonly init: Required<Pick<SwarmInit, 'maxInflightBlocks' | 'maxStrikes' | 'requestTimeoutMs'>> & SwarmInit
   private readonly log: Logger
   private writing = Promise.resolve()
@@ -135,6 +145,30 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     wire.on('close', () => this.drop(peer))
   }
 
+  /**
+   * Fetches only the rest of a missing piece: these chunks of it (sorted by offset, not
+   * the whole piece) are on this node already and are read from there when the piece is
+   * assembled. Ignored (false) for a piece already present, being fetched or planned so.
+   */
+  useLocalChunks(piece: number, chunks: readonly LocalChunk[]): boolean {
+    if (this.pkg.have.get(piece) || this.picker.started(piece) || this.local.has(piece)) return false
+    const missing: ByteRange[] = []
+    let at = 0
+    for (const c of chunks) {
+      if (c.offset > at) missing.push({ offset: at, length: c.offset - at })
+      at = c.offset + c.location.length
+    }
+    if (at < this.pkg.pieceLength(piece)) missing.push({ offset: at, length: this.pkg.pieceLength(piece) - at })
+    this.picker.setRanges(piece, missing)
+    this.local.set(piece, [...chunks])
+    return true
+  }
+
+  /** Whether part of a missing piece is to be read from this node (useLocalChunks). */
+  usesLocalChunks(piece: number): boolean {
+    return this.local.has(piece)
+  }
+
   /** Pieces were marked missing (found bad on disk): ask the peers for them again. */
   recheck(): void {
     for (const p of this.peers.values()) this.updateInterest(p)
@@ -179,13 +213,13 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       if (peer.gone.signal.aborted) throw new Error('peer gone')
     } catch {
       peer.inflight--
-      this.picker.failed(piece, offset, peer.id)
+      this.picker.failed(piece, offset, peer.id, length)
       return
     }
     peer.wire.request(piece, offset, length, (err, block) => {
       peer.inflight--
       if (err || block === undefined || block.length !== length) {
-        this.picker.failed(piece, offset, peer.id)
+        this.picker.failed(piece, offset, peer.id, length)
         if (this.peers.has(peer.id)) this.fill(peer)
         return
       }
@@ -197,7 +231,8 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
 
   private onBlock(peer: Peer, piece: number, offset: number, block: Uint8Array): void {
     if (this.pkg.have.get(piece)) return
-    const { duplicatesAt, pieceDone } = this.picker.received(piece, offset, peer.id)
+    const { wanted, duplicatesAt, pieceDone } = this.picker.received(piece, offset, peer.id, block.length)
+    if (!wanted) return
     for (const other of duplicatesAt) this.peers.get(other)?.wire.cancel(piece, offset, block.length)
     let a = this.assembling.get(piece)
     if (a === undefined) {
@@ -205,7 +240,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       this.assembling.set(piece, a)
     }
     a.data.set(block, offset)
-    a.senders.set(offset, peer.id)
+    a.senders.set(offset, { id: peer.id, length: block.length })
     if (pieceDone) {
       const done = a
       this.assembling.delete(piece)
@@ -214,14 +249,29 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     }
   }
 
-  private async completePiece(piece: number, data: Uint8Array, senders: Map<number, string>): Promise<void> {
+  private async completePiece(piece: number, data: Uint8Array, senders: Map<number, Sender>): Promise<void> {
     if (this.stopped) return
+    const local = this.local.get(piece) ?? []
+    for (const c of local) {
+      try {
+        data.set(readExactly(c.location.path, c.location.offset, c.location.length), c.offset)
+      } catch {
+        // Moved or shortened since indexed: left zero, so it fails verification below.
+      }
+    }
     const bad = this.pkg.badChunks(piece, data)
     if (bad.length > 0) {
       this.picker.finish(piece)
       this.emit('badPiece', piece)
-      const culprits = this.sendersOf(piece, bad, senders)
-      for (const id of culprits) this.strike(id, `sent ${bad.length} bad chunk(s) in piece ${piece}`)
+      const spans = this.spansOf(piece, bad)
+      const fromNetwork = spans.filter((s) => !local.some((c) => c.offset === s.offset))
+      if (fromNetwork.length < spans.length) {
+        // A local file changed since it was indexed: not the peers' fault; fetch it all next time.
+        this.log.info({ piece }, 'local chunks changed since indexed: fetching the whole piece')
+        this.local.delete(piece)
+        this.picker.setRanges(piece, undefined)
+      }
+      for (const id of this.sendersOf(fromNetwork, senders)) this.strike(id, `sent ${fromNetwork.length} bad chunk(s) in piece ${piece}`)
       for (const p of this.peers.values()) this.fill(p)
       return
     }
@@ -234,7 +284,8 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       return
     }
     this.picker.finish(piece)
-    this.emit('piece', piece, [...senders.values()][0] ?? '')
+    this.local.delete(piece)
+    this.emit('piece', piece, [...senders.values()][0]?.id ?? '')
     for (const p of this.peers.values()) p.wire.have(piece)
     if (this.pkg.complete) {
       this.emit('complete')
@@ -242,15 +293,23 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     }
   }
 
-  /** The peers that sent blocks overlapping the bad chunks. */
-  private sendersOf(piece: number, badChunks: number[], senders: Map<number, string>): Set<string> {
+  /** Where in the piece these of its chunks (manifest indexes) are. */
+  private spansOf(piece: number, chunks: number[]): ByteRange[] {
     const p = this.pkg.manifest.pieces[piece]!
     const sizes = this.pkg.manifest.chunks.sizes
-    const out = new Set<string>()
+    const out: ByteRange[] = []
     let at = 0
     for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; at += sizes[k++]!) {
-      if (!badChunks.includes(k)) continue
-      for (const [offset, id] of senders) if (offset < at + sizes[k]! && offset + MAX_BLOCK_BYTES > at) out.add(id)
+      if (chunks.includes(k)) out.push({ offset: at, length: sizes[k]! })
+    }
+    return out
+  }
+
+  /** The peers that sent blocks overlapping these byte ranges. */
+  private sendersOf(spans: ByteRange[], senders: Map<number, Sender>): Set<string> {
+    const out = new Set<string>()
+    for (const s of spans) {
+      for (const [offset, { id, length }] of senders) if (offset < s.offset + s.length && offset + length > s.offset) out.add(id)
     }
     return out
   }
@@ -290,4 +349,10 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     peer.wire.destroy()
     for (const p of this.peers.values()) this.fill(p)
   }
+}
+
+/** Who sent a block of a piece being assembled, and its length. */
+interface Sender {
+  id: string
+  length: number
 }
