@@ -98,8 +98,11 @@ export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: 
     const listed = new Set(offers.map((o) => o.id))
     for (const offer of offers) {
       const swarm = this.init.node.swarmOf(offer.id)
-      if (swarm?.pkg.readOnly === true) continue // published here from its source files
       let rec = this.records.get(offer.id)
+      if (swarm?.pkg.readOnly === true) { // published here from its source files since
+        if (rec !== undefined) await this.forget(rec)
+        continue
+      }
       if (rec === undefined) {
         rec = { packageId: offer.id, name: offer.name, version: offer.version, state: 'replicating', updatedAt: new Date(now).toISOString() }
         this.records.set(offer.id, rec)
@@ -167,10 +170,14 @@ export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: 
   private async remove(rec: ReplicaRecord): Promise<void> {
     this.log.info({ package: `${rec.name}@${rec.version}` }, 'no longer listed by the tracker: deleting it')
     await this.init.node.drop(rec.packageId)
-    await deleteReplica(this.init.node.store, rec.packageId)
-    this.records.delete(rec.packageId)
+    await this.forget(rec)
     this.emit('removed', rec)
     this.init.agent.announceNow()
+  }
+
+  private async forget(rec: ReplicaRecord): Promise<void> {
+    await deleteReplica(this.init.node.store, rec.packageId)
+    this.records.delete(rec.packageId)
   }
 
   private watch(swarm: PackageSwarm): void {
