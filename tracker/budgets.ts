@@ -31,14 +31,26 @@ export interface BudgetNow {
   nextChangeAt: Date | undefined
 }
 
+/** An inter-site link now: what the parent site's DPs may send the site's DPs. */
+export interface LinkNow {
+  site: string
+  parent: string
+  rate: Rate
+  /** The link window in force as written, or `default`, or `unlimited` when nothing is set. */
+  rule: string
+  nextChangeAt: Date | undefined
+}
+
 /** Longest wait between re-evaluations, so a wall clock set by hand is noticed. */
 const RECHECK_MS = 60_000
 
 /**
  * Every subnet's WAN budget right now: config merged with the operator's overrides, the
- * subnet's windows over its site's over the global ones. Emits `change` whenever any
- * subnet's rate or lease limit changes (at window edges, from a timer, and on overrides),
- * and bumps `version` so DPs long-polling for budgets wake at once.
+ * subnet's windows over its site's over the global ones; and every inter-site link's rate
+ * (a site's `link:` from its parent). Emits `change` whenever any subnet's rate or lease
+ * limit or any link's rate changes (at window edges, from a timer, and on overrides), or
+ * the tracker says so (`bump`, when the set of DPs changes), and bumps `version` so DPs
+ * long-polling for budgets wake at once.
  */
 export class Budgets extends EventEmitter<{ change: [version: number] }> {
   readonly config: TrackerConfig
@@ -53,6 +65,10 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
   private readonly policies = new Map<ScopeKey, WanPolicy>()
   /** Rate of each configured subnet, as of the last evaluation (at every edge and change). */
   private lastRates = new Map<string, Rate>()
+  /** Sites with a parent → their link's schedule. */
+  private readonly links = new Map<string, { parent: string, schedule: Schedule }>()
+  /** Rate of each link, as of the last evaluation. */
+  private lastLinks = new Map<string, Rate>()
   version = 1
 
   constructor(config: TrackerConfig, components: { now: () => Date, clock: Clock }) {
@@ -63,6 +79,7 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
     const entries: Array<[SiteConfig['subnets'][number], Placement]> = []
     for (const site of config.sites) {
       this.sites.set(site.name, site)
+      if (site.parent !== undefined) this.links.set(site.name, { parent: site.parent, schedule: site.link ?? { timeZone: site.timeZone, defaultRate: undefined, windows: [] } })
       for (const c of site.subnets) {
         this.siteOfSubnet.set(c.text, site.name)
         entries.push([c, { subnet: c.text, site: site.name }])
@@ -189,6 +206,32 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
     return 1
   }
 
+  /** Sites with a parent, in config order. */
+  get linkedSites(): string[] {
+    return [...this.links.keys()]
+  }
+
+  /** The link from the site's parent now; undefined for a site without a parent. */
+  linkOf(site: string, at = this.now()): LinkNow | undefined {
+    const link = this.links.get(site)
+    if (link === undefined) return undefined
+    const d = rateAt([link.schedule], at)
+    return { site, parent: link.parent, rate: d.rate, rule: d.window?.text ?? (d.scope === -1 ? 'unlimited (no rule)' : 'default'), nextChangeAt: nextChange([link.schedule], at) }
+  }
+
+  /** The link's rate now, cheaply (from the last evaluation); undefined for a site without a parent. */
+  linkRateOf(site: string): Rate | undefined {
+    const link = this.links.get(site)
+    if (link === undefined) return undefined
+    return this.lastLinks.get(site) ?? rateAt([link.schedule], this.now()).rate
+  }
+
+  /** A new version for a change outside the rates (the set of DPs): long-polling DPs wake. */
+  bump(): void {
+    this.version++
+    this.emit('change', this.version)
+  }
+
   /** Starts the timer that re-evaluates every subnet at its next window edge. */
   start(): void {
     this.reevaluate(false)
@@ -199,23 +242,27 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
     this.cancelTimer = undefined
   }
 
-  /** Rates of every configured subnet now, bumping the version when any changed. */
+  /** Rates of every configured subnet and every link now, bumping the version when any changed. */
   private reevaluate(force: boolean): void {
     this.cancelTimer?.()
     const at = this.now()
     const rates = new Map<string, Rate>()
+    const links = new Map<string, Rate>()
     let soonest = at.getTime() + RECHECK_MS
     for (const subnet of this.configuredSubnets) {
       const b = this.budgetOf(subnet, at)
       rates.set(subnet, b.rate)
       if (b.nextChangeAt !== undefined) soonest = Math.min(soonest, b.nextChangeAt.getTime())
     }
-    const changed = force || [...rates].some(([s, r]) => this.lastRates.get(s) !== r)
-    this.lastRates = rates
-    if (changed) {
-      this.version++
-      this.emit('change', this.version)
+    for (const site of this.links.keys()) {
+      const l = this.linkOf(site, at)!
+      links.set(site, l.rate)
+      if (l.nextChangeAt !== undefined) soonest = Math.min(soonest, l.nextChangeAt.getTime())
     }
+    const changed = force || [...rates].some(([s, r]) => this.lastRates.get(s) !== r) || [...links].some(([s, r]) => this.lastLinks.get(s) !== r)
+    this.lastRates = rates
+    this.lastLinks = links
+    if (changed) this.bump()
     this.cancelTimer = this.clock.setTimer(() => this.reevaluate(false), Math.max(0, soonest - at.getTime()))
   }
 

@@ -5,6 +5,7 @@ import { TrackerErrorCodes, trackerError } from './errors.ts'
 import type { DeploymentInput } from './deployment-input.ts'
 import type { Deployment } from './deployment-types.ts'
 import type { DeploymentStatus } from './deployments.ts'
+import type { CataloguePackage, PackageStatus } from './replication-types.ts'
 import type { AnnounceAnswer, AnnounceRequest, BudgetList } from './tracker.ts'
 
 export interface TrackerClientInit {
@@ -86,7 +87,26 @@ export class TrackerClient {
     return this.call('GET', `/v1/deployments/${encodeURIComponent(id)}/status`) as Promise<DeploymentStatus>
   }
 
-  /** A deployed package's canonical manifest, exactly as the tracker holds it: hash it to check the package id. */
+  /** Admin token: lists a signed package from a trusted publisher for the DPs to replicate; an already listed one comes back as it is. */
+  addPackage(manifestText: string): Promise<CataloguePackage> {
+    return this.call('POST', '/v1/packages', { manifest: manifestText }, { timeoutMs: Math.max(this.init.timeoutMs ?? 10_000, 60_000) }) as Promise<CataloguePackage>
+  }
+
+  async listPackages(): Promise<CataloguePackage[]> {
+    return ((await this.call('GET', '/v1/packages')) as { packages: CataloguePackage[] }).packages
+  }
+
+  /** Admin token: unlists it (DPs delete their replicas); PEERSTAGE_TRACKER_PACKAGE_IN_USE while a live deployment names it. */
+  removePackage(id: string): Promise<CataloguePackage> {
+    return this.call('DELETE', `/v1/packages/${encodeURIComponent(id)}`) as Promise<CataloguePackage>
+  }
+
+  /** Per package, per site that must hold it, per DP: the replica's state. */
+  packageStatus(): Promise<PackageStatus> {
+    return this.call('GET', '/v1/packages/status') as Promise<PackageStatus>
+  }
+
+  /** A catalogued or deployed package's canonical manifest, exactly as the tracker holds it: hash it to check the package id. */
   manifest(packageId: string): Promise<string> {
     return this.call('GET', `/v1/manifests/${encodeURIComponent(packageId)}`, undefined, { text: true }) as Promise<string>
   }

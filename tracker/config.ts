@@ -19,6 +19,12 @@ export interface SiteConfig {
   timeZone: string
   subnets: Cidr[]
   wan: WanPolicy
+  /** The site this one's DPs replicate from; undefined: a root site. */
+  parent: string | undefined
+  /** What the parent's DPs may send this site's DPs, by window; undefined when there is no parent (with a parent and no `link:`, unlimited). */
+  link: Schedule | undefined
+  /** `NAME@VERSION` globs (`*` any run of characters, `?` one) of the catalogue packages the site's DPs hold. @default ['*'] */
+  replicate: string[]
 }
 
 export interface DpConfig {
@@ -59,7 +65,7 @@ export interface TrackerConfigOptions {
 }
 
 const TOP_KEYS = ['listen', 'adminToken', 'dpToken', 'clientToken', 'announceIntervalSeconds', 'registrationSeconds', 'leaseSeconds', 'maxPeers', 'wan', 'sites', 'dps', 'trust']
-const SITE_KEYS = ['name', 'timezone', 'subnets', 'wan']
+const SITE_KEYS = ['name', 'timezone', 'subnets', 'wan', 'parent', 'link', 'replicate']
 const DP_KEYS = ['peerId', 'serves']
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
@@ -105,6 +111,48 @@ export function parseWanPolicy(value: unknown, key: string, timeZone: string): W
   } catch (err) {
     if (isPeerstageError(err) && err.code.startsWith('PEERSTAGE_BANDWIDTH_')) bad(key, `is invalid: ${err.message}`)
     throw err
+  }
+}
+
+/** A site's `link:`: a schedule (timezone, default, windows) in the site's time zone. */
+function parseLink(value: unknown, key: string, timeZone: string): Schedule {
+  mapping(value, key, ['timezone', 'default', 'windows'])
+  try {
+    return parseSchedule(value, key, timeZone)
+  } catch (err) {
+    if (isPeerstageError(err) && err.code.startsWith('PEERSTAGE_BANDWIDTH_')) bad(key, `is invalid: ${err.message}`)
+    throw err
+  }
+}
+
+const GLOB_RULE = 'must be NAME@VERSION globs like win11@* (* any run of characters, ? one)'
+
+/** A site's `replicate:` globs; absent: everything. */
+function replicateGlobs(value: unknown, key: string): string[] {
+  if (value === undefined) return ['*']
+  if (!Array.isArray(value)) bad(key, `${GLOB_RULE}, as a list`)
+  return value.map((g, j) => {
+    if (typeof g !== 'string' || g === '') bad(`${key}[${j}]`, `${GLOB_RULE}, not ${JSON.stringify(g) ?? String(g)}`)
+    if (g !== '*' && !g.includes('@')) bad(`${key}[${j}]`, `'${g}' ${GLOB_RULE}`)
+    return g
+  })
+}
+
+/** Parents must be sites of the config (declared in any order) and form no cycle. */
+function checkParents(sites: readonly SiteConfig[]): void {
+  const byName = new Map(sites.map((s) => [s.name, s]))
+  for (const [i, s] of sites.entries()) {
+    if (s.parent === undefined) continue
+    if (s.parent === s.name) bad(`sites[${i}].parent`, `'${s.parent}' is the site itself: a parent is the site its DPs replicate from`)
+    if (!byName.has(s.parent)) bad(`sites[${i}].parent`, `'${s.parent}' is not a site of this config (sites: ${sites.map((o) => o.name).join(', ')})`)
+  }
+  for (const [i, s] of sites.entries()) {
+    const path = [s.name]
+    for (let p = s.parent; p !== undefined; p = byName.get(p)!.parent) {
+      path.push(p)
+      if (p === s.name) bad(`sites[${i}].parent`, `makes a cycle: ${path.join(' → ')}`)
+      if (path.length > sites.length + 1) break // a cycle further up: reported at a site inside it
+    }
   }
 }
 
@@ -159,8 +207,13 @@ export function createTrackerConfig(input: unknown, options: TrackerConfigOption
       seenSubnets.set(cidr.text, s.name as string)
       return cidr
     })
-    sites.push({ name: s.name, timeZone, subnets, wan: parseWanPolicy(s.wan, `${key}.wan`, timeZone) })
+    if (s.parent !== undefined && (typeof s.parent !== 'string' || s.parent === '')) bad(`${key}.parent`, 'must be the name of another site')
+    if (s.link !== undefined && s.parent === undefined) bad(`${key}.link`, 'needs a parent: it is the link from the parent site')
+    const parent = s.parent as string | undefined
+    const link = parent === undefined ? undefined : s.link === undefined ? { timeZone, defaultRate: undefined, windows: [] } : parseLink(s.link, `${key}.link`, timeZone)
+    sites.push({ name: s.name, timeZone, subnets, wan: parseWanPolicy(s.wan, `${key}.wan`, timeZone), parent, link, replicate: replicateGlobs(s.replicate, `${key}.replicate`) })
   }
+  checkParents(sites)
   const dps = list(top.dps, 'dps').map((raw, i): DpConfig => {
     const d = mapping(raw, `dps[${i}]`, DP_KEYS)
     if (typeof d.peerId !== 'string' || d.peerId.length === 0) bad(`dps[${i}].peerId`, 'must be the DP\'s libp2p peer id (peerstage dp prints it)')

@@ -89,9 +89,9 @@ export function targetSet(targets: readonly Target[]): TargetSet {
  * Parses the manifest against the trusted publishers: a signature or trust problem is
  * PEERSTAGE_TRACKER_UNTRUSTED_PACKAGE, anything else wrong with it BAD_REQUEST.
  */
-export function checkManifest(text: string, trusted: readonly string[]): SignedManifest {
+export function checkManifest(text: string, trusted: readonly string[], refused: 'deployment' | 'package' = 'deployment'): SignedManifest {
   if (trusted.length === 0) {
-    throw trackerError(TrackerErrorCodes.UNTRUSTED_PACKAGE, 'this tracker trusts no publisher, so it refuses every deployment: add `trust: [publisher.pub]` to its config and restart it')
+    throw trackerError(TrackerErrorCodes.UNTRUSTED_PACKAGE, `this tracker trusts no publisher, so it refuses every ${refused}: add \`trust: [publisher.pub]\` to its config and restart it`)
   }
   try {
     return parseManifest(text, { trusted, source: 'the manifest' })

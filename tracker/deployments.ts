@@ -1,8 +1,10 @@
 import { cidrContains, cidrsOverlap, parseCidr } from './cidr.ts'
 import type { SiteConfig } from './config.ts'
+import type { SignedManifest } from '../chunker/index.ts'
 import { buildDeployment, targetSet, type DeploymentInput, type TargetSet } from './deployment-input.ts'
 import type { Deployment, DeploymentOffer, DeploymentReport, DeploymentState } from './deployment-types.ts'
 import { TrackerErrorCodes, trackerError } from './errors.ts'
+import type { ManifestTable } from './manifests.ts'
 import type { TrackerMetrics } from './metrics.ts'
 import type { StoreOp } from './store/index.ts'
 
@@ -73,29 +75,37 @@ function notFound(id: string): never {
 }
 
 /**
- * Deployments, their canonical manifests, and each client's latest report. Pure state: the
- * methods that change something return the store ops, which the tracker writes in its batch.
+ * Deployments and each client's latest report; their manifests go to the shared
+ * ManifestTable. Pure state: the methods that change something return the store ops,
+ * which the tracker writes in its batch.
  */
 export class DeploymentTable {
   private readonly entries = new Map<string, Entry>()
-  /** package id → canonical signed manifest text. */
-  private readonly manifests = new Map<string, string>()
+  private readonly manifests: ManifestTable
   private readonly metrics: TrackerMetrics
 
-  constructor(metrics: TrackerMetrics) {
+  constructor(metrics: TrackerMetrics, manifests: ManifestTable) {
     this.metrics = metrics
+    this.manifests = manifests
   }
 
-  create(input: DeploymentInput, context: { trusted: readonly string[], sites: readonly string[], now: Date }): { deployment: Deployment, ops: StoreOp[] } {
+  create(input: DeploymentInput, context: { trusted: readonly string[], sites: readonly string[], now: Date }): { deployment: Deployment, signed: SignedManifest, ops: StoreOp[] } {
     const { deployment, signed } = buildDeployment(input, { ...context, taken: (id) => this.entries.has(id) })
     const ops: StoreOp[] = []
-    if (!this.manifests.has(signed.packageId)) {
-      this.manifests.set(signed.packageId, signed.canonical)
-      ops.push({ type: 'put', kind: 'manifest', key: signed.packageId, value: signed.canonical })
-    }
+    this.manifests.put(signed, ops)
     this.add(deployment)
     ops.push({ type: 'put', kind: 'deployment', key: deployment.id, value: deployment })
-    return { deployment, ops }
+    return { deployment, signed, ops }
+  }
+
+  /**
+   * Deployments that name the package: `active` those neither cancelled nor expired at
+   * `nowMs` (they keep it in the catalogue), `any` whether one names it at all (its
+   * manifest stays, as deployments do).
+   */
+  usersOf(packageId: string, nowMs: number): { active: Deployment[], any: boolean } {
+    const named = [...this.entries.values()].filter((e) => e.deployment.packageId === packageId)
+    return { active: named.filter((e) => e.deployment.cancelledAt === null && e.expiresMs > nowMs).map((e) => e.deployment), any: named.length > 0 }
   }
 
   /** Marks it cancelled (kept, so its reports stay readable); cancelling twice keeps the first time. */
@@ -113,12 +123,6 @@ export class DeploymentTable {
   /** Oldest first (created in the same millisecond: in creation order, or by id after a restart). */
   list(): Deployment[] {
     return [...this.entries.values()].map((e) => e.deployment).sort((a, b) => a.createdAt.localeCompare(b.createdAt))
-  }
-
-  manifest(packageId: string): string {
-    const text = this.manifests.get(packageId)
-    if (text === undefined) throw trackerError(TrackerErrorCodes.NOT_FOUND, `no manifest of package ${packageId} on this tracker: no deployment names it`)
-    return text
   }
 
   /** Deployments that target the client, neither cancelled nor expired at `nowMs`. */
@@ -155,9 +159,8 @@ export class DeploymentTable {
   }
 
   /** Restores what the store held; reports of deployments no longer held are returned for deletion. */
-  restore(kind: 'deployment' | 'manifest' | 'report', key: string, value: unknown): StoreOp | undefined {
+  restore(kind: 'deployment' | 'report', key: string, value: unknown): StoreOp | undefined {
     if (kind === 'deployment') this.add(value as Deployment)
-    else if (kind === 'manifest') this.manifests.set(key, value as string)
     else {
       const r = value as StoredReport
       const entry = this.entries.get(r.id)

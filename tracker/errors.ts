@@ -8,7 +8,7 @@ export const TrackerErrorCodes = {
   BAD_REQUEST: 'PEERSTAGE_TRACKER_BAD_REQUEST',
   /** A missing or wrong bearer token (HTTP 401). */
   UNAUTHORIZED: 'PEERSTAGE_TRACKER_UNAUTHORIZED',
-  /** A site, subnet, deployment, manifest or route the tracker does not have (HTTP 404). */
+  /** A site, subnet, deployment, package, manifest or route the tracker does not have (HTTP 404). */
   NOT_FOUND: 'PEERSTAGE_TRACKER_NOT_FOUND',
   /** The tracker failed on a request it should have handled (HTTP 500): see its log. */
   INTERNAL: 'PEERSTAGE_TRACKER_INTERNAL',
@@ -17,6 +17,11 @@ export const TrackerErrorCodes = {
    * in the tracker's `trust` list, or the tracker trusts no publisher at all (HTTP 400).
    */
   UNTRUSTED_PACKAGE: 'PEERSTAGE_TRACKER_UNTRUSTED_PACKAGE',
+  /**
+   * A package cannot leave the catalogue while a deployment that is neither cancelled nor
+   * expired names it: the message lists those deployments (HTTP 409).
+   */
+  PACKAGE_IN_USE: 'PEERSTAGE_TRACKER_PACKAGE_IN_USE',
   /** The tracker could not be reached or answered with a server error. */
   UNREACHABLE: 'PEERSTAGE_TRACKER_UNREACHABLE',
 } as const

@@ -6,13 +6,18 @@
  * reaches them at once), and counts the WAN bytes each subnet cost. Holds deployments
  * (a signed package from a trusted publisher, a program, targets and times), hands each
  * client those that target it, and gathers the clients' reports per site and subnet.
+ * Keeps the catalogue of packages DPs replicate down the site tree (a site's `parent`,
+ * `link` windows and `replicate` globs), tells each DP what its site must hold, hands DPs
+ * only their own site's and parent site's DPs, and shows every replica's state.
  * HTTP/JSON on fastify; state behind one store interface (level by default).
  */
 export { createTrackerConfig, readTrackerConfig, type TrackerConfig, type TrackerConfigOptions, type SiteConfig, type DpConfig, type WanPolicy } from './config.ts'
 export { parseCidr, cidrContains, cidrsOverlap, slash24, SubnetIndex, type Cidr } from './cidr.ts'
-export { Budgets, type OverrideSpec, type BudgetNow, type Placement } from './budgets.ts'
+export { Budgets, type OverrideSpec, type BudgetNow, type LinkNow, type Placement } from './budgets.ts'
 export { Tracker, type TrackerComponents, type AnnounceRequest, type AnnounceAnswer, type BudgetList, type SubnetBudget, type LeaseGrant, type ReportedBytes } from './tracker.ts'
 export type { HandedPeer, Tier, Registration } from './registry.ts'
+export { globMatcher, ReplicaPlan, SiteTree } from './replication.ts'
+export { PackageCatalogue } from './packages.ts'
 export { DEPLOYMENT_STATES, FINAL_STATES, type Deployment, type DeploymentOffer, type DeploymentReport, type DeploymentState, type Target } from './deployment-types.ts'
 export { parseIsoTime, MAX_JITTER_SECONDS, type DeploymentInput } from './deployment-input.ts'
 export type { DeploymentStatus, SubnetProgress, ClientProgress, StateCounts, StoredReport } from './deployments.ts'

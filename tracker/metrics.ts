@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { UNLIMITED } from '../bandwidth/index.ts'
+import { dpPackageCounts } from './status.ts'
 import type { Tracker } from './tracker.ts'
 
 /** The tracker's metrics, in their own registry; gauges read the tracker when scraped. */
@@ -34,6 +35,11 @@ export function createTrackerMetrics(registry: Registry = new Registry()) {
       for (const { deployment, counts } of tracker.deploymentClientCounts()) {
         for (const [state, n] of Object.entries(counts)) this.set({ deployment, state }, n)
       }
+    } }),
+    dpPackages: new Gauge({ name: 'peerstage_tracker_dp_packages', help: 'DP × package pairs per site and replica state (missing: the site must hold it and the DP does not report it)', labelNames: ['site', 'state'] as const, registers: [registry], collect() {
+      if (tracker === undefined) return
+      this.reset()
+      for (const [site, states] of dpPackageCounts(tracker.packageStatus())) for (const [state, n] of states) this.set({ site, state }, n)
     } }),
     verificationFailures: new Counter({ name: 'peerstage_tracker_verification_failures_total', help: 'Checks of a package on a client\'s disk that found bad chunks, as clients reported them', registers: [registry] }),
     programExits: new Counter({ name: 'peerstage_tracker_program_exits_total', help: 'Deployment programs that ran to an end, by exit code (signal: killed)', labelNames: ['code'] as const, registers: [registry] }),

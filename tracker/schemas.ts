@@ -1,6 +1,7 @@
 /** JSON schemas of the tracker's HTTP API: every request is checked against one before it is used. */
 import { DEPLOYMENT_STATES } from './deployment-types.ts'
 import { MAX_JITTER_SECONDS } from './deployment-input.ts'
+import { REPLICA_STATES } from './replication-types.ts'
 
 const counter = { type: 'number', minimum: 0 } as const
 const deploymentId = { type: 'string', pattern: '^d-[0-9a-f]{8}$' } as const
@@ -21,6 +22,21 @@ const deploymentReport = {
     bytes: { type: 'object', additionalProperties: false, required: ['lan', 'wan', 'reused'], properties: { lan: counter, wan: counter, reused: counter } },
     verifyFailures: { type: 'integer', minimum: 0 },
     updatedAt: time,
+  },
+} as const
+
+/** A DP's replication state for one package (ReplicaReport). */
+const replicaReport = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['state', 'presentBytes', 'totalBytes', 'origin'],
+  properties: {
+    state: { enum: REPLICA_STATES },
+    presentBytes: { type: 'integer', minimum: 0 },
+    totalBytes: { type: 'integer', minimum: 0 },
+    copiedAt: time,
+    reason: { type: 'string', maxLength: 512 },
+    origin: { enum: ['published', 'replicated'] },
   },
 } as const
 
@@ -45,6 +61,7 @@ export const announceBody = {
           pieces: { type: 'integer', minimum: 1 },
           bytes: { type: 'object', additionalProperties: false, properties: { lan: counter, wan: counter, reused: counter } },
           uploaded: { type: 'object', maxProperties: 4096, propertyNames: { maxLength: 18 }, additionalProperties: counter },
+          replica: replicaReport,
         },
       },
     },
@@ -92,6 +109,8 @@ const budgetList = {
     version: { type: 'integer' },
     subnets: { type: 'array', items: { type: 'object', properties: { subnet: { type: 'string' }, site: { type: 'string' }, rateBytesPerSec: rate } } },
     unassignedRateBytesPerSec: rate,
+    links: { type: 'array', items: { type: 'object', properties: { site: { type: 'string' }, parent: { type: 'string' }, rateBytesPerSec: rate } } },
+    dps: { type: 'array', items: { type: 'object', properties: { peerId: { type: 'string' }, site: { type: ['string', 'null'] } } } },
   },
 } as const
 
@@ -143,6 +162,7 @@ export const announceAnswer = {
         },
       },
     },
+    replicate: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' } } } },
   },
 } as const
 
@@ -178,4 +198,19 @@ export const manifestParams = {
   additionalProperties: false,
   required: ['packageId'],
   properties: { packageId: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+} as const
+
+/** `POST /v1/packages`: the signed manifest's text, as for a deployment (same body limit). */
+export const addPackageBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['manifest'],
+  properties: { manifest: { type: 'string', minLength: 1 } },
+} as const
+
+export const packageParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
 } as const

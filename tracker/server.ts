@@ -5,7 +5,7 @@ import { parseCidr, plainIpv4 } from './cidr.ts'
 import type { OverrideSpec, ScopeKey } from './budgets.ts'
 import { TrackerErrorCodes, trackerError } from './errors.ts'
 import type { DeploymentInput } from './deployment-input.ts'
-import { announceAnswer, announceBody, budgetsAnswer, budgetsQuery, createDeploymentBody, DEPLOYMENT_BODY_LIMIT, deploymentParams, manifestParams, scopeQuery, throttleBody } from './schemas.ts'
+import { addPackageBody, announceAnswer, announceBody, budgetsAnswer, budgetsQuery, createDeploymentBody, DEPLOYMENT_BODY_LIMIT, deploymentParams, manifestParams, packageParams, scopeQuery, throttleBody } from './schemas.ts'
 import type { AnnounceRequest, Tracker } from './tracker.ts'
 
 const STATUS_OF: Record<string, number> = {
@@ -13,6 +13,7 @@ const STATUS_OF: Record<string, number> = {
   [TrackerErrorCodes.UNTRUSTED_PACKAGE]: 400,
   [TrackerErrorCodes.UNAUTHORIZED]: 401,
   [TrackerErrorCodes.NOT_FOUND]: 404,
+  [TrackerErrorCodes.PACKAGE_IN_USE]: 409,
 }
 
 function sameToken(given: string, expected: string): boolean {
@@ -58,9 +59,11 @@ export interface TrackerServerInit {
  * - `GET|PUT|DELETE /v1/throttle` (admin token): a site's or subnet's windows, default and lease limit
  * - `POST /v1/deployments`, `DELETE /v1/deployments/:id` (admin token): create (signed, trusted manifest) and cancel
  * - `GET /v1/deployments`, `GET /v1/deployments/:id`, `GET /v1/deployments/:id/status`: list, show, clients' progress
- * - `GET /v1/manifests/:packageId` (client token if configured): a deployed package's manifest, byte for byte
+ * - `POST /v1/packages`, `DELETE /v1/packages/:id` (admin token): list (signed, trusted manifest) and unlist a package DPs replicate
+ * - `GET /v1/packages`, `GET /v1/packages/status`: the catalogue; per package, site and DP, the replicas' states
+ * - `GET /v1/manifests/:packageId` (client token if configured): a catalogued or deployed package's manifest, byte for byte
  * - `GET /metrics`, `GET /v1/health`
- * Errors are `{ error: { code, message } }` with 400, 401, 404 or 413.
+ * Errors are `{ error: { code, message } }` with 400, 401, 404, 409 or 413.
  */
 export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = {}): FastifyInstance {
   const config = tracker.config
@@ -146,6 +149,21 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
   app.delete('/v1/deployments/:id', { schema: { params: deploymentParams } }, async (req) => {
     requireToken(req, config.adminToken, 'the admin API')
     return tracker.cancelDeployment((req.params as { id: string }).id)
+  })
+
+  app.post('/v1/packages', { bodyLimit: DEPLOYMENT_BODY_LIMIT, schema: { body: addPackageBody } }, async (req, reply) => {
+    requireToken(req, config.adminToken, 'the admin API')
+    const { entry, created } = await tracker.addPackage((req.body as { manifest: string }).manifest)
+    return reply.code(created ? 201 : 200).send(entry)
+  })
+
+  app.get('/v1/packages', async () => ({ packages: tracker.listPackages() }))
+
+  app.get('/v1/packages/status', async () => tracker.packageStatus())
+
+  app.delete('/v1/packages/:id', { schema: { params: packageParams } }, async (req) => {
+    requireToken(req, config.adminToken, 'the admin API')
+    return tracker.removePackage((req.params as { id: string }).id)
   })
 
   // The exact text: clients hash it to check it is the package the deployment names.

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { generatePublisherKeys } from '../../chunker/index.ts'
-import { createTrackerConfig, parseCidr, readTrackerConfig, SubnetIndex } from '../../tracker/index.ts'
+import { createTrackerConfig, globMatcher, parseCidr, readTrackerConfig, SubnetIndex } from '../../tracker/index.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import { ISSUE_YAML } from './helpers.ts'
 
@@ -89,6 +89,79 @@ describe('tracker config: trust', () => {
     expect(refused('keys/publisher.pub')).toBe('trust must be a list')
     expect(refused([7])).toMatch(/^trust\[0\] must be the path of a publisher public key file/)
     expect(keys.publisher).toMatch(/^ed25519:/)
+  })
+})
+
+describe('tracker config: parent, link, replicate', () => {
+  /** The issue's chain, as users script it: a child declared before its parent is fine. */
+  const CHAIN_YAML = `adminToken: a
+dpToken: d
+sites:
+  - name: branch
+    subnets: [127.0.2.0/24]
+    parent: region
+    link: { default: unlimited }
+  - name: hub
+    subnets: [127.0.10.0/24]
+  - name: region
+    timezone: Europe/London
+    subnets: [127.0.1.0/24]
+    parent: hub
+    link: { default: 50MiB/s, windows: ["Mon-Fri 08:00-18:00 5MiB/s"] }
+    replicate: ["win11@*"]
+  - name: shop
+    subnets: [127.0.3.0/24]
+    parent: region
+`
+
+  it('reads the documented shape; no link means unlimited, no replicate means everything', () => {
+    const path = join(tempDir(), 'tracker.yaml')
+    writeFileSync(path, CHAIN_YAML)
+    const c = readTrackerConfig(path)
+    const site = (name: string) => c.sites.find((s) => s.name === name)!
+    expect(c.sites.map((s) => [s.name, s.parent, s.replicate])).toEqual([['branch', 'region', ['*']], ['hub', undefined, ['*']], ['region', 'hub', ['win11@*']], ['shop', 'region', ['*']]])
+    expect(site('hub').link).toBeUndefined()
+    expect(site('region').link).toMatchObject({ timeZone: 'Europe/London', defaultRate: 50 * 1024 * 1024 })
+    expect(site('region').link!.windows.map((w) => w.text)).toEqual(['Mon-Fri 08:00-18:00 5MiB/s'])
+    expect(site('branch').link).toMatchObject({ timeZone: 'UTC', windows: [] })
+    expect(site('shop').link).toEqual({ timeZone: 'UTC', defaultRate: undefined, windows: [] })
+  })
+
+  const base = { adminToken: 'a', dpToken: 'd' }
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['an unknown parent', { ...base, sites: [{ name: 'a', parent: 'nowhere' }, { name: 'b' }] }, /^sites\[0\]\.parent 'nowhere' is not a site of this config \(sites: a, b\)/],
+    ['a site its own parent', { ...base, sites: [{ name: 'a', parent: 'a' }] }, /^sites\[0\]\.parent 'a' is the site itself/],
+    ['a cycle of two', { ...base, sites: [{ name: 'a', parent: 'b' }, { name: 'b', parent: 'a' }] }, /^sites\[0\]\.parent makes a cycle: a → b → a$/],
+    ['a cycle above a site', { ...base, sites: [{ name: 'leaf', parent: 'x' }, { name: 'x', parent: 'y' }, { name: 'y', parent: 'z' }, { name: 'z', parent: 'x' }] }, /^sites\[1\]\.parent makes a cycle: x → y → z → x$/],
+    ['a parent that is not a name', { ...base, sites: [{ name: 'a', parent: 7 }] }, /^sites\[0\]\.parent must be the name of another site/],
+    ['a link without a parent', { ...base, sites: [{ name: 'a', link: { default: '1MiB/s' } }] }, /^sites\[0\]\.link needs a parent/],
+    ['a bad link window', { ...base, sites: [{ name: 'a' }, { name: 'b', parent: 'a', link: { windows: ['Mon-Fri 08:00-18:00 2 parsecs'] } }] }, /^sites\[1\]\.link is invalid: .*unit/],
+    ['a bad link default', { ...base, sites: [{ name: 'a' }, { name: 'b', parent: 'a', link: { default: 'fast' } }] }, /^sites\[1\]\.link is invalid/],
+    ['an unknown link key', { ...base, sites: [{ name: 'a' }, { name: 'b', parent: 'a', link: { maxWanClients: 1 } }] }, /^sites\[1\]\.link\.maxWanClients is not a known key \(expected one of timezone, default, windows\)/],
+    ['a link that is not a mapping', { ...base, sites: [{ name: 'a' }, { name: 'b', parent: 'a', link: '5MiB/s' }] }, /^sites\[1\]\.link must be a mapping/],
+    ['replicate not a list', { ...base, sites: [{ name: 'a', replicate: 'win11@*' }] }, /^sites\[0\]\.replicate must be NAME@VERSION globs like win11@\*/],
+    ['an empty glob', { ...base, sites: [{ name: 'a', replicate: [''] }] }, /^sites\[0\]\.replicate\[0\] must be NAME@VERSION globs like win11@\*/],
+    ['a glob that is not a string', { ...base, sites: [{ name: 'a', replicate: ['win11@*', 3] }] }, /^sites\[0\]\.replicate\[1\] must be NAME@VERSION globs like win11@\*/],
+    ['a glob without @', { ...base, sites: [{ name: 'a', replicate: ['win11'] }] }, /^sites\[0\]\.replicate\[0\] 'win11' must be NAME@VERSION globs like win11@\*/],
+  ]
+  for (const [name, input, message] of cases) {
+    it(`refuses ${name}, naming the key`, () => {
+      let caught: unknown
+      try {
+        createTrackerConfig(input)
+      } catch (err) {
+        caught = err
+      }
+      expect((caught as Error | undefined)?.message).toMatch(message)
+      expect((caught as { code: string }).code).toBe('PEERSTAGE_TRACKER_BAD_CONFIG')
+    })
+  }
+
+  it('globs: * any run of characters, ? one, the rest literally', () => {
+    const m = globMatcher(['win11@24H?', 'drivers-*@2026.*', 'a+b@(1)'])
+    expect(['win11@24H2', 'drivers-hp@2026.1', 'drivers-@2026.', 'a+b@(1)'].filter(m)).toEqual(['win11@24H2', 'drivers-hp@2026.1', 'drivers-@2026.', 'a+b@(1)'])
+    expect(['win11@24H22', 'win11@24H', 'xwin11@24H2', 'drivers-hp@2025.1', 'aab@(1)', 'a+b@1'].filter(m)).toEqual([])
+    expect(globMatcher(['*'])('anything@at.all')).toBe(true)
   })
 })
 

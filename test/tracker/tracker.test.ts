@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { LevelTrackerStore, type Tracker } from '../../tracker/index.ts'
 import { tempDir } from '../helpers/tmp.ts'
-import { announceOf, MONDAY_0759, peerId, PKG, PKG2, trackerAt } from './helpers.ts'
+import { announceOf, CONFIG, MONDAY_0759, peerId, PKG, PKG2, trackerAt } from './helpers.ts'
 
 const MBIT2 = 2e6 / 8
 const running: Tracker[] = []
@@ -131,7 +131,8 @@ describe('WAN leases', () => {
 
 describe('budgets', () => {
   it('follow the window: 2 Mbit/s from 08:00 London, DP long-poll wakes at the edge', async () => {
-    const { tracker, clock } = await started()
+    // The DP's registration outlives the wait: its expiry would wake the long-poll too.
+    const { tracker, clock } = await started(MONDAY_0759, undefined, { ...CONFIG, registrationSeconds: 3600 })
     const dp = peerId()
     const first = await tracker.announce(announceOf(dp, 'dp', 10), '127.0.10.1')
     const leeds = (b: typeof first.budgets): unknown => b!.subnets.find((s) => s.subnet === '127.0.1.0/24')!.rateBytesPerSec

@@ -5,8 +5,10 @@
  * tracker replicas implements the same interface.
  */
 export type StoreKind = 'registration' | 'lease' | 'override' | 'bytes'
-  /** Deployments by id; the canonical signed manifest by package id; the latest report by `deploymentId peerId`. */
+  /** Deployments by id; the canonical signed manifest (of a deployed or catalogued package) by package id; the latest report by `deploymentId peerId`. */
   | 'deployment' | 'manifest' | 'report'
+  /** The catalogue (packages DPs replicate) by package id; their manifests are the `manifest` kind, stored once. */
+  | 'package'
 
 export type StoreOp =
   | { type: 'put', kind: StoreKind, key: string, value: unknown }

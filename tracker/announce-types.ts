@@ -1,0 +1,75 @@
+/**
+ * The announce on the wire: what a node sends every interval and what the tracker answers
+ * (peers, leases; DPs also budgets, links, the known DPs and what to replicate).
+ */
+import type { DeploymentOffer, DeploymentReport } from './deployment-types.ts'
+import type { HandedPeer } from './registry.ts'
+import type { KnownDp, LinkBudget, ReplicaOffer, ReplicaReport } from './replication-types.ts'
+
+/** Byte counters a node reports per package, cumulative since it started. */
+export interface ReportedBytes {
+  /** Received from peers of the same site. */
+  lan?: number
+  /** Received from DPs and other peers across the WAN. */
+  wan?: number
+  /** Copied from chunks already on the node. */
+  reused?: number
+}
+
+export interface AnnounceRequest {
+  peerId: string
+  role: 'client' | 'dp'
+  addresses: string[]
+  packages: Array<{
+    id: string
+    have: number
+    pieces: number
+    bytes?: ReportedBytes
+    /** DPs: bytes uploaded per destination subnet, cumulative. */
+    uploaded?: Record<string, number>
+    /** DPs: the package's replication state here. */
+    replica?: ReplicaReport
+  }>
+  /** `stopped`: the node is shutting down; its leases move on now. */
+  event?: 'stopped'
+  /** Clients: their state for each deployment they hold. */
+  deployments?: DeploymentReport[]
+}
+
+export interface LeaseGrant {
+  /** Bytes/s, null = unlimited. */
+  rateBytesPerSec: number | null
+  expiresAt: string
+}
+
+export interface SubnetBudget {
+  subnet: string
+  site: string | undefined
+  /** Bytes/s this subnet may pull across the WAN now; null = unlimited. */
+  rateBytesPerSec: number | null
+}
+
+export interface BudgetList {
+  version: number
+  /** Every configured subnet; the asking DP's own site's are null (LAN, not WAN). */
+  subnets: SubnetBudget[]
+  /** For addresses in no configured subnet, per /24. */
+  unassignedRateBytesPerSec: number | null
+  /** Every site with a parent: what its parent's DPs may send its DPs now. */
+  links: LinkBudget[]
+  /** Registered DPs: uploads to them go by link, not by subnet budget. */
+  dps: KnownDp[]
+}
+
+export interface AnnounceAnswer {
+  subnet: string
+  site: string | null
+  intervalSeconds: number
+  packages: Array<{ id: string, peers: HandedPeer[], lease: LeaseGrant | null }>
+  /** DPs only. */
+  budgets?: BudgetList
+  /** Clients: every deployment that targets them, neither cancelled nor expired. DPs: none. */
+  deployments: DeploymentOffer[]
+  /** DPs only: the catalogue packages this DP's site must hold. */
+  replicate?: ReplicaOffer[]
+}

@@ -1,0 +1,83 @@
+import { parseCidr } from './cidr.ts'
+import type { TrackerMetrics } from './metrics.ts'
+import type { Registration } from './registry.ts'
+import type { StoreOp } from './store/index.ts'
+
+/** Bytes a subnet cost for one package: what its nodes received, and what DPs sent it. */
+export interface ByteTotals {
+  lan: number
+  wan: number
+  reused: number
+  dpUpload: number
+}
+
+/** One package of an announce, as far as byte counting goes. */
+export interface CountedPackage {
+  id: string
+  bytes?: { lan?: number, wan?: number, reused?: number }
+  uploaded?: Record<string, number>
+}
+
+const SOURCES = ['lan', 'wan', 'reused'] as const
+
+/** Per subnet and package byte totals (store kind `bytes`, key `SUBNET PACKAGE`), from nodes' cumulative counters. */
+export class ByteTotalsTable {
+  /** subnet → package → totals. */
+  private readonly bytes = new Map<string, Map<string, ByteTotals>>()
+  private readonly metrics: TrackerMetrics
+
+  constructor(metrics: TrackerMetrics) {
+    this.metrics = metrics
+  }
+
+  subnets(): IterableIterator<string> {
+    return this.bytes.keys()
+  }
+
+  /** Package → totals of one subnet. */
+  of(subnet: string): ReadonlyMap<string, ByteTotals> {
+    return this.bytes.get(subnet) ?? new Map()
+  }
+
+  restore(key: string, value: unknown): void {
+    const cut = key.indexOf(' ')
+    this.totals(key.slice(0, cut), key.slice(cut + 1), value as ByteTotals)
+  }
+
+  /**
+   * Turns the node's cumulative counters into deltas on the subnets' totals (a restarted
+   * node starts again from 0) and keeps them in `reg.counters`. DPs' uploads count for the
+   * subnet they went to, placed by `subnetOf`.
+   */
+  count(reg: Registration, packages: readonly CountedPackage[], subnetOf: (ip: string) => string, ops: StoreOp[]): void {
+    for (const p of packages) {
+      const prev = reg.counters[p.id] ?? {}
+      const next: Record<string, number> = {}
+      const add = (subnet: string, source: keyof ByteTotals, key: string, value: number | undefined): void => {
+        if (value === undefined || value <= 0) return
+        next[key] = value
+        const before = prev[key] ?? 0
+        const delta = value >= before ? value - before : value
+        if (delta === 0) return
+        const t = this.totals(subnet, p.id)
+        t[source] += delta
+        this.metrics.reportedBytes.inc({ subnet, source }, delta)
+        ops.push({ type: 'put', kind: 'bytes', key: `${subnet} ${p.id}`, value: t })
+      }
+      for (const s of SOURCES) add(reg.subnet, s, s, p.bytes?.[s])
+      for (const [to, n] of Object.entries(p.uploaded ?? {})) {
+        const cidr = parseCidr(to)
+        if (cidr !== undefined) add(subnetOf(to.slice(0, to.indexOf('/'))), 'dpUpload', `up ${cidr.text}`, n)
+      }
+      reg.counters[p.id] = next
+    }
+  }
+
+  private totals(subnet: string, packageId: string, initial?: ByteTotals): ByteTotals {
+    let m = this.bytes.get(subnet)
+    if (m === undefined) this.bytes.set(subnet, m = new Map())
+    let t = m.get(packageId)
+    if (t === undefined) m.set(packageId, t = initial ?? { lan: 0, wan: 0, reused: 0, dpUpload: 0 })
+    return t
+  }
+}

@@ -1,0 +1,37 @@
+import type { SignedManifest } from '../chunker/index.ts'
+import { TrackerErrorCodes, trackerError } from './errors.ts'
+import type { StoreOp } from './store/index.ts'
+
+/**
+ * Canonical signed manifests by package id, stored once (store kind `manifest`) for the
+ * catalogue and every deployment: nodes fetch them by id and hash them to check the id.
+ * Whoever drops the last reference to one deletes it.
+ */
+export class ManifestTable {
+  private readonly texts = new Map<string, string>()
+
+  /** Keeps the manifest; a put op is added only when it is new here. */
+  put(signed: SignedManifest, ops: StoreOp[]): void {
+    if (this.texts.has(signed.packageId)) return
+    this.texts.set(signed.packageId, signed.canonical)
+    ops.push({ type: 'put', kind: 'manifest', key: signed.packageId, value: signed.canonical })
+  }
+
+  has(packageId: string): boolean {
+    return this.texts.has(packageId)
+  }
+
+  get(packageId: string): string {
+    const text = this.texts.get(packageId)
+    if (text === undefined) throw trackerError(TrackerErrorCodes.NOT_FOUND, `no manifest of package ${packageId} on this tracker: neither the catalogue nor a deployment names it`)
+    return text
+  }
+
+  delete(packageId: string, ops: StoreOp[]): void {
+    if (this.texts.delete(packageId)) ops.push({ type: 'del', kind: 'manifest', key: packageId })
+  }
+
+  restore(packageId: string, text: unknown): void {
+    this.texts.set(packageId, text as string)
+  }
+}
