@@ -13,6 +13,15 @@ function timeOption(ctx: CommandContext, name: string, required: boolean): strin
   return value
 }
 
+/** A signed manifest's text, as the tracker takes it (it checks the signature and publisher). */
+export function readManifestText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new PeerstageError('PEERSTAGE_MANIFEST_UNREADABLE', `cannot read manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err, details: { path } })
+  }
+}
+
 function createInput(ctx: CommandContext): DeploymentInput {
   const path = requireString(ctx, 'manifest')
   const program = requireString(ctx, 'program')
@@ -23,12 +32,7 @@ function createInput(ctx: CommandContext): DeploymentInput {
   const expiresAt = timeOption(ctx, 'expires', false)
   const jitter = optionalString(ctx, 'jitter')
   if (jitter !== undefined && (!/^\d+$/.test(jitter) || Number(jitter) > MAX_JITTER_SECONDS)) throw usageError(`--jitter takes whole seconds from 0 to ${MAX_JITTER_SECONDS} (a week), got '${jitter}'`)
-  let manifest: string
-  try {
-    manifest = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new PeerstageError('PEERSTAGE_MANIFEST_UNREADABLE', `cannot read manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err, details: { path } })
-  }
+  const manifest = readManifestText(path)
   return { manifest, program, targets, availableAt, mandatoryAt, ...(expiresAt !== undefined && { expiresAt }), ...(jitter !== undefined && { jitterSeconds: Number(jitter) }) }
 }
 

@@ -6,9 +6,10 @@ import { chunkerCommands } from './chunker-commands.ts'
 import { runCommand, type Command } from './cli.ts'
 import { deployCommands } from './deploy-commands.ts'
 import { nodeCommands } from './node-commands.ts'
+import { packageCommands } from './package-commands.ts'
 import { trackerCommands } from './tracker-commands.ts'
 
-const commands: Command[] = [...chunkerCommands, ...nodeCommands, ...trackerCommands, ...deployCommands]
+const commands: Command[] = [...chunkerCommands, ...nodeCommands, ...trackerCommands, ...deployCommands, ...packageCommands]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))

@@ -1,7 +1,7 @@
 import { dirname, join, resolve } from 'node:path'
 import { formatRate } from '../bandwidth/index.ts'
 import { createLogger, formatBytes } from '../common/index.ts'
-import { createTrackerServer, LevelTrackerStore, readTrackerConfig, Tracker, TrackerClient, type Scope, type StateCounts } from '../tracker/index.ts'
+import { createTrackerServer, LevelTrackerStore, readTrackerConfig, Tracker, TrackerClient, type PackageStatus, type Scope, type StateCounts } from '../tracker/index.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { untilSignal } from './signals.ts'
 
@@ -27,10 +27,11 @@ export const tracker: Command = {
   help: `Usage: peerstage tracker --config FILE [--listen HOST:PORT] [--data DIR] [--json]
 
 Serves the tracker's HTTP/JSON API (announce, budgets, status, throttle admin, deployments,
-manifests, /metrics) until SIGINT or SIGTERM. Sites, subnets, WAN windows, lease limits,
-DPs, tokens and the trusted publisher keys come from the YAML config (see README, "Tracker
-config"); an invalid config is refused with one message naming the key. State
-(registrations, leases, overrides, WAN byte totals, deployments and their clients' reports)
+the package catalogue, manifests, /metrics) until SIGINT or SIGTERM. Sites, subnets, WAN
+windows, lease limits, each site's parent, link windows and replicate globs, DPs, tokens
+and the trusted publisher keys come from the YAML config (see README, "Tracker config");
+an invalid config is refused with one message naming the key. State (registrations,
+leases, overrides, WAN byte totals, deployments and their clients' reports, the catalogue)
 lives in a LevelDB directory, so a restarted tracker resumes where it stopped.
 
   --config FILE       the YAML config
@@ -147,22 +148,61 @@ Exit codes: 0 done; 1 tracker unreachable; 2 usage, bad token, unknown site or s
   },
 }
 
+/** `…Xb3kQ9aZ`: the end of a peer id, the part that tells libp2p ids apart. */
+export function shortPeerId(id: string): string {
+  return id.length <= 12 ? id : `…${id.slice(-8)}`
+}
+
+/** Rows padded to their columns, two spaces apart; the last column is not padded. */
+export function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd())
+}
+
+function packageLines(s: PackageStatus): string[] {
+  const rows: string[][] = [['PACKAGE', 'SITE', 'DP', 'STATE', 'BYTES', 'LAST COPIED']]
+  for (const p of s.packages) {
+    const name = `${p.name === '' ? `${p.id.slice(0, 12)}…` : `${p.name}@${p.version}`}${p.listed ? '' : ' (not listed)'}`
+    if (p.sites.length === 0) rows.push([name, '-', 'no site replicates it'])
+    for (const site of p.sites) {
+      if (site.dps.length === 0) rows.push([name, site.site, 'no DP registered'])
+      for (const d of site.dps) {
+        const state = d.state === 'failed' && d.reason !== null ? `failed: ${d.reason}` : d.state
+        rows.push([name, site.site, shortPeerId(d.peerId), state, `${formatBytes(d.presentBytes)}/${formatBytes(d.totalBytes)}`, d.copiedAt ?? 'never'])
+      }
+    }
+  }
+  return rows.length === 1 ? ['no packages: peerstage package add MANIFEST lists one for the DPs'] : table(rows)
+}
+
 export const status: Command = {
   name: 'status',
-  summary: 'per site and subnet: nodes, WAN leases, budget now, bytes over the WAN, deployments',
-  help: `Usage: peerstage status --tracker URL [--json]
+  summary: 'per site and subnet: nodes, WAN leases, budgets, bytes over the WAN, deployments; or (--packages) every DP\'s replicas',
+  help: `Usage: peerstage status --tracker URL [--packages] [--json]
 
 Shows, for every site and subnet the tracker knows: registered clients and DPs, the WAN
-leases held, the budget in force now (and which rule set it), and per package the bytes
-its clients received over the LAN and the WAN and reused locally, and what DPs sent it;
-and per deployment its clients there reported on, how many are in each state.
+leases held, the budget in force now (and which rule set it), a site's link from its parent
+now, and per package the bytes its clients received over the LAN and the WAN and reused
+locally, and what DPs sent it; and per deployment its clients there reported on, how many
+are in each state.
+
+  --packages  instead: per catalogue package, per site that must hold it (its replicate
+              globs, or a site below it, match) and per DP there: its state (replicating,
+              verifying, seeding, failed, or missing), bytes present of all, when it was
+              last copied whole; a site without DP says so. --json: the PackageStatus.
 
 Exit codes: 0 shown; 1 tracker unreachable; 2 usage.`,
-  options: { tracker: { type: 'string' } },
+  options: { tracker: { type: 'string' }, packages: { type: 'boolean' } },
   positionals: 0,
   async run(ctx) {
     const client = trackerClient(ctx)
     try {
+      if (ctx.values.packages === true) {
+        const p = await client.packageStatus()
+        if (ctx.json) ctx.printJson(p)
+        else for (const line of packageLines(p)) ctx.print(line)
+        return 0
+      }
       const s = await client.status()
       if (ctx.json) {
         ctx.printJson(s)
@@ -176,6 +216,7 @@ Exit codes: 0 shown; 1 tracker unreachable; 2 usage.`,
       ctx.print(`tracker ${client.url.origin} at ${s.time}`)
       for (const site of s.sites) {
         ctx.print(`site ${site.name} (${site.timezone})`)
+        if (site.link) ctx.print(`  link from ${site.parent}: ${rateText(site.link.rateBytesPerSec)} (${site.link.rule})${site.link.nextChangeAt ? `, changes at ${site.link.nextChangeAt}` : ''}`)
         for (const n of site.subnets) subnetLines(n)
       }
       if (s.unassigned.length > 0) {

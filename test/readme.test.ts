@@ -8,6 +8,7 @@ import { nodeCommands } from '../bin/node-commands.ts'
 import { NodeErrorCodes, StoreErrorCodes } from '../node/index.ts'
 import { trackerCommands } from '../bin/tracker-commands.ts'
 import { deployCommands } from '../bin/deploy-commands.ts'
+import { packageCommands } from '../bin/package-commands.ts'
 import { TrackerErrorCodes } from '../tracker/index.ts'
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
@@ -22,7 +23,7 @@ describe('README', () => {
   })
 
   it('documents every command and every option', () => {
-    for (const cmd of [...chunkerCommands, ...nodeCommands, ...trackerCommands, ...deployCommands]) {
+    for (const cmd of [...chunkerCommands, ...nodeCommands, ...trackerCommands, ...deployCommands, ...packageCommands]) {
       expect(readme).toContain(`\`${cmd.name} `)
       for (const option of Object.keys(cmd.options)) expect(readme, `${cmd.name} --${option}`).toContain(`--${option}`)
     }
