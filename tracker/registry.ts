@@ -195,6 +195,13 @@ export class Registry {
     return out.peers
   }
 
+  /** Whether a DP of `site` holds the whole package: its clients then need no WAN at all. */
+  siteDpHolds(site: string | undefined, packageId: string): boolean {
+    if (site === undefined) return false
+    for (const h of this.dpsByPackage.get(packageId)?.values() ?? []) if (h.reg.site === site && h.have === h.pieces) return true
+    return false
+  }
+
   /** DPs holding at least one piece of the package. */
   private dpsHolding(packageId: string): Holding[] {
     return [...(this.dpsByPackage.get(packageId)?.values() ?? [])].filter((h) => h.have > 0)

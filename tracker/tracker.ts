@@ -165,7 +165,8 @@ export class Tracker {
     const packages: AnnounceAnswer['packages'] = []
     for (const p of req.packages) {
       const wanted = p.have < p.pieces
-      const lease = req.role === 'client' ? this.leaseFor(reg, p.id, wanted, now, ops) : undefined
+      // A site's own DP holding it all serves its clients over the LAN: no lease, so no DP across the WAN races it.
+      const lease = req.role === 'client' ? this.leaseFor(reg, p.id, wanted && !this.registry.siteDpHolds(site, p.id), now, ops) : undefined
       const peers = wanted ? this.peersFor(reg, p.id, lease !== undefined) : []
       packages.push({ id: p.id, peers, lease: lease === undefined ? null : { rateBytesPerSec: this.leaseRate(subnet), expiresAt: new Date(lease.expiresAt).toISOString() } })
     }

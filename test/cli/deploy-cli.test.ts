@@ -3,8 +3,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { deployCommands } from '../../bin/deploy-commands.ts'
 import { TrackerClient } from '../../tracker/index.ts'
-import { peerstage, startDaemon } from '../helpers/cli.ts'
-import { writeTree } from '../helpers/packages.ts'
+import { cliSmallPackage, peerstage, startDaemon } from '../helpers/cli.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import { ISSUE_YAML } from '../tracker/helpers.ts'
 
@@ -13,21 +12,12 @@ afterEach(async () => {
   await Promise.all(daemons.splice(0).map((stop) => stop()))
 })
 
-/** A publisher's key and a package it signed (program install), made with the CLI. */
-async function packed(dir: string, name: string): Promise<string> {
-  expect((await peerstage(['keygen', '--out', join(dir, `${name}-keys`)])).code).toBe(0)
-  writeTree(join(dir, `${name}-src`), { 'setup.cmd': '@echo off\r\n', 'install.wim': 'x'.repeat(100_000) })
-  const manifest = join(dir, `${name}.json`)
-  const r = await peerstage(['pack', join(dir, `${name}-src`), '--name', 'win11', '--version', '24H2', '--key', join(dir, `${name}-keys/publisher.key`), '--program', 'install=setup.cmd /unattend', '--out', manifest])
-  expect(r.code, r.stderr).toBe(0)
-  return manifest
-}
 
 /** A tracker process trusting the `imaging` publisher (a path relative to its config). */
 async function world() {
   const dir = tempDir()
-  const manifest = await packed(dir, 'imaging')
-  const untrusted = await packed(dir, 'stranger')
+  const manifest = await cliSmallPackage(dir, 'imaging')
+  const untrusted = await cliSmallPackage(dir, 'stranger')
   writeFileSync(join(dir, 'tracker.yaml'), `${ISSUE_YAML.replace('127.0.10.10:7070', '127.0.10.10:0')}trust: [imaging-keys/publisher.pub]\n`)
   const t = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'])
   daemons.push(t.stop)

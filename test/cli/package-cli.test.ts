@@ -2,8 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TrackerClient } from '../../tracker/index.ts'
-import { peerstage, startDaemon } from '../helpers/cli.ts'
-import { writeTree } from '../helpers/packages.ts'
+import { cliSmallPackage, peerstage, startDaemon } from '../helpers/cli.ts'
 import { tempDir } from '../helpers/tmp.ts'
 
 const daemons: Array<() => Promise<void>> = []
@@ -11,21 +10,12 @@ afterEach(async () => {
   await Promise.all(daemons.splice(0).map((stop) => stop()))
 })
 
-/** A publisher's key and a package it signed (program install), made with the CLI. */
-async function packed(dir: string, name: string): Promise<string> {
-  expect((await peerstage(['keygen', '--out', join(dir, `${name}-keys`)])).code).toBe(0)
-  writeTree(join(dir, `${name}-src`), { 'setup.cmd': '@echo off\r\n', 'install.wim': 'x'.repeat(100_000) })
-  const manifest = join(dir, `${name}.json`)
-  const r = await peerstage(['pack', join(dir, `${name}-src`), '--name', 'win11', '--version', '24H2', '--key', join(dir, `${name}-keys/publisher.key`), '--program', 'install=setup.cmd /unattend', '--out', manifest])
-  expect(r.code, r.stderr).toBe(0)
-  return manifest
-}
 
 /** A tracker process of the issue's site tree, trusting the `imaging` publisher. */
 async function world() {
   const dir = tempDir()
-  const manifest = await packed(dir, 'imaging')
-  const untrusted = await packed(dir, 'stranger')
+  const manifest = await cliSmallPackage(dir, 'imaging')
+  const untrusted = await cliSmallPackage(dir, 'stranger')
   writeFileSync(join(dir, 'tracker.yaml'), `listen: 127.0.10.10:0
 adminToken: s3cret
 dpToken: dp-s3cret

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { peerstage, startDaemon } from '../helpers/cli.ts'
+import { cliPack, peerstage, startDaemon } from '../helpers/cli.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 
@@ -27,9 +27,7 @@ describe('a deployment to two subnets of three clients (real processes)', () => 
     chmodSync(join(src, 'install.sh'), 0o755)
     const marker = join(dir, 'marker.txt')
     process.env.PEERSTAGE_TEST_MARKER = marker // the clients inherit it, and pass it to the program
-    expect((await peerstage(['keygen', '--out', join(dir, 'keys')])).code).toBe(0)
-    const manifest = join(dir, 'win11.json')
-    expect((await peerstage(['pack', src, '--name', 'win11', '--version', '24H2', '--key', join(dir, 'keys/publisher.key'), '--program', 'install=./install.sh', '--out', manifest])).code).toBe(0)
+    const manifest = await cliPack(dir, src, { program: 'install=./install.sh' })
     expect((await peerstage(['swarm-key', '--out', join(dir, 'swarm.key')])).code).toBe(0)
 
     writeFileSync(join(dir, 'tracker.yaml'), `listen: 127.0.10.10:0

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { peerstage, startDaemon } from '../helpers/cli.ts'
+import { cliPack, peerstage, startDaemon } from '../helpers/cli.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 
@@ -17,9 +17,7 @@ describe('replication down hub → region → branch, and clients served nearest
     const dir = tempDir()
     const src = join(dir, 'src')
     writeTree(src, { 'install.wim': pseudoRandomBytes(WIM_BYTES, 31), 'setup.cmd': '@echo off\r\n' })
-    expect((await peerstage(['keygen', '--out', join(dir, 'keys')])).code).toBe(0)
-    const manifest = join(dir, 'win11.json')
-    expect((await peerstage(['pack', src, '--name', 'win11', '--version', '24H2', '--key', join(dir, 'keys/publisher.key'), '--out', manifest])).code).toBe(0)
+    const manifest = await cliPack(dir, src)
     expect((await peerstage(['swarm-key', '--out', join(dir, 'swarm.key')])).code).toBe(0)
 
     writeFileSync(join(dir, 'tracker.yaml'), `listen: 127.0.10.10:0

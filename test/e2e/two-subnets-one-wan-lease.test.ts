@@ -3,7 +3,7 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readManifest } from '../../chunker/index.ts'
-import { peerstage, startDaemon } from '../helpers/cli.ts'
+import { cliPack, peerstage, startDaemon } from '../helpers/cli.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 
@@ -31,9 +31,7 @@ describe('tracker + DP + two subnets of three clients (real processes)', () => {
     const dir = tempDir()
     const src = join(dir, 'src')
     writeTree(src, { 'install.wim': pseudoRandomBytes(PACKAGE_BYTES - 1_000_000, 5), 'drivers/pack.cab': pseudoRandomBytes(1_000_000, 6) })
-    expect((await peerstage(['keygen', '--out', join(dir, 'keys')])).code).toBe(0)
-    const manifest = join(dir, 'pkg.json')
-    expect((await peerstage(['pack', src, '--name', 'win11', '--version', '1', '--key', join(dir, 'keys/publisher.key'), '--out', manifest])).code).toBe(0)
+    const manifest = await cliPack(dir, src, { version: '1', out: 'pkg.json' })
     expect((await peerstage(['swarm-key', '--out', join(dir, 'swarm.key')])).code).toBe(0)
 
     writeFileSync(join(dir, 'tracker.yaml'), `listen: 127.0.10.10:0

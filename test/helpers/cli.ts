@@ -1,5 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { writeTree } from './packages.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/peerstage.ts', import.meta.url))
 
@@ -57,4 +59,27 @@ export function startDaemon(args: string[]): { ready: Promise<Record<string, any
 /** Starts the CLI and returns the child, for tests that kill it. */
 export function spawnCli(args: string[]): ChildProcess {
   return spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+/**
+ * `keygen` into DIR/KEYS and `pack` SRC as win11@VERSION signed with that key, through the
+ * real CLI. Returns the manifest's path (DIR/OUT).
+ */
+export async function cliPack(dir: string, src: string, options: { keys?: string, version?: string, program?: string, out?: string } = {}): Promise<string> {
+  const keys = join(dir, options.keys ?? 'keys')
+  const manifest = join(dir, options.out ?? 'win11.json')
+  for (const args of [
+    ['keygen', '--out', keys],
+    ['pack', src, '--name', 'win11', '--version', options.version ?? '24H2', '--key', join(keys, 'publisher.key'), ...(options.program === undefined ? [] : ['--program', options.program]), '--out', manifest],
+  ]) {
+    const r = await peerstage(args)
+    if (r.code !== 0) throw new Error(`peerstage ${args[0]} exited ${r.code}: ${r.stderr}`)
+  }
+  return manifest
+}
+
+/** A small package (program `install`) signed by publisher NAME (keys in DIR/NAME-keys): DIR/NAME.json. */
+export function cliSmallPackage(dir: string, name: string): Promise<string> {
+  writeTree(join(dir, `${name}-src`), { 'setup.cmd': '@echo off\r\n', 'install.wim': 'x'.repeat(100_000) })
+  return cliPack(dir, join(dir, `${name}-src`), { keys: `${name}-keys`, program: 'install=setup.cmd /unattend', out: `${name}.json` })
 }

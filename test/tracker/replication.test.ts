@@ -183,6 +183,22 @@ describe('peers for a client', () => {
     expect(waiting.packages[0]!.lease).toBeNull()
     expect(waiting.packages[0]!.peers.map((p) => p.peerId)).toEqual([branchDp, pc])
   })
+
+  it('needs no lease where its own site\'s DP holds the whole package: the LAN serves it, no DP across the WAN races it', async () => {
+    const { tracker } = await started()
+    const branchDp = peerId('BranchDp')
+    await tracker.announce(announceOf(peerId('RegionDp'), 'dp', 10), '127.0.1.1')
+    await tracker.announce(announceOf(branchDp, 'dp', 10), '127.0.2.1')
+    const pc = peerId('Pc')
+    const served = await tracker.announce(announceOf(pc, 'client', 0), '127.0.2.9')
+    expect(served.packages[0]!.lease).toBeNull()
+    expect(served.packages[0]!.peers.map((p) => [p.peerId, p.tier])).toEqual([[branchDp, 'subnet']])
+    // The site's DP still replicating: the client may go upstream under a lease.
+    await tracker.announce(announceOf(branchDp, 'dp', 3), '127.0.2.1')
+    const leased = await tracker.announce(announceOf(pc, 'client', 0), '127.0.2.9')
+    expect(leased.packages[0]!.lease).not.toBeNull()
+    expect(leased.packages[0]!.peers.map((p) => p.tier)).toEqual(['subnet', 'upstream-dp'])
+  })
 })
 
 describe('the DPs in the budget list', () => {
