@@ -31,7 +31,9 @@ type Counters = { lan: number, wan: number, uploaded: Map<string, number> }
  * completes, so its WAN lease moves on), dials the peers handed out, and keeps the WAN
  * rules. A client asks DPs across the WAN only while it holds a lease, paced to the lease
  * rate, and only for pieces no LAN peer has; a DP keeps an upload bucket per destination
- * subnet at the tracker's budget, long-polled so a window change arrives at once.
+ * subnet at the tracker's budget, and one per inter-site link for the DPs of the sites
+ * below it (replicating from its parent's DPs, it paces its requests to its own link),
+ * long-polled so a window change arrives at once.
  *
  * Create it before the node and pass `nodeHooks()` into PeerNode.start, then `start(node)`.
  */

@@ -52,6 +52,7 @@ export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: 
   static async start(init: ReplicatorInit): Promise<Replicator> {
     const r = new Replicator(init)
     for (const rec of await loadReplicas(init.node.store)) {
+      if (rec.state === 'failed') rec.retryAt = 0 // a restart (new --trust, more disk) tries every failure again
       r.records.set(rec.packageId, rec)
       const stored = await init.node.store.getPackage(rec.packageId)
       if (stored !== undefined) r.watch(await init.node.want(stored.signed, stored.root))
