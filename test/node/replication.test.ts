@@ -88,11 +88,11 @@ async function chain(options: { regionLink?: Record<string, unknown> } = {}) {
   }
 
   /** A DP with a replicator, announcing from `ip`. */
-  async function dp(ip: string, dataDir = join(dir, `dp-${ip}`)) {
+  async function dp(ip: string, dataDir = join(dir, `dp-${ip}`), options: { trusted?: string[] } = {}) {
     const agent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: ip }), role: 'dp', retryMs: 200, budgetWaitSeconds: 5 })
     const node = await startNode(dataDir, swarmKey, ip, agent.nodeHooks())
     const manifests = new TrackerClient({ url, token: 'dp', localAddress: ip })
-    const replicator = await Replicator.start({ node, agent, tracker: manifests, dataDir, trusted, now })
+    const replicator = await Replicator.start({ node, agent, tracker: manifests, dataDir, trusted: options.trusted ?? trusted, now })
     const states: ReplicaState[] = []
     replicator.on('state', (r) => states.push(r.state))
     let stopped = false
@@ -195,6 +195,24 @@ describe('inter-site replication', () => {
     await c.clock.advance(60_000) // noon: the window ends, the default (unlimited) applies
     await region.reach(v1)
     expect(await uploadedTo(c.hub.node, '127.0.1.0/24')).toBeGreaterThanOrEqual(totalBytes(v1.manifest))
+  })
+
+  it('refuses a package from a publisher the DP does not trust, and the tracker shows why', async () => {
+    const c = await chain()
+    const v1 = await c.packVersion('1', v1Files())
+    await c.hub.node.seed(v1, v1.src)
+    await c.admin.addPackage(v1.canonical)
+    const stranger = publisherOf(loadPublicKey(generatePublisherKeys(join(c.dir, 'stranger')).publicKeyPath))
+    const region = await c.dp(REGION, undefined, { trusted: [stranger] })
+    await region.start()
+    await until(() => region.replicator.get(v1.packageId)?.state === 'failed', 'the region to refuse it')
+    expect(region.replicator.get(v1.packageId)!.reason).toMatch(/package refused: .*not a trusted publisher/)
+    expect(region.node.swarmOf(v1.packageId)).toBeUndefined()
+    expect(existsSync(join(region.dataDir, 'staging'))).toBe(false)
+    const regionStatus = () => c.tracker.packageStatus().packages.find((p) => p.id === v1.packageId)!.sites.find((s) => s.site === 'region')!.dps[0]
+    await until(() => regionStatus()?.state === 'failed', 'the tracker to show the failure')
+    expect(regionStatus()!.reason).toMatch(/not a trusted publisher/)
+    expect(await uploadedTo(c.hub.node, '127.0.1.0/24')).toBe(0)
   })
 
   it('resumes a replication the DP was stopped in the middle of', async () => {
