@@ -117,12 +117,20 @@ export class PeerNode {
     return this.swarmFor(pkg)
   }
 
-  /** Adds a package to download into `root` (resuming saved progress) and returns its swarm. */
-  async want(signed: SignedManifest, root: string): Promise<PackageSwarm> {
+  /**
+   * Adds a package to download into `root` (resuming saved progress) and returns its swarm.
+   * With `reuse`, the chunks this node holds in other packages are copied (or planned)
+   * first, before the swarm is announced or reachable: no peer is asked for what is here,
+   * however long reading a big older version takes.
+   */
+  async want(signed: SignedManifest, root: string, options: { reuse?: boolean } = {}): Promise<PackageSwarm> {
     const open = this.swarmOf(signed.packageId)
     if (open !== undefined) return open
     const pkg = await this.store.addPackage(signed, root)
-    return this.swarmFor(pkg)
+    if (options.reuse !== true || pkg.complete) return this.swarmFor(pkg)
+    const swarm = this.newSwarm(pkg)
+    await this.reuseInto(pkg, swarm)
+    return this.swarmOf(signed.packageId) ?? this.register(swarm)
   }
 
   /** Stops serving or fetching a package and deletes it from the store (files included, unless served in place). */
@@ -141,8 +149,11 @@ export class PeerNode {
    * locations are kept, not their bytes, so memory stays one piece. Held chunks are
    * checked against the manifest first. Returns the bytes reused (copied or to be read).
    */
-  async reuseLocalChunks(pkg: StoredPackage): Promise<number> {
-    const swarm = this.swarmOf(pkg.packageId)
+  reuseLocalChunks(pkg: StoredPackage): Promise<number> {
+    return this.reuseInto(pkg, this.swarmOf(pkg.packageId))
+  }
+
+  private async reuseInto(pkg: StoredPackage, swarm: PackageSwarm | undefined): Promise<number> {
     let reused = 0
     for (let piece = 0; piece < pkg.pieceCount; piece++) {
       if (pkg.have.get(piece) || swarm?.usesLocalChunks(piece) === true) continue // counted when planned
@@ -195,19 +206,23 @@ export class PeerNode {
   }
 
   private swarmFor(pkg: StoredPackage): PackageSwarm {
-    const infoHash = infoHashOf(pkg.packageId)
-    let swarm = this.swarms.get(infoHash)
-    if (swarm === undefined) {
-      swarm = new PackageSwarm(pkg, {
-        ...this.init.swarm,
-        ...(this.init.uploadLimiterFor && { uploadLimiterFor: this.init.uploadLimiterFor }),
-        ...(this.init.downloadLimiter && { downloadLimiter: this.init.downloadLimiter }),
-        ...(this.init.downloadLimiterFor && { downloadLimiterFor: this.init.downloadLimiterFor }),
-        ...(this.init.isWanPeer && { isWanPeer: this.init.isWanPeer }),
-      }, this.log.child({ package: `${pkg.manifest.name}@${pkg.manifest.version}` }))
-      this.swarms.set(infoHash, swarm)
-      this.count(swarm)
-    }
+    return this.swarmOf(pkg.packageId) ?? this.register(this.newSwarm(pkg))
+  }
+
+  private newSwarm(pkg: StoredPackage): PackageSwarm {
+    return new PackageSwarm(pkg, {
+      ...this.init.swarm,
+      ...(this.init.uploadLimiterFor && { uploadLimiterFor: this.init.uploadLimiterFor }),
+      ...(this.init.downloadLimiter && { downloadLimiter: this.init.downloadLimiter }),
+      ...(this.init.downloadLimiterFor && { downloadLimiterFor: this.init.downloadLimiterFor }),
+      ...(this.init.isWanPeer && { isWanPeer: this.init.isWanPeer }),
+    }, this.log.child({ package: `${pkg.manifest.name}@${pkg.manifest.version}` }))
+  }
+
+  /** Makes a swarm routable (inbound handshakes, announces) and counted. */
+  private register(swarm: PackageSwarm): PackageSwarm {
+    this.swarms.set(infoHashOf(swarm.pkg.packageId), swarm)
+    this.count(swarm)
     return swarm
   }
 

@@ -214,9 +214,8 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
       await this.set(r, 'failed', { reason: `not enough disk space: needs ${formatBytes(need)} in ${this.init.dataDir}, ${formatBytes(free)} free`, retryAt: this.now() + RETRY_MS })
       return undefined
     }
-    const swarm = await node.want(signed, stagingRoot(this.init.dataDir, signed, stored))
+    const swarm = await node.want(signed, stagingRoot(this.init.dataDir, signed, stored), { reuse: true })
     this.watch(swarm)
-    if (!swarm.pkg.complete) await node.reuseLocalChunks(swarm.pkg)
     if (r.state !== 'downloading') await this.set(r, 'downloading')
     this.init.agent.announceNow()
     return swarm

@@ -55,7 +55,7 @@ export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: 
       if (rec.state === 'failed') rec.retryAt = 0 // a restart (new --trust, more disk) tries every failure again
       r.records.set(rec.packageId, rec)
       const stored = await init.node.store.getPackage(rec.packageId)
-      if (stored !== undefined) r.watch(await init.node.want(stored.signed, stored.root))
+      if (stored !== undefined) r.watch(await init.node.want(stored.signed, stored.root, { reuse: true }))
     }
     init.agent.replicaReport = (swarm) => r.report(swarm)
     init.agent.unheldReplicas = () => r.unheld()
@@ -143,9 +143,8 @@ export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: 
       await this.set(rec, 'failed', { reason: `not enough disk space: needs ${formatBytes(need)} in ${this.init.dataDir}, ${formatBytes(free)} free`, retryAt: this.now() + RETRY_MS })
       return
     }
-    const swarm = await node.want(signed, stagingRoot(this.init.dataDir, signed, stored))
+    const swarm = await node.want(signed, stagingRoot(this.init.dataDir, signed, stored), { reuse: true })
     this.watch(swarm)
-    if (!swarm.pkg.complete) await node.reuseLocalChunks(swarm.pkg)
     if (swarm.pkg.complete) await this.finish(rec, swarm)
     else await this.set(rec, 'replicating')
     this.init.agent.announceNow()
