@@ -8,6 +8,7 @@ import { RESULTS_DIR, type BenchOutcome, type BenchRow } from './common.ts'
 
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<BenchOutcome> }>> = {
   pack: () => import('./pack.ts'),
+  replication: () => import('./replication.ts'),
   throttle: () => import('./throttle.ts'),
   tracker: () => import('./tracker.ts'),
   wire: () => import('./wire.ts'),
