@@ -74,7 +74,7 @@ export async function run(): Promise<BenchOutcome> {
     const v2 = join(dir, 'v2')
     for (const d of [v1, v2]) mkdirSync(d)
     execFileSync('sh', ['-c', `head -c ${PACKAGE_BYTES} '${file}' > '${v1}/install.wim' && cp '${v1}/install.wim' '${v2}/install.wim'`])
-    // Version 2: 4 KiB rewritten at 16 places in the image, one new 1 MiB file (random: a file of one repeated byte is one chunk many times, and a package's own duplicate chunks are each fetched — see the note in README).
+    // Version 2: 4 KiB rewritten at 16 places in the image, one new 1 MiB file (random: a file of one repeated byte is one chunk many times, and a package's own repeated chunks are each fetched: see README, Replication).
     const fd = openSync(join(v2, 'install.wim'), 'r+')
     for (let k = 0; k < 16; k++) writeSync(fd, Buffer.alloc(4096, k + 1), 0, 4096, Math.floor((k + 0.5) * PACKAGE_BYTES / 16))
     closeSync(fd)
