@@ -1,10 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { deployCommands } from '../../bin/deploy-commands.ts'
 import { TrackerClient } from '../../tracker/index.ts'
-import { cliSmallPackage, peerstage, startDaemon } from '../helpers/cli.ts'
-import { tempDir } from '../helpers/tmp.ts'
+import { cliTrackerWithPackages, peerstage } from '../helpers/cli.ts'
 import { ISSUE_YAML } from '../tracker/helpers.ts'
 
 const daemons: Array<() => Promise<void>> = []
@@ -12,18 +11,8 @@ afterEach(async () => {
   await Promise.all(daemons.splice(0).map((stop) => stop()))
 })
 
-
-/** A tracker process trusting the `imaging` publisher (a path relative to its config). */
-async function world() {
-  const dir = tempDir()
-  const manifest = await cliSmallPackage(dir, 'imaging')
-  const untrusted = await cliSmallPackage(dir, 'stranger')
-  writeFileSync(join(dir, 'tracker.yaml'), `${ISSUE_YAML.replace('127.0.10.10:7070', '127.0.10.10:0')}trust: [imaging-keys/publisher.pub]\n`)
-  const t = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'])
-  daemons.push(t.stop)
-  const url = (await t.ready).url as string
-  return { dir, manifest, untrusted, url }
-}
+/** A tracker process of the deployments issue's config. */
+const world = () => cliTrackerWithPackages(ISSUE_YAML, (stop) => daemons.push(stop))
 
 const json = (stdout: string): any => JSON.parse(stdout)
 

@@ -1,43 +1,16 @@
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TrackerClient } from '../../tracker/index.ts'
-import { cliSmallPackage, peerstage, startDaemon } from '../helpers/cli.ts'
-import { tempDir } from '../helpers/tmp.ts'
+import { cliTrackerWithPackages, peerstage } from '../helpers/cli.ts'
+import { CHAIN_SITES_YAML } from '../tracker/helpers.ts'
 
 const daemons: Array<() => Promise<void>> = []
 afterEach(async () => {
   await Promise.all(daemons.splice(0).map((stop) => stop()))
 })
 
-
-/** A tracker process of the issue's site tree, trusting the `imaging` publisher. */
-async function world() {
-  const dir = tempDir()
-  const manifest = await cliSmallPackage(dir, 'imaging')
-  const untrusted = await cliSmallPackage(dir, 'stranger')
-  writeFileSync(join(dir, 'tracker.yaml'), `listen: 127.0.10.10:0
-adminToken: s3cret
-dpToken: dp-s3cret
-trust: [imaging-keys/publisher.pub]
-sites:
-  - name: hub
-    subnets: [127.0.10.0/24]
-  - name: region
-    subnets: [127.0.1.0/24]
-    parent: hub
-    link: { default: 50MiB/s, windows: ["Mon-Fri 08:00-18:00 5MiB/s"] }
-    replicate: ["win11@*"]
-  - name: branch
-    subnets: [127.0.2.0/24]
-    parent: region
-    link: { default: unlimited }
-`)
-  const t = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'])
-  daemons.push(t.stop)
-  const url = (await t.ready).url as string
-  return { dir, manifest, untrusted, url }
-}
+/** A tracker process of the replication issue's site tree. */
+const world = () => cliTrackerWithPackages(`adminToken: s3cret\ndpToken: dp-s3cret\n${CHAIN_SITES_YAML}`, (stop) => daemons.push(stop))
 
 const json = (stdout: string): any => JSON.parse(stdout)
 

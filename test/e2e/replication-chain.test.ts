@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { cliPack, peerstage, startDaemon } from '../helpers/cli.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
+import { CHAIN_SITES_YAML } from '../tracker/helpers.ts'
 
 const daemons: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -25,19 +26,7 @@ adminToken: s3cret
 dpToken: dp-s3cret
 announceIntervalSeconds: 1
 trust: [keys/publisher.pub]
-sites:
-  - name: hub
-    subnets: [127.0.10.0/24]
-  - name: region
-    subnets: [127.0.1.0/24]
-    parent: hub
-    link: { default: 50MiB/s, windows: ["Mon-Fri 08:00-18:00 5MiB/s"] }
-    replicate: ["win11@*"]
-  - name: branch
-    subnets: [127.0.2.0/24]
-    parent: region
-    link: { default: unlimited }
-  - name: shop
+${CHAIN_SITES_YAML}  - name: shop
     subnets: [127.0.3.0/24]
     parent: region
     wan: { maxWanClients: 1 }

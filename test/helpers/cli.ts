@@ -1,7 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeTree } from './packages.ts'
+import { tempDir } from './tmp.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/peerstage.ts', import.meta.url))
 
@@ -82,4 +84,19 @@ export async function cliPack(dir: string, src: string, options: { keys?: string
 export function cliSmallPackage(dir: string, name: string): Promise<string> {
   writeTree(join(dir, `${name}-src`), { 'setup.cmd': '@echo off\r\n', 'install.wim': 'x'.repeat(100_000) })
   return cliPack(dir, join(dir, `${name}-src`), { keys: `${name}-keys`, program: 'install=setup.cmd /unattend', out: `${name}.json` })
+}
+
+/**
+ * A tracker process of `config` (YAML; its listen address becomes 127.0.10.10:0) trusting
+ * publisher `imaging`, with a small package signed by `imaging` and one by `stranger`.
+ * `onStop` gets the daemon's stop, for the test's cleanup.
+ */
+export async function cliTrackerWithPackages(config: string, onStop: (stop: () => Promise<void>) => void): Promise<{ dir: string, manifest: string, untrusted: string, url: string }> {
+  const dir = tempDir()
+  const manifest = await cliSmallPackage(dir, 'imaging')
+  const untrusted = await cliSmallPackage(dir, 'stranger')
+  writeFileSync(join(dir, 'tracker.yaml'), `${config.replace(/^listen: .*\n/m, '')}\nlisten: 127.0.10.10:0\ntrust: [imaging-keys/publisher.pub]\n`)
+  const t = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'])
+  onStop(t.stop)
+  return { dir, manifest, untrusted, url: (await t.ready).url as string }
 }

@@ -67,6 +67,21 @@ sites:
       maxWanClients: 1
 `
 
+/** The site tree of the replication issue, as users script it (the `sites:` key and its entries). */
+export const CHAIN_SITES_YAML = `sites:
+  - name: hub
+    subnets: [127.0.10.0/24]
+  - name: region
+    subnets: [127.0.1.0/24]
+    parent: hub
+    link: { default: 50MiB/s, windows: ["Mon-Fri 08:00-18:00 5MiB/s"] }
+    replicate: ["win11@*"]
+  - name: branch
+    subnets: [127.0.2.0/24]
+    parent: region
+    link: { default: unlimited }
+`
+
 /** A small signed package (program `install`) and its publisher's key files, written under dir. */
 export async function signedPackage(dir: string, options: { keys?: PublisherKeyFiles, version?: string } = {}): Promise<PackResult & { keys: PublisherKeyFiles }> {
   const keys = options.keys ?? generatePublisherKeys(join(dir, 'keys'))
