@@ -146,8 +146,9 @@ export class PeerNode {
    * Copies into the package every missing piece whose chunks this node already holds in
    * another package (an older version). Of a piece only partly held, the swarm fetches
    * just the other chunks and reads the held ones when it assembles the piece: their
-   * locations are kept, not their bytes, so memory stays one piece. Held chunks are
-   * checked against the manifest first. Returns the bytes reused (copied or to be read).
+   * locations are kept, not their bytes, so memory stays one piece, and they are read once,
+   * then: verified with the piece, a chunk changed since it was indexed makes the piece be
+   * fetched whole. Returns the bytes reused (copied or to be read).
    */
   reuseLocalChunks(pkg: StoredPackage): Promise<number> {
     return this.reuseInto(pkg, this.swarmOf(pkg.packageId))
@@ -157,25 +158,23 @@ export class PeerNode {
     let reused = 0
     for (let piece = 0; piece < pkg.pieceCount; piece++) {
       if (pkg.have.get(piece) || swarm?.usesLocalChunks(piece) === true) continue // counted when planned
-      const pieceStart = pkg.manifest.pieces[piece]!.offset
-      const parts: Buffer[] = []
-      const local: LocalChunk[] = []
-      for (const loc of pkg.chunkLocations(piece)) {
-        const found = await this.store.findChunk(loc.hash)
-        if (found === undefined || found.path === loc.location.path) continue
-        const bytes = readChunk(found)
-        if (bytes === undefined || createHash('sha256').update(bytes).digest('hex') !== loc.hash) continue // changed since indexed
-        parts.push(bytes)
-        local.push({ offset: loc.location.offset - pieceStart, location: found })
-      }
+      const { offset: pieceStart, firstChunk } = pkg.manifest.pieces[piece]!
+      const wanted = pkg.chunkLocations(piece)
+      const found = await this.store.findChunks(wanted.map((c) => c.hash))
+      // Held in another package's files; of a piece only partly held they are read when it is assembled.
+      let local: LocalChunk[] = wanted.flatMap((c, i) => (found[i] === undefined || found[i].path === c.location.path ? [] : [{ offset: c.location.offset - pieceStart, location: found[i] }]))
       let bytes = 0
-      if (local.length === pkg.manifest.pieces[piece]!.chunkCount) {
-        const data = Buffer.concat(parts)
-        await pkg.writePiece(piece, data)
-        bytes = data.length
-      } else if (local.length > 0 && swarm?.useLocalChunks(piece, local) === true) {
-        bytes = local.reduce((n, c) => n + c.location.length, 0)
+      if (local.length === wanted.length) {
+        const data = Buffer.alloc(pkg.pieceLength(piece))
+        for (const c of local) readChunk(c.location)?.copy(data, c.offset) // one unreadable stays zero and fails below
+        const bad = new Set(pkg.badChunks(piece, data))
+        if (bad.size === 0) {
+          await pkg.writePiece(piece, data)
+          bytes = data.length
+        }
+        local = local.filter((_, i) => !bad.has(firstChunk + i)) // changed since indexed: fetch those
       }
+      if (bytes === 0 && local.length > 0 && swarm?.useLocalChunks(piece, local) === true) bytes = local.reduce((n, c) => n + c.location.length, 0)
       reused += bytes
       this.metrics.localReuseBytes.inc(bytes)
     }

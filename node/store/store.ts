@@ -154,8 +154,13 @@ export class Store {
 
   /** Where this node already holds a chunk with this SHA-256 (hex), in any package. */
   async findChunk(hash: string): Promise<ChunkLocation | undefined> {
-    const text = await this.db.get(`chunk:${hash}`)
-    return text === undefined ? undefined : JSON.parse(text) as ChunkLocation
+    return (await this.findChunks([hash]))[0]
+  }
+
+  /** findChunk for many hashes in one read of the index. */
+  async findChunks(hashes: readonly string[]): Promise<Array<ChunkLocation | undefined>> {
+    const texts = await this.db.getMany(hashes.map((h) => `chunk:${h}`))
+    return texts.map((t) => (t === undefined ? undefined : JSON.parse(t) as ChunkLocation))
   }
 
   /** @internal persist the bitfield and index the pieces' chunks, once their bytes are on disk. */
