@@ -78,11 +78,6 @@ export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: 
     await this.work
   }
 
-  /** Resolves when every step queued so far is done. */
-  settled(): Promise<void> {
-    return this.work
-  }
-
   private onAnswer(answer: AnnounceAnswer): void {
     const offers = answer.replicate
     if (offers === undefined || this.stopped) return // a tracker without replication

@@ -25,7 +25,7 @@ export async function trustedManifest(store: Store, tracker: TrackerClient, pack
 }
 
 /** `NAME@VERSION` when that is a safe directory name, else the package id. */
-export function dirName(signed: SignedManifest): string {
+function dirName(signed: SignedManifest): string {
   const name = `${signed.manifest.name}@${signed.manifest.version}`
   return /^[A-Za-z0-9][A-Za-z0-9._@+-]*$/.test(name) ? name : signed.packageId
 }
