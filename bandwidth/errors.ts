@@ -1,7 +1,7 @@
 import { PeerstageError } from '../common/index.ts'
 
 export const BandwidthErrorCodes = {
-  /** A rate that is not a number with a known unit, `unlimited` or `0`. */
+  /** A rate that is not a number with a known unit, `unlimited` or `0`, or is above 1 Tbit/s. */
   BAD_RATE: 'PEERSTAGE_BANDWIDTH_BAD_RATE',
   /** A window rule or schedule that does not parse or is not valid. */
   BAD_SCHEDULE: 'PEERSTAGE_BANDWIDTH_BAD_SCHEDULE',

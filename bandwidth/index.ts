@@ -8,7 +8,7 @@
  *   rateAt / nextChange, applySchedule to re-apply at each boundary without polling.
  */
 export { systemClock, type Clock } from './clock.ts'
-export { parseRate, formatRate, UNLIMITED, type Rate } from './rate.ts'
+export { parseRate, formatRate, UNLIMITED, MAX_RATE, type Rate } from './rate.ts'
 export { TokenBucket, defaultCapacity, type Limiter, type TokenBucketInit, type TokenBucketComponents } from './token-bucket.ts'
 export { LimiterChain, BandwidthHierarchy, type LimiterScope, type BandwidthHierarchyInit } from './limiter.ts'
 export { throttle, createThrottleStream, type ThrottleOptions } from './throttle-stream.ts'

@@ -5,6 +5,12 @@ export type Rate = number
 
 export const UNLIMITED: Rate = Number.POSITIVE_INFINITY
 
+/**
+ * The highest finite rate: 1 Tbit/s. Anything above is a typo (no link carries it), and
+ * digits enough overflow to Infinity, which would read as unlimited.
+ */
+export const MAX_RATE: Rate = 1e12 / 8
+
 /** Bytes per second of one unit, by lower-case unit name (`/s` stripped). */
 const UNITS: Record<string, number> = {
   'b': 1, 'kb': 1e3, 'kib': 1024, 'mb': 1e6, 'mib': 1024 ** 2, 'gb': 1e9, 'gib': 1024 ** 3,
@@ -16,7 +22,7 @@ const UNITS: Record<string, number> = {
  * `2Mbit/s`, `512 KiB/s`, `50MiB/s`, `unlimited`, `0` → bytes per second. Units are
  * case-insensitive; bytes (B, KB = 1000, KiB = 1024, …) or bits (bit, Kbit, Mbit, Gbit, and
  * the bps forms). A bare number other than 0 is refused: a unit is the difference between
- * a megabit and a megabyte.
+ * a megabit and a megabyte. Above MAX_RATE (1 Tbit/s) is refused: write `unlimited`.
  */
 export function parseRate(text: string | number, where = 'rate'): Rate {
   if (text === 0 || text === '0') return 0
@@ -26,7 +32,11 @@ export function parseRate(text: string | number, where = 'rate'): Rate {
     const m = /^(\d+(?:\.\d+)?)\s*([a-z]+?)(?:\/s)?$/.exec(t)
     if (m !== null) {
       const unit = UNITS[m[2]!]
-      if (unit !== undefined) return Number(m[1]) * unit
+      if (unit !== undefined) {
+        const rate = Number(m[1]) * unit
+        if (rate > MAX_RATE) throw bandwidthError(BandwidthErrorCodes.BAD_RATE, `${where} '${text}' is above the ceiling of 1 Tbit/s (125 GB/s): write a lower rate, or unlimited for no limit`)
+        return rate
+      }
       throw bandwidthError(BandwidthErrorCodes.BAD_RATE, `unknown unit '${m[2]}' in ${where} '${text}' (use B/s, KB/s, KiB/s, MB/s, MiB/s, GB/s, bit/s, Kbit/s, Mbit/s or Gbit/s)`)
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { applySchedule, nextChange, parseRate, parseSchedule, parseScheduleText, rateAt, UNLIMITED, type Schedule } from '../../bandwidth/index.ts'
+import { applySchedule, MAX_RATE, nextChange, parseRate, parseSchedule, parseScheduleText, rateAt, UNLIMITED, type Schedule } from '../../bandwidth/index.ts'
 import { FakeClock } from '../helpers/fake-clock.ts'
 
 const MBIT = 1e6 / 8
@@ -31,6 +31,20 @@ describe('rates', () => {
     expect(errorOf(() => parseRate('5Mbyte/s')).message).toMatch(/unknown unit 'mbyte'/)
     expect(errorOf(() => parseRate('-1MB/s')).message).toMatch(/is not a rate/)
     expect(errorOf(() => parseRate('fast')).message).toMatch(/is not a rate/)
+  })
+
+  it('refuses a rate above 1 Tbit/s such as 99999999999999999999999GiB/s, naming it and the ceiling; unlimited stays', () => {
+    expect(errorOf(() => parseRate('99999999999999999999999GiB/s', 'the default rate of site leeds'))).toMatchObject({
+      code: 'PEERSTAGE_BANDWIDTH_BAD_RATE',
+      message: "the default rate of site leeds '99999999999999999999999GiB/s' is above the ceiling of 1 Tbit/s (125 GB/s): write a lower rate, or unlimited for no limit",
+    })
+    // So many digits that the number is Infinity, which must not pass as unlimited.
+    expect(errorOf(() => parseRate(`${'9'.repeat(400)}B/s`)).code).toBe('PEERSTAGE_BANDWIDTH_BAD_RATE')
+    expect(errorOf(() => parseRate('1001Gbit/s')).message).toMatch(/above the ceiling of 1 Tbit\/s/)
+    expect(parseRate('1000Gbit/s')).toBe(MAX_RATE)
+    expect(parseRate('125GB/s')).toBe(1.25e11)
+    expect(parseRate('unlimited')).toBe(UNLIMITED)
+    expect(errorOf(() => parseSchedule({ windows: ['Mon-Fri 200000GiB/s'] }, 'site leeds')).message).toMatch(/rate of window 1 of site leeds '200000GiB\/s' is above the ceiling/)
   })
 })
 
