@@ -62,10 +62,24 @@ function parseClock(text: string, where: string, allow24: boolean): number {
   return h * 60 + min
 }
 
+const SPEC_KEYS = ['days', 'from', 'to', 'rate']
+
+/** The structured form as YAML or JSON gives it: known keys, strings, a rate. */
+function checkSpec(input: unknown, where: string): WindowSpec {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) bad(where, 'a window must be a rule like \'Mon-Fri 08:00-18:00 2Mbit/s\' or a mapping of days, from, to and rate')
+  const spec = input as Record<string, unknown>
+  for (const k of Object.keys(spec)) if (!SPEC_KEYS.includes(k)) bad(where, `unknown key '${k}' (expected ${SPEC_KEYS.join(', ')})`)
+  for (const k of ['days', 'from', 'to']) if (spec[k] !== undefined && typeof spec[k] !== 'string') bad(where, `${k} must be a string like ${k === 'days' ? "'Mon-Fri'" : "'08:00'"}`)
+  if (spec.rate === undefined) bad(where, 'a window needs a rate')
+  if (typeof spec.rate !== 'string' && typeof spec.rate !== 'number') bad(where, 'rate must be a rate like 2Mbit/s, unlimited or 0')
+  return spec as unknown as WindowSpec
+}
+
 /**
  * Parses `[DAYS] [HH:MM-HH:MM] RATE`, e.g. `Mon-Fri 08:00-18:00 2Mbit/s`,
  * `Sat-Sun unlimited`, `22:00-06:00 50MiB/s`, `Mon-Fri 12:00-13:00 0`. Without days: every
- * day; without times: all day.
+ * day; without times: all day. Or the structured form `{days, from, to, rate}`: the config
+ * and the throttle API both come through here.
  */
 export function parseWindow(input: string | WindowSpec, where: string): BandwidthWindow {
   let spec: WindowSpec
@@ -91,8 +105,7 @@ export function parseWindow(input: string | WindowSpec, where: string): Bandwidt
       }
     }
   } else {
-    if (typeof input !== 'object' || input === null || input.rate === undefined) bad(where, 'a window needs a rate')
-    spec = input
+    spec = checkSpec(input, where)
     text = [spec.days, spec.from !== undefined ? `${spec.from}-${spec.to}` : undefined, String(spec.rate)].filter(Boolean).join(' ')
   }
   const days = spec.days === undefined ? [0, 1, 2, 3, 4, 5, 6] : parseDays(spec.days, where)

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { nextChange, rateAt, UNLIMITED, type Clock, type Rate, type Schedule } from '../bandwidth/index.ts'
+import { nextChange, rateAt, UNLIMITED, type Clock, type Rate, type Schedule, type WindowSpec } from '../bandwidth/index.ts'
 import { slash24, SubnetIndex } from './cidr.ts'
 import { parseWanPolicy, type SiteConfig, type TrackerConfig, type WanPolicy } from './config.ts'
 import { TrackerErrorCodes, trackerError } from './errors.ts'
@@ -8,7 +8,8 @@ import { TrackerErrorCodes, trackerError } from './errors.ts'
 export interface OverrideSpec {
   timezone?: string
   default?: string
-  windows?: string[]
+  /** Rule strings or their structured form, as in the config. */
+  windows?: Array<string | WindowSpec>
   maxWanClients?: number
 }
 

@@ -96,7 +96,8 @@ export const throttleBody = {
     subnet: { type: 'string', minLength: 1, maxLength: 18 },
     timezone: { type: 'string', minLength: 1, maxLength: 64 },
     default: { type: 'string', minLength: 1, maxLength: 32 },
-    windows: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 128 } },
+    // A rule string or its structured form {days, from, to, rate}; parseWindow checks the fields, as for the config.
+    windows: { type: 'array', maxItems: 64, items: { anyOf: [{ type: 'string', minLength: 1, maxLength: 128 }, { type: 'object', maxProperties: 8 }] } },
     maxWanClients: { type: 'integer', minimum: 0, maximum: 10000 },
   },
 } as const

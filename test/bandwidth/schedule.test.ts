@@ -148,6 +148,8 @@ windows:
       [{ windows: ['Mon-Fri 08:00-18:00 2Mbps/h'] }, /is not a rate/],
       [{ windows: ['Mon Tue 1MB/s'] }, /two day lists/],
       [{ windows: [{ days: 'Mon', from: '08:00', rate: '1MB/s' }] }, /needs both from and to/],
+      [{ windows: [{ day: 'Mon', rate: '1MB/s' }] }, "unknown key 'day' (expected days, from, to, rate) in window 1 of site leeds"],
+      [{ windows: [{ days: 'Mon', from: 800, to: '18:00', rate: '1MB/s' }] }, "from must be a string like '08:00' in window 1 of site leeds"],
       [{ default: 'fast' }, /the default rate of site leeds 'fast' is not a rate/],
       [{ timezone: 'Europe/Lodnon' }, "unknown time zone 'Europe/Lodnon' in site leeds (use an IANA name such as Europe/London or UTC)"],
       [{ window: [] }, "unknown key 'window' in the schedule of site leeds (expected timezone, default, windows)"],
