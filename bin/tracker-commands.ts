@@ -38,7 +38,8 @@ lives in a LevelDB directory, so a restarted tracker resumes where it stopped.
   --listen HOST:PORT  overrides the config's listen (default 127.0.0.1:7070)
   --data DIR          state directory (default: tracker-data beside the config file)
 
-Exit codes: 0 stopped by a signal; 2 usage, invalid config, or the address is in use.`,
+Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in use, or the
+--data directory cannot be used (held by another tracker, damaged, read-only, a file).`,
   options: { config: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' } },
   positionals: 0,
   async run(ctx) {

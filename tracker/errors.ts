@@ -22,6 +22,11 @@ export const TrackerErrorCodes = {
    * expired names it: the message lists those deployments (HTTP 409).
    */
   PACKAGE_IN_USE: 'PEERSTAGE_TRACKER_PACKAGE_IN_USE',
+  /**
+   * The tracker's state directory (`--data`) cannot be used: held by another running
+   * tracker, damaged, read-only, or not a directory. `details.problem` says which.
+   */
+  DATA_DIR: 'PEERSTAGE_TRACKER_DATA_DIR',
   /** The tracker could not be reached or answered with a server error. */
   UNREACHABLE: 'PEERSTAGE_TRACKER_UNREACHABLE',
 } as const
