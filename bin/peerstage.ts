@@ -41,4 +41,13 @@ async function main(argv: string[]): Promise<number> {
   return runCommand(cmd, rest)
 }
 
+// A reader that stops early (`peerstage deploy create … | head -1`) is no failure of the
+// command: the rest of its output is dropped and it ends with its own exit code. Node
+// ignores SIGPIPE, so without this the write's EPIPE is an uncaught stack trace, exit 1.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+  })
+}
+
 process.exitCode = await main(process.argv.slice(2))
