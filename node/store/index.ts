@@ -1,8 +1,12 @@
 /**
  * The node's chunk store: files written in place at piece offsets, and in `level` the
- * manifests, have-bitfields (saved only after the piece's bytes are flushed) and a chunk
+ * manifests, have-bitfields (saved only after the piece's bytes are flushed), each file's
+ * size and mtime at that flush (a file changed since is re-hashed on reopen) and a chunk
  * index for reuse across versions.
  */
-export { Store, StoredPackage, StoreErrorCodes, type ChunkLocation } from './store.ts'
+export { Store } from './store.ts'
+export { StoredPackage, type ChunkLocation } from './package.ts'
+export { StoreErrorCodes } from './errors.ts'
 export { Bitfield } from './bitfield.ts'
 export { readExactly } from './package-files.ts'
+export { piecesHolding } from './recheck.ts'

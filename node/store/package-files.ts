@@ -48,3 +48,19 @@ export function readExactly(path: string, offset: number, length: number): Buffe
   }
   return buf
 }
+
+/** A file's size and modification time (ns) as the store last saw it; null when absent. */
+export type FileStamp = [size: number, mtimeNs: string] | null
+
+export function stampOf(path: string): FileStamp {
+  try {
+    const st = statSync(path, { bigint: true })
+    return [Number(st.size), st.mtimeNs.toString()]
+  } catch {
+    return null
+  }
+}
+
+export function sameStamp(a: FileStamp | undefined, b: FileStamp): boolean {
+  return a !== undefined && a !== null && b !== null && a[0] === b[0] && a[1] === b[1]
+}

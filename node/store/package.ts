@@ -1,0 +1,274 @@
+import { createHash } from 'node:crypto'
+import { open, rm, type FileHandle } from 'node:fs/promises'
+import { chunkHash, HASH_BYTES, type Manifest, type SignedManifest } from '../../chunker/index.ts'
+import { Bitfield } from './bitfield.ts'
+import { ioError } from './errors.ts'
+import { moveDirectory, moveFiles } from './move.ts'
+import { filePath, preallocate, readExactly, sameStamp, stampOf, type FileStamp } from './package-files.ts'
+import { badPresentPieces } from './recheck.ts'
+import type { Store } from './store.ts'
+
+/** Pieces are flushed to disk (and saved as present) in batches of this many bytes… */
+const FLUSH_BYTES = 32 * 1024 * 1024
+/** …or this long after the first unflushed write. */
+const FLUSH_DELAY_MS = 250
+
+/** @internal what the store keeps per package besides its manifest and have-bitfield. */
+export interface PackageRecord {
+  root: string
+  /** Served in place from its source: never written to. */
+  readOnly: boolean
+  /** Set while the files move here: a crash mid-move is finished (or forgotten) on reopen. */
+  movingTo?: string
+  /** With movingTo: only the files move, into a directory that holds other things (fetch's --out); finished on reopen. */
+  filesOnly?: boolean
+  /** Where the files were before a move that copied them: deleted, again on reopen if a crash left it. */
+  leftover?: string
+  /**
+   * Per manifest file, its size and mtime when its pieces were last flushed (or checked):
+   * on reopen, the present pieces of a file that differs are hashed again, not trusted.
+   */
+  files?: FileStamp[]
+}
+
+/** Where a chunk's bytes already are on this node. */
+export interface ChunkLocation {
+  path: string
+  offset: number
+  length: number
+}
+
+/** One package in a store: its pieces, which of them are here, and their bytes. */
+export class StoredPackage {
+  readonly manifest: Manifest
+  readonly packageId: string
+  readonly signed: SignedManifest
+  readonly readOnly: boolean
+  readonly have: Bitfield
+  private record: PackageRecord
+  private readonly store: Store
+  private readonly handles = new Map<number, Promise<FileHandle>>()
+  private readonly unflushed: number[] = []
+  private unflushedBytes = 0
+  private flushTimer: NodeJS.Timeout | undefined
+  private flushing: Promise<void> = Promise.resolve()
+
+  constructor(store: Store, signed: SignedManifest, record: PackageRecord, have: Bitfield) {
+    this.store = store
+    this.signed = signed
+    this.manifest = signed.manifest
+    this.packageId = signed.packageId
+    this.record = record
+    this.readOnly = record.readOnly
+    this.have = have
+  }
+
+  /** Where the package's files are. */
+  get root(): string {
+    return this.record.root
+  }
+
+  /** Bytes of the pieces present. */
+  get presentBytes(): number {
+    return this.manifest.pieces.reduce((n, p, i) => n + (this.have.get(i) ? p.length : 0), 0)
+  }
+
+  /**
+   * Moves the package's files to `root` and points the chunk index there: one rename, so
+   * the directory appears whole; across file systems a copy into a sibling of `root`,
+   * flushed, then renamed into place. With `filesOnly`, each file moves into `root`, which
+   * may hold other things (a fetch's --out). Crash-safe: see PackageRecord.movingTo.
+   */
+  async moveTo(root: string, options: { filesOnly?: boolean } = {}): Promise<void> {
+    if (this.readOnly) throw new TypeError(`${this.manifest.name}@${this.manifest.version} is served in place and cannot be moved`)
+    if (root === this.root) return
+    await this.close()
+    const from = this.root
+    const filesOnly = options.filesOnly === true
+    await this.store.saveRecord(this.packageId, { ...this.record, movingTo: root, ...(filesOnly && { filesOnly }) })
+    let copied: boolean
+    try {
+      copied = filesOnly ? await moveFiles(this.manifest, from, root) : await moveDirectory(this.manifest, from, root)
+    } catch (err) {
+      await this.store.saveRecord(this.packageId, this.record)
+      throw ioError(err, `cannot move ${this.manifest.name}@${this.manifest.version} to ${root}`)
+    }
+    // Saved before the source is deleted, so a crash in between deletes it on reopen.
+    this.record = { root, readOnly: false, ...((filesOnly || copied) && { leftover: from }) }
+    this.stamp(this.manifest.files.keys())
+    await this.store.recordPieces(this, Array.from({ length: this.pieceCount }, (_, i) => i).filter((i) => this.have.get(i)), this.have, this.record)
+    if (this.record.leftover !== undefined) {
+      await rm(from, { recursive: true, force: true })
+      delete this.record.leftover
+      await this.store.saveRecord(this.packageId, this.record)
+    }
+  }
+
+  /**
+   * @internal On reopen: the present pieces of files whose size or mtime changed since they
+   * were last flushed (edited, truncated, replaced, or written after the last flush of a
+   * killed process) are hashed again, off the main thread, and bad ones marked missing so
+   * they are fetched again. Returns those pieces.
+   */
+  async recheckChangedFiles(): Promise<number[]> {
+    const now = this.manifest.files.map((_, i) => stampOf(filePath(this.root, this.manifest, i)))
+    const changed = new Set(now.flatMap((s, i) => (sameStamp(this.record.files?.[i], s) ? [] : [i])))
+    if (changed.size === 0) return []
+    const bad = await badPresentPieces(this.manifest, this.root, this.have, changed)
+    if (bad.length > 0) {
+      await this.markMissing(bad)
+    } else {
+      this.stamp(changed)
+      await this.store.saveRecord(this.packageId, this.record)
+    }
+    return bad
+  }
+
+  /** Takes the current size and mtime of these files (manifest indexes) into the record. */
+  private stamp(files: Iterable<number>): void {
+    const stamps = this.record.files ?? this.manifest.files.map(() => null)
+    for (const f of files) stamps[f] = stampOf(filePath(this.root, this.manifest, f))
+    this.record.files = stamps
+  }
+
+  /**
+   * Marks pieces missing (found bad on disk) so they are fetched again; files that went
+   * missing or changed size are recreated at their size first.
+   */
+  async markMissing(pieces: Iterable<number>): Promise<void> {
+    if (this.readOnly) throw new TypeError(`${this.manifest.name}@${this.manifest.version} is served in place and cannot be repaired`)
+    await this.close()
+    try {
+      preallocate(this.root, this.manifest)
+    } catch (err) {
+      throw ioError(err, `cannot recreate the files of ${this.manifest.name}@${this.manifest.version} under ${this.root}`)
+    }
+    for (const piece of pieces) this.have.set(piece, false)
+    this.stamp(this.manifest.files.keys()) // preallocate may have changed some
+    await this.store.recordPieces(this, [], this.have, this.record)
+  }
+
+  get pieceCount(): number {
+    return this.manifest.pieces.length
+  }
+
+  get complete(): boolean {
+    return this.have.full()
+  }
+
+  pieceLength(piece: number): number {
+    return this.manifest.pieces[piece]!.length
+  }
+
+  /** A block of a piece this node has. */
+  readBlock(piece: number, offset: number, length: number): Buffer {
+    const p = this.manifest.pieces[piece]
+    if (p === undefined || !this.have.get(piece) || offset + length > p.length) throw new RangeError(`no such block ${piece}/${offset}+${length}`)
+    return readExactly(filePath(this.root, this.manifest, p.file), p.offset + offset, length)
+  }
+
+  /** Indexes (within the manifest's chunk table) of chunks of `data` that do not match. */
+  badChunks(piece: number, data: Uint8Array): number[] {
+    const p = this.manifest.pieces[piece]!
+    const { sizes, hashes } = this.manifest.chunks
+    const bad: number[] = []
+    let at = 0
+    for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; k++) {
+      const digest = createHash('sha256').update(data.subarray(at, at + sizes[k]!)).digest()
+      if (at + sizes[k]! > data.length || !digest.equals(hashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES))) bad.push(k)
+      at += sizes[k]!
+    }
+    return bad
+  }
+
+  /**
+   * Writes a verified piece at its offset (off the main thread). It is readable, and `have`
+   * says so, at once; it is saved as present only once flushed to disk, in batches of
+   * FLUSH_BYTES (or after FLUSH_DELAY_MS, or on completion), so a crash loses at most the
+   * last batch and never marks a piece that is not on disk.
+   */
+  async writePiece(piece: number, data: Uint8Array): Promise<void> {
+    const p = this.manifest.pieces[piece]!
+    if (this.readOnly) throw new TypeError(`${this.manifest.name}@${this.manifest.version} is served in place and cannot be written`)
+    if (data.length !== p.length) throw new RangeError(`piece ${piece} is ${p.length} bytes, got ${data.length}`)
+    try {
+      const fh = await this.handle(p.file)
+      for (let done = 0; done < data.length;) done += (await fh.write(data, done, data.length - done, p.offset + done)).bytesWritten
+    } catch (err) {
+      throw ioError(err, `cannot write piece ${piece} of ${this.manifest.name}@${this.manifest.version} to ${this.root}`)
+    }
+    this.have.set(piece)
+    this.unflushed.push(piece)
+    this.unflushedBytes += data.length
+    if (this.unflushedBytes >= FLUSH_BYTES || this.complete) await this.flush()
+    else this.flushTimer ??= setTimeout(() => { void this.flush().catch(() => {}) }, FLUSH_DELAY_MS)
+  }
+
+  /** Flushes written pieces to disk, then saves them as present (one flush at a time). */
+  flush(): Promise<void> {
+    const next = this.flushing.then(() => this.flushNow())
+    this.flushing = next.catch(() => {})
+    return next
+  }
+
+  private async flushNow(): Promise<void> {
+    clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    const pieces = this.unflushed.splice(0)
+    this.unflushedBytes = 0
+    if (pieces.length === 0) return
+    try {
+      await Promise.all([...this.handles.values()].map(async (h) => (await h).datasync()))
+    } catch (err) {
+      for (const piece of pieces) this.have.set(piece, false) // not known to be on disk
+      throw ioError(err, `cannot flush ${this.manifest.name}@${this.manifest.version} to ${this.root}`)
+    }
+    const saved = new Bitfield(this.have.length, this.have.bytes)
+    for (const piece of this.unflushed) saved.set(piece, false) // written meanwhile, not yet flushed
+    this.stamp(new Set(pieces.map((p) => this.manifest.pieces[p]!.file)))
+    await this.store.recordPieces(this, pieces, saved, this.record)
+  }
+
+  /** Marks pieces present without writing (a source checked in place, or data already on disk). */
+  async markPresent(pieces: Iterable<number>): Promise<void> {
+    const list = [...pieces]
+    for (const piece of list) this.have.set(piece)
+    if (!this.readOnly) this.stamp(new Set(list.map((p) => this.manifest.pieces[p]!.file)))
+    await this.store.recordPieces(this, list, this.have, this.readOnly ? undefined : this.record)
+  }
+
+  /** Flushes what was written and closes the files. */
+  async close(): Promise<void> {
+    try {
+      await this.flush()
+    } finally {
+      const handles = [...this.handles.values()]
+      this.handles.clear()
+      await Promise.all(handles.map(async (h) => (await h).close().catch(() => {})))
+    }
+  }
+
+  private handle(file: number): Promise<FileHandle> {
+    let h = this.handles.get(file)
+    if (h === undefined) {
+      h = open(filePath(this.root, this.manifest, file), 'r+')
+      h.catch(() => this.handles.delete(file))
+      this.handles.set(file, h)
+    }
+    return h
+  }
+
+  /** @internal chunk hash → location, for the chunk index. */
+  chunkLocations(piece: number): Array<{ hash: string, location: ChunkLocation }> {
+    const p = this.manifest.pieces[piece]!
+    const { sizes } = this.manifest.chunks
+    const path = filePath(this.root, this.manifest, p.file)
+    const out: Array<{ hash: string, location: ChunkLocation }> = []
+    let offset = p.offset
+    for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; k++) {
+      out.push({ hash: chunkHash(this.manifest.chunks, k), location: { path, offset, length: sizes[k]! } })
+      offset += sizes[k]!
+    }
+    return out
+  }
+}
