@@ -1,14 +1,15 @@
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { BandwidthHierarchy, parseRate, TokenBucket } from '../bandwidth/index.ts'
-import { HashPool, readManifest, verifyDirectory } from '../chunker/index.ts'
+import { HashPool, readManifest } from '../chunker/index.ts'
 import { trustedKeys } from './chunker-commands.ts'
 import { createLogger, createProgress, formatBytes, isPeerstageError, PeerstageError } from '../common/index.ts'
 import { DeploymentClient, generateSwarmKeyFile, loadSwarmKey, PeerNode, Replicator, serveMetrics, subnet24, TrackerAgent, type PeerInfo, type PeerNodeInit } from '../node/index.ts'
 import { trackerClient } from './tracker-commands.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { untilSignal } from './signals.ts'
+import { connectAll, FETCH_STALL_SECONDS, fetchFailure, REPAIR_ROUNDS, StallWatch, verifyWithRepair } from './fetch-steps.ts'
 
 export const swarmKey: Command = {
   name: 'swarm-key',
@@ -182,25 +183,32 @@ export const fetch: Command = {
   help: `Usage: peerstage fetch MANIFEST --out DIR (--peer MULTIADDR... | --tracker URL) --swarm-key FILE
                        [--trust PUBFILE]... [--listen MULTIADDR]... [--dial-from IP]
                        [--download-limit RATE] [--seed-for SECONDS] [--data DIR]
-                       [--client-token T] [--metrics-listen HOST:PORT] [--json]
+                       [--stall-timeout SECONDS] [--client-token T] [--metrics-listen HOST:PORT] [--json]
 
-Downloads the package into DIR from the given peers (each a multiaddr with /p2p/<id>, as
-'peerstage dp' prints them) or from those a tracker hands out, verifying every chunk on arrival, reusing chunks this
-node already holds from other packages, and finally re-verifying every file. Killed and
-restarted with the same --out, it resumes where it stopped.
+Downloads the package from the given peers (each a multiaddr with /p2p/<id>, as
+'peerstage dp' prints them) or from those a tracker hands out, verifying every chunk on
+arrival and reusing chunks this node already holds from other packages. The files are
+written under DATA/staging/<package id>/, re-read and verified there (pieces found bad are
+fetched again, up to ${REPAIR_ROUNDS} times), and only then moved into DIR: a file in DIR is always
+whole. Killed and restarted with the same --out, it resumes from the staged bytes; a staged
+file changed meanwhile has its pieces hashed again, and the bad ones are fetched again.
 
-  --data DIR            node identity and store (default DIR/.peerstage); share it across
-                        fetches so a new version reuses the chunks of older ones
+  --data DIR            node identity, store and staging (default DIR/.peerstage); share it
+                        across fetches so a new version reuses the chunks of older ones
   --download-limit RATE pace requests, e.g. 20Mbit/s
   --seed-for SECONDS    keep serving the package to other peers this long after completing
+  --stall-timeout SECONDS give up when no data has arrived for this long, naming why (a wrong
+                        swarm key, refused connections, no peer handed out, no WAN lease);
+                        default ${FETCH_STALL_SECONDS}
   --tracker URL         get peers from the tracker (same subnet first); pull from DPs across
                         the WAN only while it grants a WAN lease, at the lease's rate.
                         Announces leave from --dial-from: the tracker places us by it
   --client-token T      the tracker's clientToken, if it has one
 
-Exit codes: 0 complete and verified; 1 could not complete (no peer reachable, disk full,
-verification failed); 2 usage, or a manifest that is invalid or untrusted, or a bad swarm key.`,
-  options: { ...NODE_OPTIONS, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' }, tracker: { type: 'string' }, 'client-token': { type: 'string' } },
+Exit codes: 0 complete and verified; 1 could not complete (no peer reachable or nothing
+arrived for --stall-timeout, disk full, files still bad after repair); 2 usage, or a
+manifest that is invalid or untrusted, or a bad swarm key.`,
+  options: { ...NODE_OPTIONS, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' }, 'stall-timeout': { type: 'string' }, tracker: { type: 'string' }, 'client-token': { type: 'string' } },
   positionals: 1,
   async run(ctx) {
     const out = resolve(requireString(ctx, 'out'))
@@ -208,6 +216,8 @@ verification failed); 2 usage, or a manifest that is invalid or untrusted, or a 
     if ((peers.length === 0) === (typeof ctx.values.tracker !== 'string')) throw usageError('give --peer MULTIADDR (one or more) or --tracker URL')
     const seedFor = ctx.values['seed-for'] === undefined ? 0 : Number(ctx.values['seed-for'])
     if (!(seedFor >= 0)) throw usageError('--seed-for takes a number of seconds >= 0')
+    const stallSeconds = ctx.values['stall-timeout'] === undefined ? FETCH_STALL_SECONDS : Number(ctx.values['stall-timeout'])
+    if (!(stallSeconds > 0)) throw usageError('--stall-timeout takes a number of seconds > 0')
     const trust = trustedKeys(ctx)
     const signed = readManifest(ctx.positionals[0]!, trust === undefined ? {} : { trusted: trust })
     const downloadLimit = rateOption(ctx, 'download-limit')
@@ -219,59 +229,45 @@ verification failed); 2 usage, or a manifest that is invalid or untrusted, or a 
     })
     const started = performance.now()
     try {
-      const swarm = await node.want(signed, out)
+      // Reopening rechecks staged files changed since their last flush (a killed run, an edit).
+      const stored = await node.store.getPackage(signed.packageId)
+      // Delivered into this --out by an earlier run: checked and repaired there. Else staged until whole.
+      const swarm = await node.want(signed, stored?.root === out ? out : join(dataDir, 'staging', signed.packageId))
       const pkg = swarm.pkg
       const total = pkg.manifest.pieces.reduce((n, p) => n + p.length, 0)
-      const doneBytes = (): number => pkg.manifest.pieces.reduce((n, p, i) => n + (pkg.have.get(i) ? p.length : 0), 0)
-      const resumedBytes = doneBytes()
+      const resumedBytes = pkg.presentBytes
       const reusedBytes = await node.reuseLocalChunks(pkg)
       let downloaded = 0
       swarm.on('download', (n) => { downloaded += n })
       const bar = ctx.json ? undefined : createProgress({ label: 'fetching', totalBytes: total, detail: () => `${swarm.peerCount} peer${swarm.peerCount === 1 ? '' : 's'}` })
-      let piecesDone = doneBytes()
-      bar?.update(piecesDone)
-      swarm.on('piece', (i) => { piecesDone += pkg.manifest.pieces[i]!.length; bar?.update(piecesDone) })
+      bar?.update(pkg.presentBytes)
+      swarm.on('piece', () => bar?.update(pkg.presentBytes))
+      const watch = new StallWatch(node, swarm, stallSeconds * 1000, agent)
 
       const transferStarted = performance.now()
-      if (agent !== undefined) {
-        await agent.start(node)
-        if (!pkg.complete) {
-          await new Promise<void>((resolveDone, reject) => {
-            swarm.once('complete', resolveDone)
-            swarm.once('error', reject)
-          })
+      let joined = false
+      const untilComplete = async (): Promise<void> => {
+        if (!joined) {
+          joined = true
+          if (agent === undefined) await connectAll(node, signed.packageId, peers)
+          else await agent.start(node)
         }
-      } else if (!pkg.complete) {
-        const failures: string[] = []
-        await Promise.all(peers.map(async (p) => {
-          try {
-            await node.connect(signed.packageId, p)
-          } catch (err) {
-            failures.push((err as Error).message)
-          }
-        }))
-        if (failures.length === peers.length) {
-          const mismatch = failures.find((f) => /swarm key/.test(f))
-          throw new PeerstageError(mismatch ? 'PEERSTAGE_NODE_SWARM_KEY_MISMATCH' : 'PEERSTAGE_NODE_DIAL_FAILED', `no peer could be reached: ${mismatch ?? failures[0]}`)
-        }
-        for (const f of failures) process.stderr.write(`peerstage fetch: ${f}\n`)
-        await new Promise<void>((resolveDone, reject) => {
-          swarm.once('complete', resolveDone)
-          swarm.once('error', reject)
-          swarm.on('peers', (n) => { if (n === 0 && !pkg.complete) reject(new PeerstageError('PEERSTAGE_NODE_DIAL_FAILED', `every peer went away at ${formatBytes(doneBytes())} of ${formatBytes(total)}; run again to resume`)) })
-        })
+        await watch.untilComplete({ untilPeersGone: agent === undefined })
       }
+      // Announced even when complete already: a tracker counts us as a holder.
+      if (agent !== undefined || !pkg.complete) await untilComplete()
+      const repairedPieces = await verifyWithRepair(swarm, untilComplete)
       bar?.done()
       const transferSeconds = (performance.now() - transferStarted) / 1000
-      const report = await verifyDirectory(pkg.manifest, out)
+      await pkg.moveTo(out, { filesOnly: true })
       const seconds = (performance.now() - started) / 1000
-      const summary = { ok: report.ok, packageId: signed.packageId, name: pkg.manifest.name, version: pkg.manifest.version, out, bytes: total, downloadedBytes: downloaded, reusedBytes, resumedBytes, transferSeconds, seconds }
+      const summary = { ok: true, packageId: signed.packageId, name: pkg.manifest.name, version: pkg.manifest.version, out, bytes: total, downloadedBytes: downloaded, reusedBytes, resumedBytes, repairedPieces, transferSeconds, seconds }
       if (ctx.json) ctx.printJson(summary)
-      else ctx.print(report.ok
-        ? `fetched ${pkg.manifest.name}@${pkg.manifest.version} into ${out}: ${formatBytes(total)} verified (${formatBytes(downloaded)} downloaded, ${formatBytes(reusedBytes)} reused, ${formatBytes(resumedBytes)} already here) in ${seconds.toFixed(1)} s`
-        : `FAILED: ${out} does not verify after download; run 'peerstage verify' for details`)
-      if (report.ok && seedFor > 0) await untilSignal(seedFor)
-      return report.ok ? 0 : 1
+      else ctx.print(`fetched ${pkg.manifest.name}@${pkg.manifest.version} into ${out}: ${formatBytes(total)} verified (${formatBytes(downloaded)} downloaded, ${formatBytes(reusedBytes)} reused, ${formatBytes(resumedBytes)} already here${repairedPieces > 0 ? `, ${repairedPieces} bad piece${repairedPieces === 1 ? '' : 's'} fetched again` : ''}) in ${seconds.toFixed(1)} s`)
+      if (seedFor > 0) await untilSignal(seedFor)
+      return 0
+    } catch (err) {
+      return fetchFailure(ctx, err)
     } finally {
       await agent?.stop()
       metrics?.close()

@@ -17,6 +17,13 @@ export const NodeErrorCodes = {
   MANIFEST_MISMATCH: 'PEERSTAGE_NODE_MANIFEST_MISMATCH',
   /** A wire message longer than any legal one: the peer is cut off. */
   WIRE_OVERSIZE: 'PEERSTAGE_NODE_WIRE_OVERSIZE',
+  /**
+   * fetch got no data for its stall timeout with no peer to blame by dial: the tracker handed
+   * out none, granted no WAN lease for the only ones, or those that joined sent nothing.
+   */
+  NO_PEER: 'PEERSTAGE_NODE_NO_PEER',
+  /** fetch's files still did not verify after fetching their bad pieces again (a disk that corrupts what it writes). */
+  VERIFY_FAILED: 'PEERSTAGE_NODE_VERIFY_FAILED',
 } as const
 
 export type NodeErrorCode = typeof NodeErrorCodes[keyof typeof NodeErrorCodes]

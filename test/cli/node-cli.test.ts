@@ -112,11 +112,13 @@ describe('peerstage dp and fetch (real processes)', () => {
 
   it.skipIf(!canMount)('stops with a clear error on a full disk, and marks no piece that is not on disk', async () => {
     const { dir, manifest, dpAddress } = await setup()
-    const out = join(dir, 'small')
-    mkdirSync(out)
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', out])
+    const out = join(dir, 'out')
+    const data = join(dir, 'client-data')
+    // Downloads are staged under DATA/staging: that is where the disk fills.
+    const small = join(data, 'staging')
+    mkdirSync(small, { recursive: true })
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', small])
     try {
-      const data = join(dir, 'client-data')
       const r = await peerstage(['fetch', manifest, '--out', out, '--data', data, '--peer', dpAddress, '--swarm-key', join(dir, 'swarm.key'), '--json'])
       expect(r.code).toBe(1)
       expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'PEERSTAGE_STORE_DISK_FULL', message: expect.stringMatching(/disk is full/) })
@@ -125,20 +127,21 @@ describe('peerstage dp and fetch (real processes)', () => {
       const store = await Store.open(join(data, 'db'))
       try {
         const pkg = (await store.getPackage(signed.packageId))!
+        expect(pkg.root).toBe(join(small, signed.packageId))
         const present = Array.from({ length: pkg.pieceCount }, (_, i) => i).filter((i) => pkg.have.get(i))
         expect(present.length).toBeGreaterThan(0)
         expect(present.length).toBeLessThan(pkg.pieceCount)
         for (const i of present) {
           const p = pkg.manifest.pieces[i]!
-          const bytes = readFileSync(join(out, pkg.manifest.files[p.file]!.path)).subarray(p.offset, p.offset + p.length)
+          const bytes = readFileSync(join(pkg.root, pkg.manifest.files[p.file]!.path)).subarray(p.offset, p.offset + p.length)
           expect(pkg.badChunks(i, bytes)).toEqual([])
         }
       } finally {
         await store.close()
       }
-      expect((await verifyDirectory(signed.manifest, out)).ok).toBe(false)
+      expect((await verifyDirectory(signed.manifest, join(small, signed.packageId))).ok).toBe(false)
     } finally {
-      execFileSync('umount', ['-l', out])
+      execFileSync('umount', ['-l', small])
     }
   })
 })

@@ -1,0 +1,140 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { readManifest } from '../../chunker/index.ts'
+import { Store } from '../../node/index.ts'
+import { peerstage, spawnCli, startDaemon } from '../helpers/cli.ts'
+import { canMountTmpfs, overwrite, setMtimeNs } from '../helpers/files.ts'
+import { sampleTree, writeTree } from '../helpers/packages.ts'
+import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
+
+const daemons: Array<() => Promise<void>> = []
+afterEach(async () => {
+  await Promise.all(daemons.splice(0).map((stop) => stop()))
+})
+
+/** keys, a 12 MB package, a swarm key, and a DP seeding it on 127.0.11.1. */
+async function setup() {
+  const dir = tempDir()
+  const src = join(dir, 'src')
+  sampleTree(src)
+  writeTree(src, { 'sources/install.esd': pseudoRandomBytes(12_000_000, 99) })
+  expect((await peerstage(['keygen', '--out', join(dir, 'keys')])).code).toBe(0)
+  const manifest = join(dir, 'pkg.json')
+  expect((await peerstage(['pack', src, '--name', 'win11', '--version', '1', '--key', join(dir, 'keys/publisher.key'), '--out', manifest])).code).toBe(0)
+  expect((await peerstage(['swarm-key', '--out', join(dir, 'swarm.key')])).code).toBe(0)
+  const dp = startDaemon(['dp', '--data', join(dir, 'dp'), '--swarm-key', join(dir, 'swarm.key'), '--listen', '/ip4/127.0.11.1/tcp/0', '--publish', manifest, '--source', src, '--json'])
+  daemons.push(dp.stop)
+  const info = await dp.ready
+  const signed = readManifest(manifest)
+  const fetchArgs = (out: string): string[] => ['fetch', manifest, '--out', out, '--peer', info.addresses[0] as string, '--swarm-key', join(dir, 'swarm.key'), '--dial-from', '127.0.12.1']
+  return { dir, src, manifest, signed, paths: signed.manifest.files.map((f) => f.path), fetchArgs }
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, host, () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** The node's verified-pieces counter from its metrics endpoint (0 until it serves). */
+function piecesVerified(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    request(url, (res) => {
+      let t = ''
+      res.on('data', (d: Buffer) => { t += d.toString() })
+      res.on('end', () => resolve(Number(/peerstage_node_pieces_verified_total (\d+)/.exec(t)?.[1] ?? 0)))
+    }).on('error', () => resolve(0)).end()
+  })
+}
+
+const sameTree = (a: string, b: string, paths: string[]): boolean => paths.every((p) => readFileSync(join(a, p)).equals(readFileSync(join(b, p))))
+
+describe('fetch stages, repairs and moves (issue 14, defect 5; real processes)', () => {
+  it('defect 5: a killed fetch keeps its partial files under DATA/staging; the rerun re-hashes a piece changed meanwhile, fetches it again and moves whole files into --out', async () => {
+    const { dir, src, signed, paths, fetchArgs } = await setup()
+    const out = join(dir, 'out')
+    const port = await freePort('127.0.12.1')
+    const slow = spawnCli([...fetchArgs(out), '--download-limit', '3MB/s', '--metrics-listen', `127.0.12.1:${port}`])
+    const exited = new Promise((r) => slow.once('exit', r))
+    // Kill once a few pieces are in and a flush (≤ 250 ms) has passed, however slow the machine.
+    for (let i = 0; i < 300 && await piecesVerified(`http://127.0.12.1:${port}/metrics`) < 3; i++) await new Promise((r) => setTimeout(r, 100))
+    await new Promise((r) => setTimeout(r, 600))
+    slow.kill('SIGKILL')
+    await exited
+
+    const staged = join(out, '.peerstage', 'staging', signed.packageId)
+    for (const p of paths) expect(existsSync(join(out, p)), `${p} in --out before it is whole`).toBe(false)
+    expect(statSync(join(staged, 'sources/install.esd')).size).toBe(12_000_000)
+
+    // Change 18 bytes of a piece the store holds as present.
+    const store = await Store.open(join(out, '.peerstage', 'db'))
+    let piece: number
+    try {
+      const pkg = (await store.getPackage(signed.packageId))!
+      const file = pkg.manifest.files.findIndex((f) => f.path === 'sources/install.esd')
+      piece = Array.from({ length: pkg.pieceCount }, (_, i) => i).find((i) => pkg.have.get(i) && pkg.manifest.pieces[i]!.file === file)!
+      expect(piece).toBeDefined()
+    } finally {
+      await store.close()
+    }
+    overwrite(join(staged, 'sources/install.esd'), signed.manifest.pieces[piece].offset + 100, Buffer.alloc(18, 0xee))
+
+    const r = await peerstage([...fetchArgs(out), '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const j = JSON.parse(r.stdout)
+    expect(j).toMatchObject({ ok: true, repairedPieces: 0 }) // found on reopen, before the download
+    expect(j.resumedBytes).toBeGreaterThan(0)
+    expect(j.downloadedBytes + j.resumedBytes).toBe(j.bytes)
+    expect(sameTree(src, out, paths)).toBe(true)
+    expect(existsSync(staged)).toBe(false)
+  })
+
+  it('defect 5: a fetch whose final verification fails fetches the bad pieces again instead of exiting 1 silently', async () => {
+    const { dir, src, paths, fetchArgs } = await setup()
+    const out = join(dir, 'out')
+    expect((await peerstage([...fetchArgs(out), '--json'])).code).toBe(0)
+    // An edit the store's cheap check cannot see (same size, mtime put back to the nanosecond).
+    const file = join(out, 'sources/install.esd')
+    const mtime = statSync(file, { bigint: true }).mtimeNs
+    overwrite(file, 5_000_000, Buffer.alloc(18, 0xee))
+    setMtimeNs(file, mtime)
+
+    const r = await peerstage([...fetchArgs(out), '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const j = JSON.parse(r.stdout)
+    expect(j).toMatchObject({ ok: true, repairedPieces: 1 })
+    expect(j.downloadedBytes).toBeGreaterThan(0)
+    expect(j.downloadedBytes).toBeLessThan(j.bytes)
+    expect(sameTree(src, out, paths)).toBe(true)
+  })
+
+  const canMount = canMountTmpfs()
+
+  it.skipIf(!canMount)('defect 5 (EXDEV): fetch into an --out on another file system copies the verified files across, leaving no partial or temporary file (skipped where mount is not permitted)', async () => {
+    const { dir, src, signed, paths, fetchArgs } = await setup()
+    const out = join(dir, 'out')
+    mkdirSync(out)
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', out])
+    try {
+      const data = join(dir, 'data')
+      const r = await peerstage([...fetchArgs(out), '--data', data, '--json'])
+      expect(r.code, r.stderr).toBe(0)
+      expect(sameTree(src, out, paths)).toBe(true)
+      expect(existsSync(join(data, 'staging', signed.packageId))).toBe(false)
+      const names = (d: string): string[] => readdirSync(d, { recursive: true, encoding: 'utf8' })
+      expect(names(out).filter((n) => n.includes('peerstage-moving'))).toEqual([])
+      // A second run finds it there, whole: nothing to fetch.
+      const again = JSON.parse((await peerstage([...fetchArgs(out), '--data', data, '--json'])).stdout)
+      expect(again).toMatchObject({ ok: true, downloadedBytes: 0, resumedBytes: again.bytes })
+    } finally {
+      execFileSync('umount', ['-l', out])
+    }
+  })
+})
