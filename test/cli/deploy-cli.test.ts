@@ -16,33 +16,41 @@ const world = () => cliTrackerWithPackages(ISSUE_YAML, (stop) => daemons.push(st
 
 const json = (stdout: string): any => JSON.parse(stdout)
 
+/** Times around the real clock (the tracker process runs on it), whole seconds so they print as `….000Z`. */
+const HOUR = 3_600_000
+const NOW = Math.floor(Date.now() / 1000) * 1000
+const at = (ms: number): string => new Date(NOW + ms).toISOString()
+const AVAILABLE = at(2 * HOUR)
+const MANDATORY = at(8 * HOUR)
+const EXPIRES = at(4 * 24 * HOUR)
+
 describe('peerstage deploy (real tracker process)', () => {
   it('creates, lists, shows and cancels, in JSON and for people', async () => {
     const w = await world()
     const create = ['deploy', 'create', '--tracker', w.url, '--token', 's3cret', '--manifest', w.manifest, '--program', 'install', '--target', 'site:leeds', '--target', 'subnet:127.0.9.0/24',
-      '--available', '2026-11-27T20:00:00+00:00', '--mandatory', '2026-11-28T02:00:00+00:00', '--jitter', '3600']
+      '--available', AVAILABLE.replace('.000Z', '+00:00'), '--mandatory', MANDATORY.replace('.000Z', '+00:00'), '--jitter', '3600']
     const created = await peerstage([...create, '--json'])
     expect(created.code, created.stderr).toBe(0)
     const d = json(created.stdout)
     expect(d).toMatchObject({ id: expect.stringMatching(/^d-[0-9a-f]{8}$/), name: 'win11', version: '24H2', program: 'install', targets: ['site:leeds', 'subnet:127.0.9.0/24'],
-      availableAt: '2026-11-27T20:00:00.000Z', mandatoryAt: '2026-11-28T02:00:00.000Z', expiresAt: null, jitterSeconds: 3600, cancelledAt: null })
-    const human = await peerstage([...create, '--expires', '2026-12-01T00:00:00Z'])
+      availableAt: AVAILABLE, mandatoryAt: MANDATORY, expiresAt: null, jitterSeconds: 3600, cancelledAt: null })
+    const human = await peerstage([...create, '--expires', EXPIRES])
     expect(human.code, human.stderr).toBe(0)
     expect(human.stdout).toMatch(/^deployment d-[0-9a-f]{8}: win11@24H2, program install\n/)
     expect(human.stdout).toContain('  targets    site:leeds, subnet:127.0.9.0/24')
-    expect(human.stdout).toContain('  available  2026-11-27T20:00:00.000Z (+ up to 3600 s per client)')
-    expect(human.stdout).toContain('  expires    2026-12-01T00:00:00.000Z')
+    expect(human.stdout).toContain(`  available  ${AVAILABLE} (+ up to 3600 s per client)`)
+    expect(human.stdout).toContain(`  expires    ${EXPIRES}`)
 
     const listed = await peerstage(['deploy', 'list', '--tracker', w.url, '--json'])
     expect(json(listed.stdout).deployments.map((x: any) => x.id)).toContain(d.id)
     const listHuman = await peerstage(['deploy', 'list', '--tracker', w.url])
     expect(listHuman.stdout.trim().split('\n')).toHaveLength(2)
-    expect(listHuman.stdout).toContain(`${d.id}  win11@24H2  install  available 2026-11-27T20:00:00.000Z  mandatory 2026-11-28T02:00:00.000Z  site:leeds subnet:127.0.9.0/24`)
+    expect(listHuman.stdout).toContain(`${d.id}  win11@24H2  install  available ${AVAILABLE}  mandatory ${MANDATORY}  site:leeds subnet:127.0.9.0/24`)
 
     // A client of leeds reports: show and status print it.
     const node = new TrackerClient({ url: w.url, localAddress: '127.0.1.5' })
     const answer = await node.announce({ peerId: 'QmLeedsPc1', role: 'client', addresses: [], packages: [],
-      deployments: [{ id: d.id, state: 'failed', progress: 0.25, reason: 'not enough disk space', bytes: { lan: 2048, wan: 1024, reused: 0 }, verifyFailures: 0, updatedAt: '2026-11-27T20:05:00Z' }] })
+      deployments: [{ id: d.id, state: 'failed', progress: 0.25, reason: 'not enough disk space', bytes: { lan: 2048, wan: 1024, reused: 0 }, verifyFailures: 0, updatedAt: at(2 * HOUR + 300_000) }] })
     node.close()
     expect(answer.deployments.map((x) => x.id)).toContain(d.id)
     const shown = await peerstage(['deploy', 'show', d.id, '--tracker', w.url, '--json'])
@@ -64,11 +72,11 @@ describe('peerstage deploy (real tracker process)', () => {
 
   it('refuses in one line, exit 2: usage, untrusted package, token, unknown id; exit 1 when unreachable', async () => {
     const w = await world()
-    const base = (manifest: string) => ['deploy', 'create', '--tracker', w.url, '--token', 's3cret', '--manifest', manifest, '--program', 'install', '--target', 'site:leeds', '--available', '2026-11-27T20:00:00Z', '--mandatory', '2026-11-28T02:00:00Z']
+    const base = (manifest: string) => ['deploy', 'create', '--tracker', w.url, '--token', 's3cret', '--manifest', manifest, '--program', 'install', '--target', 'site:leeds', '--available', AVAILABLE, '--mandatory', MANDATORY]
     const cases: Array<[string[], number, RegExp]> = [
       [[...base(w.manifest), '--available', '27/11/2026 20:00'], 2, /^peerstage deploy: --available '27\/11\/2026 20:00' is not an ISO 8601 time like 2026-11-27T20:00:00\+00:00$/],
       [[...base(w.manifest), '--jitter', '1h'], 2, /--jitter takes whole seconds/],
-      [['deploy', 'create', '--tracker', w.url, '--token', 's3cret', '--manifest', w.manifest, '--program', 'install', '--available', '2026-11-27T20:00:00Z', '--mandatory', '2026-11-28T02:00:00Z'], 2, /--target is required/],
+      [['deploy', 'create', '--tracker', w.url, '--token', 's3cret', '--manifest', w.manifest, '--program', 'install', '--available', AVAILABLE, '--mandatory', MANDATORY], 2, /--target is required/],
       [['deploy', 'show', '--tracker', w.url], 2, /show needs the deployment id/],
       [['deploy', 'push', '--tracker', w.url], 2, /unknown action 'push'/],
       [base(w.untrusted), 2, /signed by ed25519:\S+, which is not a trusted publisher/],

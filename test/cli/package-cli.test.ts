@@ -51,7 +51,7 @@ describe('peerstage package, status --packages (real tracker process)', () => {
     ])
 
     const created = await peerstage(['deploy', 'create', '--tracker', w.url, '--token', 's3cret', '--manifest', w.manifest, '--program', 'install', '--target', 'site:branch',
-      '--available', '2026-11-27T20:00:00Z', '--mandatory', '2099-11-28T02:00:00Z', '--json'])
+      '--available', new Date().toISOString(), '--mandatory', new Date(Date.now() + 86_400_000).toISOString(), '--json'])
     const d = json(created.stdout)
     const inUse = await peerstage(['package', 'remove', 'win11@24H2', '--tracker', w.url, '--token', 's3cret'])
     expect(inUse.code).toBe(2)
