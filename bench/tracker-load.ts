@@ -1,16 +1,23 @@
 /**
- * Child process of the tracker bench: the load generator. Registers `clients` distinct
- * clients (tracker mode; not measured), then sends `measureCount` re-announces of random
- * registered clients (or the same bodies to the echo route), at most `measureMaxMs`, from
- * `concurrency` workers over keep-alive HTTP/1.1 connections, one source address per subnet.
+ * Child process of the tracker bench: the load generator. Gives each of `clients` distinct
+ * clients a real Ed25519 key and its libp2p peer id, registers them (tracker mode; not
+ * measured), then sends `measureCount` re-announces of random registered clients (or the same
+ * requests to the echo route), at most `measureMaxMs`, from `concurrency` workers over
+ * keep-alive HTTP/1.1 connections, one source address per subnet.
+ * Every announce is signed as a node signs it (tracker/node-auth.ts). The measured ones are
+ * signed before the measured phase, so the load generator's signing cost stays out of it;
+ * registration announces are signed as they are sent.
  * Prints one JSON line (LoadResult) on stdout; progress goes to stderr.
  */
 import { execFileSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
+import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { announcePayload, MAX_SIGNATURE_SKEW_MS, SIGNATURE_HEADER } from '../tracker/index.ts'
 import { HOST, SUBNETS, subnetAt, type LoadArgs, type LoadResult } from './tracker-shape.ts'
 
 const args = JSON.parse(process.argv[2] ?? '{}') as LoadArgs
@@ -19,25 +26,34 @@ const REQUEST_TIMEOUT_MS = 10_000
 const SAMPLE = 16
 const PACKAGES = Array.from({ length: 4 }, (_, i) => createHash('sha256').update(`bench package ${i}`).digest('hex'))
 const PIECES = 1000
-const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
-const ID_PAD = 'Bench7rackerC1ientxSimu1atedPeerZdHere'
-if (![...ID_PAD].every((c) => B58.includes(c))) throw new Error('ID_PAD is not base58')
+/** Pre-signed requests per worker, beyond its even share of a phase's count (workers do not run at exactly the same pace). */
+const PRESIGN_SLACK = 1.1
 
 process.stdin.on('end', () => process.exit(1)) // the parent died
 process.stdin.resume()
 
 // Client i: subnet i % SUBNETS, package ⌊i / SUBNETS⌋ % 4 (so every subnet holds every package),
-// a quarter of them seeders (have = pieces).
-function peerIdOf(i: number): string {
-  let s = ''
-  for (let n = i, k = 0; k < 6; k++, n = Math.floor(n / 58)) s = B58[n % 58]! + s
-  return `12D3KooW${ID_PAD}${s}`
+// a quarter of them seeders (have = pieces); its own Ed25519 key and the peer id of that key.
+const keys: KeyObject[] = new Array(args.clients)
+const peerIds: string[] = new Array(args.clients)
+function makeIdentities(): number {
+  const t0 = performance.now()
+  for (let i = 0; i < args.clients; i++) {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+    keys[i] = privateKey
+    // The raw key is the last 32 bytes of its SPKI DER.
+    peerIds[i] = peerIdFromPublicKey(publicKeyFromRaw(publicKey.export({ format: 'der', type: 'spki' }).subarray(-32))).toString()
+  }
+  return (performance.now() - t0) / 1000
 }
+const peerIdOf = (i: number): string => peerIds[i]!
 const mix = (i: number): number => Math.imul(i ^ 0x9e3779b9, 0x85ebca6b) >>> 0
 const haveOf = (i: number): number => (mix(i) % 4 === 0 ? PIECES : mix(i + 1) % PIECES)
 const packageOf = (i: number): string => PACKAGES[Math.floor(i / SUBNETS) % PACKAGES.length]!
 /** Announces sent per client, for growing byte counters. */
 const sent = new Uint32Array(args.clients)
+/** Each client's last signed time (ms): the tracker wants them strictly increasing per peer id. */
+const lastAt = new Float64Array(args.clients)
 
 function bodyOf(i: number): string {
   const { site, third } = subnetAt(i % SUBNETS)
@@ -45,6 +61,16 @@ function bodyOf(i: number): string {
   const n = ++sent[i]!
   return `{"peerId":"${id}","role":"client","addresses":["/ip4/127.${site}.${third}.${2 + (Math.floor(i / SUBNETS) % 250)}/tcp/4001/p2p/${id}"],`
     + `"packages":[{"id":"${packageOf(i)}","have":${haveOf(i)},"pieces":${PIECES},"bytes":{"lan":${n * 65536},"wan":${n * 4096},"reused":${n * 1024}}}]}`
+}
+
+/** Client i's next announce: its body and the signature header over it (AT.SIG, as tracker/node-auth.ts's signatureHeader makes it). */
+interface Signed { i: number, body: string, signature: string }
+function signedAnnounce(i: number): Signed {
+  const body = bodyOf(i)
+  const at = Math.max(Date.now(), lastAt[i]! + 1)
+  lastAt[i] = at
+  const sig = sign(null, announcePayload(at, body), keys[i]!)
+  return { i, body, signature: `${at}.${sig.toString('base64url')}` }
 }
 
 interface Reply { status: number, text: string | undefined }
@@ -71,11 +97,11 @@ class Connection {
     this.source = source
   }
 
-  post(path: string, body: string, wantBody: boolean): Promise<Reply> {
+  post(path: string, req: Signed, wantBody: boolean): Promise<Reply> {
     return new Promise((resolve, reject) => {
       if (this.pending !== undefined) return reject(new Error('request already in flight'))
       this.pending = { resolve, reject, wantBody, since: performance.now() }
-      this.connect().write(`POST ${path} HTTP/1.1\r\nHost: ${HOST}:${args.port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
+      this.connect().write(`POST ${path} HTTP/1.1\r\nHost: ${HOST}:${args.port}\r\nContent-Type: application/json\r\n${SIGNATURE_HEADER}: ${req.signature}\r\nContent-Length: ${req.body.length}\r\n\r\n${req.body}`)
     })
   }
 
@@ -137,9 +163,10 @@ class NodeHttpConnection {
     this.agent = new Agent({ keepAlive: true, maxSockets: 1, localAddress: source })
   }
 
-  post(path: string, body: string, wantBody: boolean): Promise<Reply> {
+  post(path: string, signed: Signed, wantBody: boolean): Promise<Reply> {
     return new Promise((resolve, reject) => {
-      const req = request({ agent: this.agent, host: HOST, port: args.port, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+      const headers = { 'content-type': 'application/json', [SIGNATURE_HEADER]: signed.signature, 'content-length': signed.body.length }
+      const req = request({ agent: this.agent, host: HOST, port: args.port, method: 'POST', path, headers }, (res) => {
         const status = res.statusCode ?? 0
         res.on('error', reject)
         if (!wantBody && status === 200) {
@@ -153,7 +180,7 @@ class NodeHttpConnection {
       })
       req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')))
       req.on('error', reject)
-      req.end(body)
+      req.end(signed.body)
     })
   }
 
@@ -172,7 +199,7 @@ const expiry = setInterval(() => {
   for (const c of connections) c.expire(now, REQUEST_TIMEOUT_MS)
 }, 1000)
 
-const post = (k: number, path: string, body: string, wantBody: boolean): Promise<Reply> => connections[k]!.post(path, body, wantBody)
+const post = (path: string, req: Signed, wantBody: boolean): Promise<Reply> => connections[req.i % SUBNETS]!.post(path, req, wantBody)
 
 /** What a right answer to client i's announce looks like; a message when it is wrong. */
 function checkAnswer(i: number, text: string): string | undefined {
@@ -225,7 +252,7 @@ async function register(): Promise<LoadResult['register']> {
     for (let j = 0; j < mine.length && performance.now() < deadline; j++) {
       const i = mine[j]!
       try {
-        const r = await post(i % SUBNETS, path, bodyOf(i), false)
+        const r = await post(path, signedAnnounce(i), false)
         if (r.status === 200) done++
         else errors++
       } catch {
@@ -242,7 +269,21 @@ async function register(): Promise<LoadResult['register']> {
   return { requested: args.clients, done, errors, seconds, perSecond: done / seconds }
 }
 
-async function load(count: number, maxMs: number, latencies: Float64Array | undefined): Promise<Omit<LoadResult['measure'], 'p50Ms' | 'p90Ms' | 'p99Ms' | 'maxMs' | 'meanMs' | 'perSecond'> & { ok: number }> {
+/**
+ * Signs, before a phase, the requests its workers will send: `count` in all, each worker's
+ * share (plus slack) of random clients of its own, in the order it will send them.
+ */
+function presign(count: number): { queues: Signed[][], seconds: number, signed: number, signedFromMs: number } {
+  const t0 = performance.now()
+  const signedFromMs = Date.now()
+  const queues = clientsOf.map((mine) => {
+    if (mine.length === 0) return []
+    return Array.from({ length: Math.ceil((count / workers) * PRESIGN_SLACK) + 8 }, () => signedAnnounce(mine[Math.floor(Math.random() * mine.length)]!))
+  })
+  return { queues, seconds: (performance.now() - t0) / 1000, signed: queues.reduce((n, q) => n + q.length, 0), signedFromMs }
+}
+
+async function load(count: number, maxMs: number, latencies: Float64Array | undefined, queues: Signed[][]): Promise<Omit<LoadResult['measure'], 'p50Ms' | 'p90Ms' | 'p99Ms' | 'maxMs' | 'meanMs' | 'perSecond'> & { ok: number }> {
   const t0 = performance.now()
   const deadline = t0 + maxMs
   let started = 0
@@ -257,18 +298,20 @@ async function load(count: number, maxMs: number, latencies: Float64Array | unde
     errorKinds[kind] = (errorKinds[kind] ?? 0) + 1
     firstError ??= message
   }
-  await Promise.all(clientsOf.map(async (mine) => {
-    if (mine.length === 0) return
-    while (started < count && performance.now() < deadline) {
+  let ranDry = 0
+  await Promise.all(queues.map(async (queue) => {
+    for (let j = 0; started < count && performance.now() < deadline; j++) {
       // Too many failures: the server is gone or broken; stop rather than spin.
       if (errors >= 1000 && errors > started / 10) return
+      // Out of pre-signed requests: the other workers send the rest.
+      if (j === queue.length) return void ranDry++
       const n = started++
-      const i = mine[Math.floor(Math.random() * mine.length)]!
+      const req = queue[j]!
+      const i = req.i
       const sample = n % SAMPLE === 0
-      const body = bodyOf(i)
       const t = performance.now()
       try {
-        const r = await post(i % SUBNETS, path, body, sample)
+        const r = await post(path, req, sample)
         const ms = performance.now() - t
         if (r.status !== 200) {
           fail(`HTTP ${r.status}`, `HTTP ${r.status}: ${(r.text ?? '').slice(0, 200)}`)
@@ -290,6 +333,7 @@ async function load(count: number, maxMs: number, latencies: Float64Array | unde
       }
     }
   }))
+  if (ranDry > 0) process.stderr.write(`  ${ranDry} of ${queues.length} workers ran out of pre-signed requests before the end\n`)
   return { count: started, ok, errors, badAnswers, sampled, errorKinds, firstError, seconds: (performance.now() - t0) / 1000 }
 }
 
@@ -318,6 +362,8 @@ async function health(): Promise<number | null> {
   })
 }
 
+const keysSeconds = makeIdentities()
+process.stderr.write(`  made ${args.clients} Ed25519 keys and peer ids in ${keysSeconds.toFixed(1)} s\n`)
 const reg = await register()
 if (args.mode === 'tracker') {
   process.stderr.write(`  registered ${reg.done} of ${reg.requested} in ${reg.seconds.toFixed(1)} s (${reg.perSecond.toFixed(0)}/s, ${reg.errors} errors)\n`)
@@ -326,14 +372,19 @@ if (args.mode === 'tracker') {
   for (const mine of clientsOf) for (const i of mine) if (sent[i]! > 0) registered.add(i)
   if (registered.size < args.clients) for (let w = 0; w < clientsOf.length; w++) clientsOf[w] = clientsOf[w]!.filter((i) => registered.has(i))
 }
-if (args.warmupRequests > 0) await load(args.warmupRequests, 10_000, undefined)
+if (args.warmupRequests > 0) await load(args.warmupRequests, 10_000, undefined, presign(args.warmupRequests).queues)
+
+const signed = presign(args.measureCount)
+process.stderr.write(`  signed ${signed.signed} announces for the measured phase in ${signed.seconds.toFixed(1)} s (${((signed.seconds / signed.signed) * 1e6).toFixed(0)} µs each)\n`)
+// The whole phase must end within the tracker's skew window of the oldest signed time.
+if (Date.now() + args.measureMaxMs - signed.signedFromMs >= MAX_SIGNATURE_SKEW_MS) throw new Error(`the measured phase could end more than ${MAX_SIGNATURE_SKEW_MS} ms after its requests were signed: the tracker would refuse them as stale`)
 
 const latencies = new Float64Array(args.measureCount)
 const cpu0 = serverCpuSeconds()
 const own0 = process.cpuUsage()
 const loopDelay = monitorEventLoopDelay({ resolution: 5 })
 loopDelay.enable()
-const m = await load(args.measureCount, args.measureMaxMs, latencies)
+const m = await load(args.measureCount, args.measureMaxMs, latencies, signed.queues)
 loopDelay.disable()
 const serverCpu = (serverCpuSeconds() - cpu0) / m.seconds
 const own = process.cpuUsage(own0)
@@ -342,6 +393,7 @@ const lat = latencies.subarray(0, m.ok).sort()
 let sum = 0
 for (const x of lat) sum += x
 const result: LoadResult = {
+  setup: { keysSeconds, presignSeconds: signed.seconds, presigned: signed.signed },
   register: reg,
   measure: {
     count: m.count,

@@ -36,7 +36,7 @@ export interface ServerArgs {
 export interface LoadArgs {
   port: number
   mode: 'tracker' | 'echo'
-  /** Distinct clients to register first (tracker mode); echo mode sends the same bodies for them. */
+  /** Distinct clients, each with its own key, to register first (tracker mode); echo mode sends the same requests for them. */
   clients: number
   concurrency: number
   /** Requests sent before measuring and not counted (echo mode; tracker mode warms up by registering). */
@@ -49,6 +49,8 @@ export interface LoadArgs {
 }
 
 export interface LoadResult {
+  /** Not measured: making the clients' keys and peer ids, signing the measured phase's announces. */
+  setup: { keysSeconds: number, presignSeconds: number, presigned: number }
   register: { requested: number, done: number, errors: number, seconds: number, perSecond: number }
   measure: {
     count: number

@@ -4,7 +4,11 @@
  * process pinned to one core, the load generator (64 keep-alive HTTP/1.1 connections from one
  * source address per subnet, one request in flight on each) in another pinned to the other
  * core. Reference, same run: the same load generator against a trivial fastify route on the
- * same core. PEERSTAGE_BENCH_TRACKER_CLIENT=node-http makes the load use node:http's client.
+ * same core. Every announce is signed by its client's own Ed25519 key, as nodes sign them; the
+ * measured ones are signed before the measured phase. PEERSTAGE_BENCH_TRACKER_CLIENT=node-http
+ * makes the load use node:http's client; PEERSTAGE_BENCH_TRACKER_SIZES=5000 (clients, comma-
+ * separated) and PEERSTAGE_BENCH_TRACKER_MEASURE=20000 (announces measured) make a smaller run,
+ * e.g. a smoke test (the goal rows need the 100k size).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -18,11 +22,21 @@ import type { LoadArgs, LoadResult, ServerArgs } from './tracker-shape.ts'
 const SERVER = fileURLToPath(new URL('./tracker-server.ts', import.meta.url))
 const LOAD = fileURLToPath(new URL('./tracker-load.ts', import.meta.url))
 const NODE = process.execPath
-const SIZES = [10_000, 100_000]
+/** Positive integers from the environment variable `name` (comma-separated), or `fallback`. */
+function envCounts(name: string, fallback: number[]): number[] {
+  const text = process.env[name]
+  if (text === undefined || text === '') return fallback
+  const counts = text.split(',').map(Number)
+  if (!counts.every((n) => Number.isSafeInteger(n) && n > 0)) throw new RangeError(`${name} must be positive integers separated by commas, not '${text}'`)
+  return counts
+}
+const SIZES = envCounts('PEERSTAGE_BENCH_TRACKER_SIZES', [10_000, 100_000])
 const CONCURRENCY = 64
-const MEASURE_COUNT = 100_000
+const MEASURE_COUNT = envCounts('PEERSTAGE_BENCH_TRACKER_MEASURE', [100_000])[0]!
 const MEASURE_MAX_MS = 20_000
 const REGISTER_MAX_MS = 120_000
+/** For the load child to make its clients' keys and sign the measured announces (not measured). */
+const SETUP_MAX_MS = 120_000
 const GOAL_RPS = 5000
 const GOAL_P99_MS = 20
 /** Set to a directory outside the repo to get a CPU profile of each tracker child. */
@@ -112,7 +126,7 @@ async function measure(mode: 'echo' | 'tracker', clients: number, procs: ChildPr
     }
     const loader = startChild(LOAD_CPU, LOAD, loadArgs)
     procs.push(loader.proc)
-    const load = await loader.next(REGISTER_MAX_MS + MEASURE_MAX_MS + 60_000) as LoadResult
+    const load = await loader.next(SETUP_MAX_MS + REGISTER_MAX_MS + MEASURE_MAX_MS + 60_000) as LoadResult
     await stop(loader.proc)
     return { load, peakRssBytes: peakRss(server.proc.pid!) }
   } finally {

@@ -92,7 +92,7 @@ With --tracker it also replicates: the tracker says which of its listed packages
 DP's site must hold (the site's 'replicate' globs, plus what sites below it need). Each
 is pulled from the other DPs of its site and the DPs of its parent site, paced to the
 link's windows, reusing every chunk of packages already here; it appears under
-DIR/packages/NAME@VERSION/ only once whole and verified, and is then seeded. A package
+DIR/packages/ID/ (linked from NAME@VERSION) only once whole and verified, then seeded. A package
 the tracker no longer lists is deleted. Killed and restarted with the same --data, it
 resumes. A line is printed per replication state change ('peerstage status --packages'
 shows every DP's).
@@ -318,8 +318,8 @@ A long-running node. It announces to the tracker and learns the deployments that
 it. From each deployment's availableAt (plus a fixed per-client jitter) it pre-stages the
 package: from LAN peers first, from DPs across the WAN only under a lease, reusing chunks
 of packages it already holds. When complete it re-reads and verifies every chunk from disk
-and materializes the package under DIR/packages/NAME@VERSION/ (the directory appears only
-when whole). At mandatoryAt it verifies again and runs the program once, in the package
+and materializes the package under DIR/packages/ID/ (the directory appears only when whole;
+DIR/packages/NAME@VERSION links to it). At mandatoryAt it verifies again and runs the program once, in the package
 directory, with PEERSTAGE_PACKAGE, PEERSTAGE_VERSION and PEERSTAGE_DEPLOYMENT set; its
 output goes to DIR/logs/ID.log. Content that fails verification is fetched again and never
 run. A client that comes online after mandatoryAt fetches and runs at once. It keeps

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import type { Connection, Stream } from '@libp2p/interface'
+import { readlink, unlink } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import type { Connection, PrivateKey, Stream } from '@libp2p/interface'
 import type { Limiter } from '../bandwidth/index.ts'
 import { HashPool, verifyDirectory, type SignedManifest } from '../chunker/index.ts'
+import type { AnnounceSigner } from '../tracker/index.ts'
 import { PeerstageError, silentLogger, type Logger } from '../common/index.ts'
 import { NodeErrorCodes } from './errors.ts'
+import { linkName } from './staging/index.ts'
 import { createHost, dialPeer, loadOrCreateIdentity, type Host } from './host.ts'
 import { readExactly, Store, type ChunkLocation, type StoredPackage } from './store/index.ts'
 import { createNodeMetrics, subnet24, type NodeMetrics } from './metrics.ts'
@@ -47,8 +50,12 @@ export class PeerNode {
   /** Our 20-byte wire peer id, from the libp2p peer id. */
   private readonly wireId: string
 
-  private constructor(host: Host, store: Store, init: PeerNodeInit) {
+  /** Signs this node's announces with its libp2p key: the tracker checks them against the peer id. */
+  readonly signer: AnnounceSigner
+
+  private constructor(host: Host, store: Store, init: PeerNodeInit, privateKey: PrivateKey) {
     this.host = host
+    this.signer = { peerId: host.peerId.toString(), sign: (data) => privateKey.sign(data) }
     this.store = store
     this.init = init
     this.log = init.logger ?? silentLogger()
@@ -64,7 +71,7 @@ export class PeerNode {
     const privateKey = await loadOrCreateIdentity(join(init.dataDir, 'peer.key'))
     const store = await Store.open(join(init.dataDir, 'db'))
     const host = await createHost({ swarmKey: init.swarmKey, privateKey, ...(init.listen && { listen: init.listen }), ...(init.dialFrom && { dialFrom: init.dialFrom }) })
-    const node = new PeerNode(host, store, init)
+    const node = new PeerNode(host, store, init, privateKey)
     await host.handle(WIRE_PROTOCOL, (stream, connection) => node.onInbound(stream, connection))
     return node
   }
@@ -139,7 +146,12 @@ export class PeerNode {
     const swarm = this.swarms.get(infoHash)
     this.swarms.delete(infoHash)
     await swarm?.stop()
+    const pkg = await this.store.getPackage(packageId)
     await this.store.removePackage(packageId)
+    // The readable NAME@VERSION link beside a materialized package goes with it.
+    const name = pkg === undefined ? undefined : linkName(pkg.signed)
+    const link = name === undefined ? undefined : join(dirname(pkg!.root), name)
+    if (link !== undefined && await readlink(link).catch(() => undefined) === packageId) await unlink(link).catch(() => {})
   }
 
   /**

@@ -15,6 +15,8 @@ export interface TrackerAgentInit {
   retryMs?: number
   /** Longest wait of one budgets long-poll (DP). @default 25 */
   budgetWaitSeconds?: number
+  /** The wall clock announces are signed at (the tracker checks it against its own). @default the system's */
+  now?: () => Date
   logger?: Logger
 }
 
@@ -167,7 +169,7 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
     await this.announcing
     if (this.node !== undefined) {
       try {
-        await this.init.tracker.announce({ ...this.request(), event: 'stopped' })
+        await this.send({ ...this.request(), event: 'stopped' })
       } catch (err) {
         this.log.info({ err: (err as Error).message }, 'could not tell the tracker we stopped; our registration will expire')
       }
@@ -205,13 +207,19 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
     }
   }
 
+  /** Every announce is signed with the node's key, at the agent's clock. */
+  private send(body: AnnounceRequest): Promise<AnnounceAnswer> {
+    const now = this.init.now
+    return this.init.tracker.announce(body, this.node!.signer, now === undefined ? Date.now : () => now().getTime())
+  }
+
   private replicaOf(swarm: PackageSwarm): { replica?: ReplicaReport } {
     const replica = this.init.role === 'dp' ? this.replicaReport?.(swarm) : undefined
     return replica === undefined ? {} : { replica }
   }
 
   private async announceOnce(): Promise<AnnounceAnswer> {
-    const answer = await this.init.tracker.announce(this.request())
+    const answer = await this.send(this.request())
     this.intervalSeconds = answer.intervalSeconds
     this.site = answer.site
     if (answer.budgets !== undefined) this.applyBudgets(answer.budgets)

@@ -1,8 +1,10 @@
+import { TrackerErrorCodes, trackerError } from './errors.ts'
 import type { StoreOp, TrackerStore } from './store/index.ts'
 
 /**
  * Writes the tracker's changes: every op of one tick in one batch, each batch after the
- * ones before it. A failed batch fails the calls that made it, not every batch after it.
+ * ones before it. A failed batch fails the calls that made it (STORE_FAILED), not every
+ * batch after it.
  */
 export class BatchWriter {
   private readonly store: TrackerStore
@@ -22,7 +24,9 @@ export class BatchWriter {
       const batch = this.pending
       this.pending = []
       this.batch = undefined
-      const write = this.writing.catch(() => {}).then(() => this.store.write(batch))
+      const write = this.writing.catch(() => {}).then(() => this.store.write(batch)).catch((err: unknown) => {
+        throw trackerError(TrackerErrorCodes.STORE_FAILED, `the tracker could not save the change, so it did not make it: ${(err as Error).message}; try again once the tracker's data directory can be written`, { cause: err })
+      })
       this.writing = write
       return write
     })
@@ -31,7 +35,7 @@ export class BatchWriter {
 
   /** Resolves once everything written so far is in the store (or failed). */
   async flush(): Promise<void> {
-    await this.batch
-    await this.writing
+    await this.batch?.catch(() => {})
+    await this.writing.catch(() => {})
   }
 }

@@ -120,22 +120,21 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
    * Validates and merges `spec` into the scope's override (given fields replace). Throws
    * PEERSTAGE_TRACKER_BAD_REQUEST naming the bad field and changes nothing on error.
    */
-  setOverride(scope: ScopeKey, spec: OverrideSpec): OverrideSpec {
+  /** The scope's override with `spec` merged in, validated; nothing changes until applyOverride. */
+  mergedOverride(scope: ScopeKey, spec: OverrideSpec): OverrideSpec {
     this.checkScope(scope)
     const merged = { ...this.overrides.get(scope), ...spec }
     this.policyOf(scope, merged) // validation only
-    this.overrides.set(scope, merged)
-    this.policies.clear()
-    this.reevaluate(true)
     return merged
   }
 
-  clearOverride(scope: ScopeKey): boolean {
+  /** Puts an override in force (undefined: the config's rules again), effective at once. */
+  applyOverride(scope: ScopeKey, spec: OverrideSpec | undefined): void {
     this.checkScope(scope)
-    const had = this.overrides.delete(scope)
+    if (spec === undefined) this.overrides.delete(scope)
+    else this.overrides.set(scope, spec)
     this.policies.clear()
-    if (had) this.reevaluate(true)
-    return had
+    this.reevaluate(true)
   }
 
   /** Restores overrides saved earlier (at start), without validation errors stopping start. */

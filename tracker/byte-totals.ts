@@ -47,9 +47,10 @@ export class ByteTotalsTable {
   /**
    * Turns the node's cumulative counters into deltas on the subnets' totals (a restarted
    * node starts again from 0) and keeps them in `reg.counters`. DPs' uploads count for the
-   * subnet they went to, placed by `subnetOf`.
+   * subnet they went to, placed by `subnetOf`. What a node received grows by at most the
+   * package (`packageBytes`, when known) per announce: the excess is not counted.
    */
-  count(reg: Registration, packages: readonly CountedPackage[], subnetOf: (ip: string) => string, ops: StoreOp[]): void {
+  count(reg: Registration, packages: readonly CountedPackage[], subnetOf: (ip: string) => string, ops: StoreOp[], packageBytes: (packageId: string) => number | undefined = () => undefined): void {
     for (const p of packages) {
       const prev = reg.counters[p.id] ?? {}
       const next: Record<string, number> = {}
@@ -57,7 +58,12 @@ export class ByteTotalsTable {
         if (value === undefined || value <= 0) return
         next[key] = value
         const before = prev[key] ?? 0
-        const delta = value >= before ? value - before : value
+        let delta = value >= before ? value - before : value
+        const most = source === 'dpUpload' ? undefined : packageBytes(p.id)
+        if (most !== undefined && delta > most) {
+          delta = most
+          this.metrics.ignoredReports.inc({ reason: 'implausible_bytes' })
+        }
         if (delta === 0) return
         const t = this.totals(subnet, p.id)
         t[source] += delta

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { PeerstageError } from '../common/index.ts'
 import { TrackerErrorCodes, trackerError } from './errors.ts'
 import type { DeploymentInput } from './deployment-input.ts'
+import { SIGNATURE_HEADER, signatureHeader, type AnnounceSigner } from './node-auth.ts'
 import type { Deployment } from './deployment-types.ts'
 import type { DeploymentStatus } from './deployments.ts'
 import type { CataloguePackage, PackageStatus } from './replication-types.ts'
@@ -26,6 +27,8 @@ export class TrackerClient {
   readonly url: URL
   private readonly init: TrackerClientInit
   private readonly agent: HttpAgent
+  /** Time of the last signed announce: each is signed strictly later (the tracker refuses replays). */
+  private lastSignedAt = 0
 
   constructor(init: TrackerClientInit) {
     try {
@@ -39,8 +42,16 @@ export class TrackerClient {
     this.agent = this.url.protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options)
   }
 
-  announce(body: AnnounceRequest): Promise<AnnounceAnswer> {
-    return this.call('POST', '/v1/announce', body) as Promise<AnnounceAnswer>
+  /**
+   * Announces, signed by the node's key (`signer.peerId` must be `body.peerId`) at the time
+   * `now()` gives (the tracker refuses it more than a few minutes off its own clock).
+   */
+  async announce(body: AnnounceRequest, signer: AnnounceSigner, now: () => number = Date.now): Promise<AnnounceAnswer> {
+    if (signer.peerId !== body.peerId) throw new TypeError(`an announce of ${body.peerId} cannot be signed by ${signer.peerId}`)
+    const text = JSON.stringify(body)
+    this.lastSignedAt = Math.max(now(), this.lastSignedAt + 1)
+    const headers = { [SIGNATURE_HEADER]: await signatureHeader(signer, text, this.lastSignedAt) }
+    return this.call('POST', '/v1/announce', text, { headers }) as Promise<AnnounceAnswer>
   }
 
   /** The budgets, waiting up to `waitSeconds` for a version newer than `after`. */
@@ -101,6 +112,11 @@ export class TrackerClient {
     return this.call('DELETE', `/v1/packages/${encodeURIComponent(id)}`) as Promise<CataloguePackage>
   }
 
+  /** Admin token: forgets a node now, so its peer id may announce from another subnet. */
+  releaseNode(peerId: string): Promise<{ peerId: string, released: boolean }> {
+    return this.call('DELETE', `/v1/nodes/${encodeURIComponent(peerId)}`) as Promise<{ peerId: string, released: boolean }>
+  }
+
   /** Per package, per site that must hold it, per DP: the replica's state. */
   packageStatus(): Promise<PackageStatus> {
     return this.call('GET', '/v1/packages/status') as Promise<PackageStatus>
@@ -116,9 +132,9 @@ export class TrackerClient {
   }
 
   /** JSON over HTTP; with `text`, a success's body is resolved as it came (errors are still JSON). */
-  private call(method: string, path: string, body?: unknown, options: { signal?: AbortSignal | undefined, timeoutMs?: number, text?: boolean } = {}): Promise<unknown> {
+  private call(method: string, path: string, body?: unknown, options: { signal?: AbortSignal | undefined, timeoutMs?: number, text?: boolean, headers?: Record<string, string> } = {}): Promise<unknown> {
     const url = new URL(path, this.url)
-    const payload = body === undefined ? undefined : JSON.stringify(body)
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest
     return new Promise((resolve, reject) => {
       const req = request(url, {
@@ -130,6 +146,7 @@ export class TrackerClient {
           accept: 'application/json',
           ...(payload !== undefined && { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
           ...(this.init.token !== undefined && { authorization: `Bearer ${this.init.token}` }),
+          ...options.headers,
         },
       }, (res) => {
         const parts: Buffer[] = []
@@ -147,7 +164,8 @@ export class TrackerClient {
           }
           if (status >= 200 && status < 300) return resolve(json)
           const err = json?.error
-          if (status < 500 && typeof err?.code === 'string') return reject(new PeerstageError(err.code, `tracker: ${err.message}`, { details: { status } }))
+          // 503: the tracker's store refused the change, which did not happen: the caller may retry.
+          if ((status < 500 || status === 503) && typeof err?.code === 'string') return reject(new PeerstageError(err.code, `tracker: ${err.message}`, { details: { status } }))
           reject(trackerError(TrackerErrorCodes.UNREACHABLE, `tracker ${this.url.origin} failed with HTTP ${status}: ${err?.message ?? text.slice(0, 200)}`))
         })
       })

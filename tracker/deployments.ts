@@ -6,7 +6,7 @@ import type { Deployment, DeploymentOffer, DeploymentReport, DeploymentState } f
 import { TrackerErrorCodes, trackerError } from './errors.ts'
 import type { ManifestTable } from './manifests.ts'
 import type { TrackerMetrics } from './metrics.ts'
-import type { StoreOp } from './store/index.ts'
+import type { Change, StoreOp } from './store/index.ts'
 
 /** A client's latest report for one deployment, with where the tracker placed the client then. */
 export interface StoredReport extends DeploymentReport {
@@ -76,8 +76,8 @@ function notFound(id: string): never {
 
 /**
  * Deployments and each client's latest report; their manifests go to the shared
- * ManifestTable. Pure state: the methods that change something return the store ops,
- * which the tracker writes in its batch.
+ * ManifestTable. Pure state: an admin change returns its store ops and an `apply`, called
+ * once the ops are written; a report (soft state) adds its ops to the announce's batch.
  */
 export class DeploymentTable {
   private readonly entries = new Map<string, Entry>()
@@ -89,13 +89,16 @@ export class DeploymentTable {
     this.manifests = manifests
   }
 
-  create(input: DeploymentInput, context: { trusted: readonly string[], sites: readonly string[], now: Date }): { deployment: Deployment, signed: SignedManifest, ops: StoreOp[] } {
+  create(input: DeploymentInput, context: { trusted: readonly string[], sites: readonly string[], now: Date }): { deployment: Deployment, signed: SignedManifest } & Change {
     const { deployment, signed } = buildDeployment(input, { ...context, taken: (id) => this.entries.has(id) })
-    const ops: StoreOp[] = []
-    this.manifests.put(signed, ops)
-    this.add(deployment)
-    ops.push({ type: 'put', kind: 'deployment', key: deployment.id, value: deployment })
-    return { deployment, signed, ops }
+    return {
+      deployment, signed,
+      ops: [...this.manifests.putOps(signed), { type: 'put', kind: 'deployment', key: deployment.id, value: deployment }],
+      apply: () => {
+        this.manifests.keep(signed)
+        this.add(deployment)
+      },
+    }
   }
 
   /**
@@ -109,11 +112,11 @@ export class DeploymentTable {
   }
 
   /** Marks it cancelled (kept, so its reports stay readable); cancelling twice keeps the first time. */
-  cancel(id: string, now: Date): { deployment: Deployment, ops: StoreOp[] } {
+  cancel(id: string, now: Date): { deployment: Deployment } & Change {
     const entry = this.entries.get(id) ?? notFound(id)
-    if (entry.deployment.cancelledAt !== null) return { deployment: entry.deployment, ops: [] }
-    entry.deployment = { ...entry.deployment, cancelledAt: now.toISOString() }
-    return { deployment: entry.deployment, ops: [{ type: 'put', kind: 'deployment', key: id, value: entry.deployment }] }
+    if (entry.deployment.cancelledAt !== null) return { deployment: entry.deployment, ops: [], apply: () => {} }
+    const deployment = { ...entry.deployment, cancelledAt: now.toISOString() }
+    return { deployment, ops: [{ type: 'put', kind: 'deployment', key: id, value: deployment }], apply: () => { entry.deployment = deployment } }
   }
 
   get(id: string): Deployment {
@@ -131,23 +134,27 @@ export class DeploymentTable {
     for (const e of this.entries.values()) {
       const d = e.deployment
       if (d.cancelledAt !== null || e.expiresMs <= nowMs) continue
-      const t = e.targets
-      if (t.clients.has(client.peerId) || (client.site !== undefined && t.sites.has(client.site)) || t.subnets.some((c) => cidrContains(c, client.ip))) out.push(e.offer)
+      if (targets(e, client)) out.push(e.offer)
     }
     return out
   }
 
   /**
-   * Keeps each report as the client's latest for its deployment (unknown ids are ignored),
-   * saving it only when more than its time changed, and counts verification failures and
-   * program exits.
+   * Keeps each report as the client's latest for its deployment, saving it only when more
+   * than its time changed, and counts verification failures and program exits. Reports
+   * of unknown deployments, or of ones that do not target the client, are ignored; byte
+   * counters may grow by at most the package (`packageBytes`) per report.
    */
-  report(from: { peerId: string, subnet: string, site: string | undefined }, reports: readonly DeploymentReport[], ops: StoreOp[]): void {
+  report(from: ClientPlace & { subnet: string }, reports: readonly DeploymentReport[], ops: StoreOp[], packageBytes: (packageId: string) => number | undefined): void {
     for (const r of reports) {
       const entry = this.entries.get(r.id)
       if (entry === undefined) continue
+      if (!targets(entry, from)) {
+        this.metrics.ignoredReports.inc({ reason: 'not_targeted' })
+        continue
+      }
       const previous = entry.reports.get(from.peerId)
-      const next: StoredReport = { ...r, bytes: { ...r.bytes }, peerId: from.peerId, subnet: from.subnet, site: from.site ?? null }
+      const next: StoredReport = { ...r, bytes: plausibleBytes(r.bytes, previous?.bytes, packageBytes(entry.deployment.packageId), () => this.metrics.ignoredReports.inc({ reason: 'implausible_bytes' })), peerId: from.peerId, subnet: from.subnet, site: from.site ?? null }
       entry.reports.set(from.peerId, next)
       if (previous !== undefined && signatureOf(previous) === signatureOf(next)) continue
       ops.push({ type: 'put', kind: 'report', key: reportKey(r.id, from.peerId), value: next })
@@ -224,6 +231,29 @@ export class DeploymentTable {
       reports: this.entries.get(deployment.id)?.reports ?? new Map(),
     })
   }
+}
+
+/** Whether the deployment targets the client: by id, site or subnet. */
+function targets(e: Entry, client: ClientPlace): boolean {
+  const t = e.targets
+  return t.clients.has(client.peerId) || (client.site !== undefined && t.sites.has(client.site)) || t.subnets.some((c) => cidrContains(c, client.ip))
+}
+
+type Bytes = DeploymentReport['bytes']
+
+/**
+ * A report's byte counters, each grown by at most the package since the last report (a
+ * client fetches a bad piece again, not the package many times over); the excess is cut.
+ */
+function plausibleBytes(next: Bytes, previous: Bytes | undefined, packageBytes: number | undefined, cut: () => void): Bytes {
+  if (packageBytes === undefined) return { ...next }
+  const out = { ...next }
+  for (const k of ['lan', 'wan', 'reused'] as const) {
+    const ceiling = (previous?.[k] ?? 0) + packageBytes
+    if (out[k] > ceiling) out[k] = ceiling
+  }
+  if (out.lan !== next.lan || out.wan !== next.wan || out.reused !== next.reused) cut()
+  return out
 }
 
 function groupBySubnet(reports: Iterable<StoredReport>): Map<string, StoredReport[]> {

@@ -22,6 +22,19 @@ export const TrackerErrorCodes = {
    * expired names it: the message lists those deployments (HTTP 409).
    */
   PACKAGE_IN_USE: 'PEERSTAGE_TRACKER_PACKAGE_IN_USE',
+  /** An announce without a valid signature by the key of the peer id it names (HTTP 401). */
+  BAD_SIGNATURE: 'PEERSTAGE_TRACKER_BAD_SIGNATURE',
+  /** An announce signed too far from the tracker's clock, or not later than that peer's last: a replay or a skewed clock (HTTP 401). */
+  STALE_SIGNATURE: 'PEERSTAGE_TRACKER_STALE_SIGNATURE',
+  /**
+   * A peer id announced from another subnet than the one it registered from: it stays bound
+   * there until its registration expires or an admin releases it (HTTP 409).
+   */
+  PEER_BOUND: 'PEERSTAGE_TRACKER_PEER_BOUND',
+  /** `NAME@VERSION` is already bound to another package id: a version is immutable (HTTP 409). */
+  VERSION_TAKEN: 'PEERSTAGE_TRACKER_VERSION_TAKEN',
+  /** The tracker could not write a change to its store: nothing changed; try again (HTTP 503). */
+  STORE_FAILED: 'PEERSTAGE_TRACKER_STORE_FAILED',
   /**
    * The tracker's state directory (`--data`) cannot be used: held by another running
    * tracker, damaged, read-only, or not a directory. `details.problem` says which.

@@ -5,16 +5,19 @@ import type { StoreOp } from './store/index.ts'
 /**
  * Canonical signed manifests by package id, stored once (store kind `manifest`) for the
  * catalogue and every deployment: nodes fetch them by id and hash them to check the id.
- * Whoever drops the last reference to one deletes it.
+ * Whoever drops the last reference to one deletes it. Changes come as ops to write first,
+ * then apply.
  */
 export class ManifestTable {
   private readonly texts = new Map<string, string>()
 
-  /** Keeps the manifest; a put op is added only when it is new here. */
-  put(signed: SignedManifest, ops: StoreOp[]): void {
-    if (this.texts.has(signed.packageId)) return
+  /** The op that saves the manifest, when it is new here; `keep` it once written. */
+  putOps(signed: SignedManifest): StoreOp[] {
+    return this.texts.has(signed.packageId) ? [] : [{ type: 'put', kind: 'manifest', key: signed.packageId, value: signed.canonical }]
+  }
+
+  keep(signed: SignedManifest): void {
     this.texts.set(signed.packageId, signed.canonical)
-    ops.push({ type: 'put', kind: 'manifest', key: signed.packageId, value: signed.canonical })
   }
 
   has(packageId: string): boolean {
@@ -27,8 +30,8 @@ export class ManifestTable {
     return text
   }
 
-  delete(packageId: string, ops: StoreOp[]): void {
-    if (this.texts.delete(packageId)) ops.push({ type: 'del', kind: 'manifest', key: packageId })
+  delete(packageId: string): void {
+    this.texts.delete(packageId)
   }
 
   restore(packageId: string, text: unknown): void {

@@ -42,6 +42,7 @@ export function createTrackerMetrics(registry: Registry = new Registry()) {
       for (const [site, states] of dpPackageCounts(tracker.packageStatus())) for (const [state, n] of states) this.set({ site, state }, n)
     } }),
     verificationFailures: new Counter({ name: 'peerstage_tracker_verification_failures_total', help: 'Checks of a package on a client\'s disk that found bad chunks, as clients reported them', registers: [registry] }),
+    ignoredReports: new Counter({ name: 'peerstage_tracker_ignored_reports_total', help: 'Deployment reports (or their byte counts) not counted: not_targeted, a deployment that does not target the reporter; implausible_bytes, counters that grew by more than the package in one report', labelNames: ['reason'] as const, registers: [registry] }),
     programExits: new Counter({ name: 'peerstage_tracker_program_exits_total', help: 'Deployment programs that ran to an end, by exit code (signal: killed)', labelNames: ['code'] as const, registers: [registry] }),
     /** Binds the scrape-time gauges to a tracker. */
     observe(t: Tracker): void {

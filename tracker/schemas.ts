@@ -6,6 +6,8 @@ import { REPLICA_STATES } from './replication-types.ts'
 const counter = { type: 'number', minimum: 0 } as const
 const deploymentId = { type: 'string', pattern: '^d-[0-9a-f]{8}$' } as const
 const time = { type: 'string', minLength: 1, maxLength: 64 } as const
+/** A libp2p peer id: base58btc. */
+const peerId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[1-9A-HJ-NP-Za-km-z]+$' } as const
 
 /** A client's report for one deployment (DeploymentReport). */
 const deploymentReport = {
@@ -45,7 +47,7 @@ export const announceBody = {
   additionalProperties: false,
   required: ['peerId', 'role', 'addresses', 'packages'],
   properties: {
-    peerId: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[1-9A-HJ-NP-Za-km-z]+$' },
+    peerId,
     role: { enum: ['client', 'dp'] },
     addresses: { type: 'array', maxItems: 16, items: { type: 'string', minLength: 1, maxLength: 256, pattern: '^/' } },
     packages: {
@@ -214,4 +216,11 @@ export const packageParams = {
   additionalProperties: false,
   required: ['id'],
   properties: { id: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+} as const
+
+export const nodeParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['peerId'],
+  properties: { peerId },
 } as const

@@ -5,15 +5,21 @@ import { parseCidr, plainIpv4 } from './cidr.ts'
 import type { OverrideSpec, ScopeKey } from './budgets.ts'
 import { TrackerErrorCodes, trackerError } from './errors.ts'
 import type { DeploymentInput } from './deployment-input.ts'
-import { addPackageBody, announceAnswer, announceBody, budgetsAnswer, budgetsQuery, createDeploymentBody, DEPLOYMENT_BODY_LIMIT, deploymentParams, manifestParams, packageParams, scopeQuery, throttleBody } from './schemas.ts'
+import { addPackageBody, announceAnswer, announceBody, budgetsAnswer, budgetsQuery, createDeploymentBody, DEPLOYMENT_BODY_LIMIT, deploymentParams, manifestParams, nodeParams, packageParams, scopeQuery, throttleBody } from './schemas.ts'
+import { AnnounceVerifier, SIGNATURE_HEADER } from './node-auth.ts'
 import type { AnnounceRequest, Tracker } from './tracker.ts'
 
 const STATUS_OF: Record<string, number> = {
   [TrackerErrorCodes.BAD_REQUEST]: 400,
   [TrackerErrorCodes.UNTRUSTED_PACKAGE]: 400,
   [TrackerErrorCodes.UNAUTHORIZED]: 401,
+  [TrackerErrorCodes.BAD_SIGNATURE]: 401,
+  [TrackerErrorCodes.STALE_SIGNATURE]: 401,
   [TrackerErrorCodes.NOT_FOUND]: 404,
   [TrackerErrorCodes.PACKAGE_IN_USE]: 409,
+  [TrackerErrorCodes.PEER_BOUND]: 409,
+  [TrackerErrorCodes.VERSION_TAKEN]: 409,
+  [TrackerErrorCodes.STORE_FAILED]: 503,
 }
 
 function sameToken(given: string, expected: string): boolean {
@@ -28,13 +34,26 @@ function bearer(req: FastifyRequest): string | undefined {
 }
 
 /** Any of `accepted` will do; an undefined first (the usual token unset) means the route is open. */
-function requireToken(req: FastifyRequest, expected: string | undefined, what: string, ...alsoAccepted: string[]): void {
+function requireToken(req: FastifyRequest, expected: string | undefined, what: string, ...alsoAccepted: Array<string | undefined>): void {
   if (expected === undefined) return
   const given = bearer(req)
-  if (given === undefined || ![expected, ...alsoAccepted].some((t) => sameToken(given, t))) {
+  if (given === undefined || ![expected, ...alsoAccepted].some((t) => t !== undefined && sameToken(given, t))) {
     throw trackerError(TrackerErrorCodes.UNAUTHORIZED, given === undefined ? `${what} needs 'Authorization: Bearer TOKEN'` : `wrong token for ${what}`)
   }
 }
+
+/** Who may call a route, checked in `onRequest`: before a byte of the body is read or parsed. */
+type Access = 'open' | 'admin' | 'dp' | 'announce' | 'manifest'
+
+declare module 'fastify' {
+  interface FastifyContextConfig { access?: Access }
+  interface FastifyRequest { rawBody?: string }
+}
+
+/** Bodies of routes that do not name a larger limit: throttle specs are small. */
+const DEFAULT_BODY_LIMIT = 64 * 1024
+/** An announce: up to 256 packages with their counters and a DP's uploads per subnet. */
+const ANNOUNCE_BODY_LIMIT = 1024 * 1024
 
 /** `?site=` or `?subnet=` (exactly one) → scope key; subnets are canonicalised. */
 function scopeOf(input: { site?: string, subnet?: string }): ScopeKey {
@@ -62,13 +81,16 @@ export interface TrackerServerInit {
  * - `POST /v1/packages`, `DELETE /v1/packages/:id` (admin token): list (signed, trusted manifest) and unlist a package DPs replicate
  * - `GET /v1/packages`, `GET /v1/packages/status`: the catalogue; per package, site and DP, the replicas' states
  * - `GET /v1/manifests/:packageId` (client token if configured): a catalogued or deployed package's manifest, byte for byte
+ * - `DELETE /v1/nodes/:peerId` (admin token): forget a node now, releasing its subnet binding and leases
  * - `GET /metrics`, `GET /v1/health`
- * Errors are `{ error: { code, message } }` with 400, 401, 404, 409 or 413.
+ * Tokens are checked before a body is read; announces must be signed by the node's key
+ * (node-auth.ts). Errors are `{ error: { code, message } }` with 400, 401, 404, 409, 413,
+ * 500, or 503 when the store refused a change (which then did not happen).
  */
 export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = {}): FastifyInstance {
   const config = tracker.config
   const app = Fastify({
-    bodyLimit: 1024 * 1024,
+    bodyLimit: DEFAULT_BODY_LIMIT,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     // The real source address matters (it decides the subnet): no proxy headers are trusted.
     trustProxy: false,
@@ -90,17 +112,35 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
 
   const sourceIp = (req: FastifyRequest): string => plainIpv4(req.socket.remoteAddress ?? '')
 
-  app.post('/v1/announce', { schema: { body: announceBody, response: { 200: announceAnswer } } }, async (req) => {
+  // Tokens first: an unauthenticated request never has its body read, parsed or validated.
+  app.addHook('onRequest', async (req) => {
+    switch (req.routeOptions.config.access ?? 'open') {
+      case 'admin': return requireToken(req, config.adminToken, 'the admin API')
+      case 'dp': return requireToken(req, config.dpToken, 'budgets')
+      case 'manifest': return requireToken(req, config.clientToken, 'a manifest', config.dpToken, config.adminToken)
+      // Which of the two the role needs is checked once the (size-capped) body says the role.
+      case 'announce': return requireToken(req, config.clientToken, 'an announce', config.dpToken)
+    }
+  })
+  // The announce's signature covers its exact bytes: keep them beside the parsed body.
+  const parseJson = app.getDefaultJsonParser('error', 'ignore')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, text, done) => {
+    req.rawBody = text as string
+    parseJson(req, text as string, done)
+  })
+  const verifier = new AnnounceVerifier()
+
+  app.post('/v1/announce', { bodyLimit: ANNOUNCE_BODY_LIMIT, config: { access: 'announce' }, schema: { body: announceBody, response: { 200: announceAnswer } } }, async (req) => {
     const body = req.body as AnnounceRequest
     requireToken(req, body.role === 'dp' ? config.dpToken : config.clientToken, body.role === 'dp' ? 'a DP announce' : 'a client announce')
     for (const p of body.packages) {
       if (p.have > p.pieces) throw trackerError(TrackerErrorCodes.BAD_REQUEST, `package ${p.id}: have (${p.have}) is more than pieces (${p.pieces})`)
     }
+    verifier.verify(body.peerId, req.rawBody ?? '', req.headers[SIGNATURE_HEADER], tracker.now().getTime())
     return tracker.announce(body, sourceIp(req))
   })
 
-  app.get('/v1/budgets', { schema: { querystring: budgetsQuery, response: { 200: budgetsAnswer } } }, async (req) => {
-    requireToken(req, config.dpToken, 'budgets')
+  app.get('/v1/budgets', { config: { access: 'dp' }, schema: { querystring: budgetsQuery, response: { 200: budgetsAnswer } } }, async (req) => {
     const q = req.query as { after?: number, waitSeconds?: number }
     const wait = Math.min(q.waitSeconds ?? 0, init.maxBudgetWaitSeconds ?? 25)
     if (q.after !== undefined && wait > 0) {
@@ -113,13 +153,11 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
 
   app.get('/v1/status', async () => tracker.status())
 
-  app.get('/v1/throttle', { schema: { querystring: scopeQuery } }, async (req) => {
-    requireToken(req, config.adminToken, 'the admin API')
+  app.get('/v1/throttle', { config: { access: 'admin' }, schema: { querystring: scopeQuery } }, async (req) => {
     return tracker.describe(scopeOf(req.query as { site?: string, subnet?: string }))
   })
 
-  app.put('/v1/throttle', { schema: { body: throttleBody } }, async (req) => {
-    requireToken(req, config.adminToken, 'the admin API')
+  app.put('/v1/throttle', { config: { access: 'admin' }, schema: { body: throttleBody } }, async (req) => {
     const { site, subnet, ...spec } = req.body as OverrideSpec & { site?: string, subnet?: string }
     if (Object.keys(spec).length === 0) throw trackerError(TrackerErrorCodes.BAD_REQUEST, 'nothing to set: give windows, default, timezone or maxWanClients')
     const scope = scopeOf({ ...(site !== undefined && { site }), ...(subnet !== undefined && { subnet }) })
@@ -127,15 +165,13 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
     return tracker.describe(scope)
   })
 
-  app.delete('/v1/throttle', { schema: { querystring: scopeQuery } }, async (req) => {
-    requireToken(req, config.adminToken, 'the admin API')
+  app.delete('/v1/throttle', { config: { access: 'admin' }, schema: { querystring: scopeQuery } }, async (req) => {
     const scope = scopeOf(req.query as { site?: string, subnet?: string })
     const cleared = await tracker.clearOverride(scope)
     return { cleared, ...tracker.describe(scope) }
   })
 
-  app.post('/v1/deployments', { bodyLimit: DEPLOYMENT_BODY_LIMIT, schema: { body: createDeploymentBody } }, async (req, reply) => {
-    requireToken(req, config.adminToken, 'the admin API')
+  app.post('/v1/deployments', { bodyLimit: DEPLOYMENT_BODY_LIMIT, config: { access: 'admin' }, schema: { body: createDeploymentBody } }, async (req, reply) => {
     const deployment = await tracker.createDeployment(req.body as DeploymentInput)
     return reply.code(201).send(deployment)
   })
@@ -146,29 +182,30 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
 
   app.get('/v1/deployments/:id/status', { schema: { params: deploymentParams } }, async (req) => tracker.deploymentStatus((req.params as { id: string }).id))
 
-  app.delete('/v1/deployments/:id', { schema: { params: deploymentParams } }, async (req) => {
-    requireToken(req, config.adminToken, 'the admin API')
+  app.delete('/v1/deployments/:id', { config: { access: 'admin' }, schema: { params: deploymentParams } }, async (req) => {
     return tracker.cancelDeployment((req.params as { id: string }).id)
   })
 
-  app.post('/v1/packages', { bodyLimit: DEPLOYMENT_BODY_LIMIT, schema: { body: addPackageBody } }, async (req, reply) => {
-    requireToken(req, config.adminToken, 'the admin API')
+  app.post('/v1/packages', { bodyLimit: DEPLOYMENT_BODY_LIMIT, config: { access: 'admin' }, schema: { body: addPackageBody } }, async (req, reply) => {
     const { entry, created } = await tracker.addPackage((req.body as { manifest: string }).manifest)
     return reply.code(created ? 201 : 200).send(entry)
+  })
+
+  // A node's peer id stays bound to the subnet it first announced from; this frees it at once.
+  app.delete('/v1/nodes/:peerId', { config: { access: 'admin' }, schema: { params: nodeParams } }, async (req) => {
+    return tracker.releaseNode((req.params as { peerId: string }).peerId)
   })
 
   app.get('/v1/packages', async () => ({ packages: tracker.listPackages() }))
 
   app.get('/v1/packages/status', async () => tracker.packageStatus())
 
-  app.delete('/v1/packages/:id', { schema: { params: packageParams } }, async (req) => {
-    requireToken(req, config.adminToken, 'the admin API')
+  app.delete('/v1/packages/:id', { config: { access: 'admin' }, schema: { params: packageParams } }, async (req) => {
     return tracker.removePackage((req.params as { id: string }).id)
   })
 
   // The exact text: clients hash it to check it is the package the deployment names.
-  app.get('/v1/manifests/:packageId', { schema: { params: manifestParams } }, async (req, reply) => {
-    requireToken(req, config.clientToken, 'a manifest', config.dpToken, config.adminToken)
+  app.get('/v1/manifests/:packageId', { config: { access: 'manifest' }, schema: { params: manifestParams } }, async (req, reply) => {
     const text = tracker.manifest((req.params as { packageId: string }).packageId)
     return reply.type('application/json; charset=utf-8').send(text)
   })

@@ -16,7 +16,9 @@ import { Registry, signatureOf, type HandedPeer, type Registration } from './reg
 import { ReplicaPlan, SiteTree } from './replication.ts'
 import type { CataloguePackage, KnownDp, LinkBudget, PackageStatus } from './replication-types.ts'
 import { describeScope, packageStatus, trackerStatus, type TrackerView } from './status.ts'
-import type { StoreOp, TrackerStore } from './store/index.ts'
+import type { Change, StoreOp, TrackerStore } from './store/index.ts'
+import type { SignedManifest } from '../chunker/index.ts'
+import { TrackerErrorCodes, trackerError } from './errors.ts'
 
 export type { AnnounceAnswer, AnnounceRequest, BudgetList, LeaseGrant, ReportedBytes, SubnetBudget } from './announce-types.ts'
 
@@ -52,7 +54,8 @@ export class Tracker {
   private plan: ReplicaPlan
   private readonly store: TrackerStore
   private readonly writer: BatchWriter
-  private readonly now: () => Date
+  /** The wall clock windows, expiry and signature times are read from. */
+  readonly now: () => Date
   private readonly clock: Clock
   private readonly log: Logger
   private readonly siteSubnets = new Map<string, string[]>()
@@ -138,12 +141,16 @@ export class Tracker {
     const { subnet, site } = this.budgets.place(sourceIp)
     const ops: StoreOp[] = []
     const previous = this.registry.get(req.peerId)
+    // A peer id stays where it first announced from: another subnet is refused until it expires or is released.
+    if (previous !== undefined && previous.subnet !== subnet && previous.expiresAt > now) {
+      throw trackerError(TrackerErrorCodes.PEER_BOUND, `${req.peerId} is registered from subnet ${previous.subnet} until ${new Date(previous.expiresAt).toISOString()}; an announce from ${subnet} is refused (an admin may release it: peerstage node release ${req.peerId})`, { details: { subnet: previous.subnet } })
+    }
     if (req.event === 'stopped') {
       this.forget(req.peerId, ops)
       await this.writer.write(ops)
       return { subnet, site: site ?? null, intervalSeconds: this.config.announceIntervalSeconds, packages: [], deployments: [] }
     }
-    if (previous !== undefined && previous.subnet !== subnet) this.forget(req.peerId, ops) // moved: its leases were for the old subnet
+    if (previous !== undefined && previous.subnet !== subnet) this.forget(req.peerId, ops) // expired there, not yet swept: its leases were for the old subnet
     const reg: Registration = {
       peerId: req.peerId,
       role: req.role,
@@ -155,8 +162,9 @@ export class Tracker {
       counters: previous?.subnet === subnet ? previous.counters : {},
       expiresAt: now + this.config.registrationSeconds * 1000,
     }
-    this.bytes.count(reg, req.packages, (ip) => this.budgets.place(ip).subnet, ops)
-    if (req.role === 'client' && req.deployments !== undefined) this.deploymentTable.report(reg, req.deployments, ops)
+    const packageBytes = (id: string): number | undefined => (this.catalogue.has(id) ? this.catalogue.get(id).bytes : undefined)
+    this.bytes.count(reg, req.packages, (ip) => this.budgets.place(ip).subnet, ops, packageBytes)
+    if (req.role === 'client' && req.deployments !== undefined) this.deploymentTable.report(reg, req.deployments, ops, packageBytes)
     this.registry.put(reg)
     // Other DPs tell replication (by link) from client pulls by the DP list: they learn of a new DP at once.
     if ((req.role === 'dp' || previous?.role === 'dp') && (previous?.role !== req.role || previous.site !== site)) this.budgets.bump()
@@ -184,6 +192,15 @@ export class Tracker {
     this.metrics.announces.inc({ role: req.role })
     this.metrics.announceSeconds.observe((performance.now() - started) / 1000)
     return answer
+  }
+
+  /** Forgets a node now (admin): its registration, leases and subnet binding; false if it was not registered. */
+  async releaseNode(peerId: string): Promise<{ peerId: string, released: boolean }> {
+    if (this.registry.get(peerId) === undefined) return { peerId, released: false }
+    const ops: StoreOp[] = []
+    this.forget(peerId, ops)
+    await this.writer.write(ops)
+    return { peerId, released: true }
   }
 
   /** A DP replicates from its own site's DPs, then its parent site's; a client takes LAN peers, then (with a lease) DPs nearest first. */
@@ -249,33 +266,38 @@ export class Tracker {
     })
   }
 
+  /** Saved first, in force once saved: a failed write (STORE_FAILED) leaves the budgets as they were. */
   async setOverride(scope: ScopeKey, spec: OverrideSpec): Promise<OverrideSpec> {
-    const merged = this.budgets.setOverride(scope, spec)
+    const merged = this.budgets.mergedOverride(scope, spec)
     await this.writer.write([{ type: 'put', kind: 'override', key: scope, value: merged }])
+    this.budgets.applyOverride(scope, merged)
     return merged
   }
 
   async clearOverride(scope: ScopeKey): Promise<boolean> {
-    const had = this.budgets.clearOverride(scope)
-    if (had) await this.writer.write([{ type: 'del', kind: 'override', key: scope }])
-    return had
+    this.budgets.checkScope(scope)
+    if (this.budgets.override(scope) === undefined) return false
+    await this.writer.write([{ type: 'del', kind: 'override', key: scope }])
+    this.budgets.applyOverride(scope, undefined)
+    return true
   }
 
   /** Checks the manifest against the trusted publishers, registers the deployment, and lists its package for the DPs. */
   async createDeployment(input: DeploymentInput): Promise<Deployment> {
     const now = this.now()
-    const { deployment, signed, ops } = this.deploymentTable.create(input, { trusted: this.config.trusted, sites: [...this.siteSubnets.keys()], now })
-    const added = this.catalogue.add(signed, now)
+    const created = this.deploymentTable.create(input, { trusted: this.config.trusted, sites: [...this.siteSubnets.keys()], now })
+    this.checkVersionFree(created.signed)
+    const added = this.catalogue.add(created.signed, now)
+    await this.commit(created, added)
     if (added.created) this.replan()
-    await this.writer.write([...ops, ...added.ops])
-    return deployment
+    return created.deployment
   }
 
   /** Cancels it (kept, with its reports): it leaves every client's announce answer. */
   async cancelDeployment(id: string): Promise<Deployment> {
-    const { deployment, ops } = this.deploymentTable.cancel(id, this.now())
-    await this.writer.write(ops)
-    return deployment
+    const cancelled = this.deploymentTable.cancel(id, this.now())
+    await this.commit(cancelled)
+    return cancelled.deployment
   }
 
   listDeployments(): Deployment[] {
@@ -302,10 +324,12 @@ export class Tracker {
 
   /** Lists a package from a trusted publisher for the DPs; `created` false when it was listed already. */
   async addPackage(manifestText: string): Promise<{ entry: CataloguePackage, created: boolean }> {
-    const { entry, created, ops } = this.catalogue.add(checkManifest(manifestText, this.config.trusted, 'package'), this.now())
-    if (created) this.replan()
-    await this.writer.write(ops)
-    return { entry, created }
+    const signed = checkManifest(manifestText, this.config.trusted, 'package')
+    this.checkVersionFree(signed)
+    const added = this.catalogue.add(signed, this.now())
+    await this.commit(added)
+    if (added.created) this.replan()
+    return { entry: added.entry, created: added.created }
   }
 
   listPackages(): CataloguePackage[] {
@@ -314,10 +338,29 @@ export class Tracker {
 
   /** Unlists it (DPs delete their replicas); refused while a deployment neither cancelled nor expired names it. */
   async removePackage(id: string): Promise<CataloguePackage> {
-    const { entry, ops } = this.catalogue.remove(id, this.deploymentTable.usersOf(id, this.now().getTime()))
+    const removed = this.catalogue.remove(id, this.deploymentTable.usersOf(id, this.now().getTime()))
+    await this.commit(removed)
     this.replan()
-    await this.writer.write(ops)
-    return entry
+    return removed.entry
+  }
+
+  /**
+   * `NAME@VERSION` names one package id, whichever the catalogue or a deployment (cancelled
+   * and expired ones included) bound it to first: another content under it is refused.
+   */
+  private checkVersionFree(signed: SignedManifest): void {
+    const { name, version } = signed.manifest
+    const bound = [...this.catalogue.list().map((p) => ({ ...p, what: 'the catalogue' })), ...this.deploymentTable.list().map((d) => ({ id: d.packageId, name: d.name, version: d.version, what: `deployment ${d.id}` }))]
+      .find((p) => p.name === name && p.version === version && p.id !== signed.packageId)
+    if (bound !== undefined) {
+      throw trackerError(TrackerErrorCodes.VERSION_TAKEN, `${name}@${version} is already package ${bound.id} (in ${bound.what}); this manifest is ${signed.packageId}: a version is immutable, publish the change as a new version`, { details: { packageId: bound.id } })
+    }
+  }
+
+  /** Writes the changes' ops in one batch, then puts them in force: a failed write changes nothing. */
+  private async commit(...changes: Change[]): Promise<void> {
+    await this.writer.write(changes.flatMap((c) => c.ops))
+    for (const c of changes) c.apply()
   }
 
   /** Per catalogue package, per site that must hold it, per DP: its replica's state. */

@@ -45,7 +45,7 @@ export interface DeploymentClientInit {
 /**
  * A client's deployments: learns them from the tracker's announce answers, pre-stages each
  * package from availableAt (+ jitter), verifies it from disk and materializes it under
- * `packages/NAME@VERSION/`, then at mandatoryAt verifies again and runs the program once.
+ * `packages/ID/` (linked from `NAME@VERSION`), then at mandatoryAt verifies again and runs the program once.
  * Every state change is saved before it takes effect, so a restart resumes and a program
  * never runs twice; bad content is fetched again and never run.
  */

@@ -1,6 +1,6 @@
 /**
  * client: a branch client's deployments. Learns them from the tracker, pre-stages from
- * availableAt (+ jitter), verifies from disk and materializes under packages/NAME@VERSION,
+ * availableAt (+ jitter), verifies from disk and materializes under packages/ID,
  * runs the program once at mandatoryAt, repairs what fails verification, and keeps the
  * package cache under its limit.
  */

@@ -30,7 +30,7 @@ export interface ReplicatorInit {
  * A DP's replication: follows the packages the tracker says its site must hold. Each new
  * one is fetched into `staging/` from the peers the tracker hands a DP (its own site's DPs,
  * then its parent site's, paced to the link), reusing chunks of packages already here;
- * once whole it is verified from disk, moved under `packages/NAME@VERSION` in one rename,
+ * once whole it is verified from disk, moved under `packages/ID` in one rename,
  * and seeded. A package no longer listed is deleted once nothing replicating might still
  * reuse its chunks. Every state is saved before it takes effect, so a restart resumes.
  */

@@ -3,5 +3,5 @@
  * staging directory, verification from disk with repair, one rename into packages/, and
  * the free-space check before it all.
  */
-export { materialize, stagingRoot, trustedManifest, verifyOnDisk } from './staging.ts'
+export { linkName, materialize, stagingRoot, trustedManifest, verifyOnDisk } from './staging.ts'
 export { freeBytes } from './disk.ts'

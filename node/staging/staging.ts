@@ -1,5 +1,6 @@
-import { chmod } from 'node:fs/promises'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { chmod, readlink, symlink, unlink } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { parseManifest, verifyDirectory, type SignedManifest } from '../../chunker/index.ts'
 import { PeerstageError } from '../../common/index.ts'
 import { NodeErrorCodes } from '../errors.ts'
@@ -9,8 +10,10 @@ import type { PackageSwarm } from '../swarm.ts'
 
 /**
  * The steps every node that pre-stages a package takes (a client for a deployment, a DP
- * replicating): get a manifest it can trust, download into `staging/`, verify from disk,
- * and move it whole under `packages/NAME@VERSION`.
+ * replicating): get a manifest it can trust, download into `staging/ID`, verify from
+ * disk, and move it whole to `packages/ID`. A package is its id: two manifests that share
+ * a name and version never share a directory. `packages/NAME@VERSION` is a readable link
+ * to the first id materialized under that name, never repointed.
  */
 
 /** The manifest of `packageId`: from the store when held, else from the tracker. */
@@ -24,15 +27,15 @@ export async function trustedManifest(store: Store, tracker: TrackerClient, pack
   return { signed, stored }
 }
 
-/** `NAME@VERSION` when that is a safe directory name, else the package id. */
-function dirName(signed: SignedManifest): string {
+/** `NAME@VERSION` when that is a safe file name (for the readable link), else undefined. */
+export function linkName(signed: SignedManifest): string | undefined {
   const name = `${signed.manifest.name}@${signed.manifest.version}`
-  return /^[A-Za-z0-9][A-Za-z0-9._@+-]*$/.test(name) ? name : signed.packageId
+  return /^[A-Za-z0-9][A-Za-z0-9._@+-]*$/.test(name) ? name : undefined
 }
 
-/** Where a package downloads: the stored root when resuming, else DATA/staging/NAME@VERSION. */
+/** Where a package downloads: the stored root when resuming, else DATA/staging/ID. */
 export function stagingRoot(dataDir: string, signed: SignedManifest, stored: StoredPackage | undefined): string {
-  return stored?.root ?? join(dataDir, 'staging', dirName(signed))
+  return stored?.root ?? join(dataDir, 'staging', signed.packageId)
 }
 
 /**
@@ -49,12 +52,28 @@ export async function verifyOnDisk(swarm: PackageSwarm): Promise<number> {
   return bad.length
 }
 
-/** Moves a verified package to DATA/packages/NAME@VERSION (one rename) with the manifest's file modes. */
+/**
+ * Moves a verified package to DATA/packages/ID (one rename) with the manifest's file modes,
+ * and links DATA/packages/NAME@VERSION to it unless that name already names another id.
+ */
 export async function materialize(pkg: StoredPackage, dataDir: string): Promise<string> {
-  const target = join(dataDir, 'packages', dirName(pkg.signed))
+  const target = join(dataDir, 'packages', pkg.packageId)
   if (pkg.root !== target) await pkg.moveTo(target)
   await Promise.all(pkg.manifest.files.map((f) => (f.mode & 0o777) === 0 ? undefined : chmod(join(target, ...f.path.split('/')), f.mode & 0o7777)))
+  const name = linkName(pkg.signed)
+  if (name !== undefined) await linkOnce(join(dataDir, 'packages', name), pkg.packageId)
   return target
+}
+
+/** A relative symlink at `path` to `id`, made only where none stands (a dangling one is replaced). */
+async function linkOnce(path: string, id: string): Promise<void> {
+  const current = await readlink(path).catch(() => undefined)
+  if (current === id) return
+  if (current !== undefined) {
+    if (existsSync(join(dirname(path), current))) return // the name is another package's: never repointed
+    await unlink(path)
+  }
+  await symlink(id, path).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err })
 }
 
 /** Pieces holding any of the chunks (or files) found bad. */

@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { deployCommands } from '../../bin/deploy-commands.ts'
-import { TrackerClient } from '../../tracker/index.ts'
 import { cliTrackerWithPackages, peerstage } from '../helpers/cli.ts'
-import { ISSUE_YAML } from '../tracker/helpers.ts'
+import { ISSUE_YAML, peerId, SigningTrackerClient } from '../tracker/helpers.ts'
 
 const daemons: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -48,8 +47,9 @@ describe('peerstage deploy (real tracker process)', () => {
     expect(listHuman.stdout).toContain(`${d.id}  win11@24H2  install  available ${AVAILABLE}  mandatory ${MANDATORY}  site:leeds subnet:127.0.9.0/24`)
 
     // A client of leeds reports: show and status print it.
-    const node = new TrackerClient({ url: w.url, localAddress: '127.0.1.5' })
-    const answer = await node.announce({ peerId: 'QmLeedsPc1', role: 'client', addresses: [], packages: [],
+    const node = new SigningTrackerClient({ url: w.url, localAddress: '127.0.1.5' })
+    const leedsPc = peerId()
+    const answer = await node.announce({ peerId: leedsPc, role: 'client', addresses: [], packages: [],
       deployments: [{ id: d.id, state: 'failed', progress: 0.25, reason: 'not enough disk space', bytes: { lan: 2048, wan: 1024, reused: 0 }, verifyFailures: 0, updatedAt: at(2 * HOUR + 300_000) }] })
     node.close()
     expect(answer.deployments.map((x) => x.id)).toContain(d.id)
@@ -60,7 +60,7 @@ describe('peerstage deploy (real tracker process)', () => {
     expect(s.status.sites[0]).toMatchObject({ name: 'leeds', subnets: [{ subnet: '127.0.1.0/24', counts: { failed: 1 }, bytes: { lan: 2048, wan: 1024, reused: 0 }, dpUploadBytes: 0 }] })
     const showHuman = await peerstage(['deploy', 'show', d.id, '--tracker', w.url])
     expect(showHuman.stdout).toContain('  clients    1 failed')
-    expect(showHuman.stdout).toMatch(/  site leeds\n    127\.0\.1\.0\/24: 1 failed; LAN 2\.00 KiB, WAN 1\.00 KiB, reused 0 B; sent by DPs 0 B\n      QmLeedsPc1  failed 25%: not enough disk space\n/)
+    expect(showHuman.stdout).toContain(`  site leeds\n    127.0.1.0/24: 1 failed; LAN 2.00 KiB, WAN 1.00 KiB, reused 0 B; sent by DPs 0 B\n      ${leedsPc}  failed 25%: not enough disk space\n`)
     const status = await peerstage(['status', '--tracker', w.url])
     expect(status.stdout).toContain(`    deployment ${d.id} win11@24H2: 1 failed`)
 

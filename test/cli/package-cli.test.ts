@@ -1,8 +1,7 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { TrackerClient } from '../../tracker/index.ts'
 import { cliTrackerWithPackages, peerstage } from '../helpers/cli.ts'
-import { CHAIN_SITES_YAML } from '../tracker/helpers.ts'
+import { CHAIN_SITES_YAML, peerId, SigningTrackerClient } from '../tracker/helpers.ts'
 
 const daemons: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -32,11 +31,12 @@ describe('peerstage package, status --packages (real tracker process)', () => {
 
     // The hub's DP seeds it; the region's copies it; the branch has no DP.
     const dp = (ip: string, peerId: string, replica: Record<string, unknown>) => {
-      const c = new TrackerClient({ url: w.url, token: 'dp-s3cret', localAddress: ip })
+      const c = new SigningTrackerClient({ url: w.url, token: 'dp-s3cret', localAddress: ip })
       return c.announce({ peerId, role: 'dp', addresses: [], packages: [{ id: p.id, have: 1, pieces: 2, replica: { totalBytes: p.bytes, ...replica } as any }] }).finally(() => c.close())
     }
-    await dp('127.0.10.1', 'QmHubDp1111Abc', { state: 'seeding', presentBytes: p.bytes, origin: 'published' })
-    const answer = await dp('127.0.1.1', 'QmRegionDp2222Xyz', { state: 'replicating', presentBytes: 50_000, origin: 'replicated' })
+    const [hubDp, regionDp] = [peerId(), peerId()]
+    await dp('127.0.10.1', hubDp, { state: 'seeding', presentBytes: p.bytes, origin: 'published' })
+    const answer = await dp('127.0.1.1', regionDp, { state: 'replicating', presentBytes: 50_000, origin: 'replicated' })
     expect(answer.replicate).toEqual([{ id: p.id, name: 'win11', version: '24H2' }])
     const status = json((await peerstage(['status', '--packages', '--tracker', w.url, '--json'])).stdout)
     expect(status.packages[0].sites.map((s: any) => [s.site, s.required, s.dps.map((d: any) => d.state)])).toEqual([['hub', true, ['seeding']], ['region', true, ['replicating']], ['branch', true, []]])
@@ -45,8 +45,8 @@ describe('peerstage package, status --packages (real tracker process)', () => {
     const rows = human.stdout.trim().split('\n').map((l) => l.split(/ {2,}/))
     expect(rows).toEqual([
       ['PACKAGE', 'SITE', 'DP', 'STATE', 'BYTES', 'LAST COPIED'],
-      ['win11@24H2', 'hub', '…p1111Abc', 'seeding', '97.7 KiB/97.7 KiB', 'never'],
-      ['win11@24H2', 'region', '…p2222Xyz', 'replicating', '48.8 KiB/97.7 KiB', 'never'],
+      ['win11@24H2', 'hub', `…${hubDp.slice(-8)}`, 'seeding', '97.7 KiB/97.7 KiB', 'never'],
+      ['win11@24H2', 'region', `…${regionDp.slice(-8)}`, 'replicating', '48.8 KiB/97.7 KiB', 'never'],
       ['win11@24H2', 'branch', 'no DP registered'],
     ])
 

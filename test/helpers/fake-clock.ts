@@ -42,3 +42,13 @@ export class FakeClock implements Clock {
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve()
 }
+
+/**
+ * The wall clock a node signs its announces at, under a fake clock: the fake time plus the
+ * real time elapsed. The tracker refuses a signature not later than that node's last, and
+ * a node restarted while the fake clock stands still would otherwise sign at the same time.
+ */
+export function signingNow(now: () => Date): () => Date {
+  const start = performance.now()
+  return () => new Date(now().getTime() + Math.floor(performance.now() - start))
+}

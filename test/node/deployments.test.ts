@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { generatePublisherKeys, loadPrivateKey, loadPublicKey, pack, publisherOf, type PackResult } from '../../chunker/index.ts'
@@ -9,7 +9,7 @@ import { DeploymentClient, TrackerAgent, type PeerNode } from '../../node/index.
 import { saveRecord, type DeploymentRecord } from '../../node/client/records.ts'
 import { startAt } from '../../node/client/index.ts'
 import { createTrackerConfig, MemoryTrackerStore, Tracker, TrackerClient, type DeploymentOffer, type DeploymentState } from '../../tracker/index.ts'
-import { FakeClock } from '../helpers/fake-clock.ts'
+import { FakeClock, signingNow } from '../helpers/fake-clock.ts'
 import { newSwarmKey, startNode } from '../helpers/nodes.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
@@ -48,6 +48,7 @@ async function world(options: { dpRate?: number } = {}) {
   const dir = tempDir()
   const clock = new FakeClock()
   const now = (): Date => new Date(FRIDAY_1800 + clock.nowMs())
+  const signAt = signingNow(now)
   const keys = generatePublisherKeys(join(dir, 'keys'))
   const trusted = [publisherOf(loadPublicKey(keys.publicKeyPath))]
   const marker = join(dir, 'marker.txt')
@@ -67,7 +68,7 @@ async function world(options: { dpRate?: number } = {}) {
   const swarmKey = newSwarmKey(dir)
   const v1 = await packPackage(dir, '24H2', keys.privateKeyPath, 61)
 
-  const dpAgent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp' })
+  const dpAgent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp', now: signAt })
   cleanups.push(() => dpAgent.stop())
   const slow = options.dpRate === undefined ? undefined : new TokenBucket({ rateBytesPerSec: options.dpRate, capacityBytes: 256 * 1024 })
   const hooks = dpAgent.nodeHooks()
@@ -78,7 +79,7 @@ async function world(options: { dpRate?: number } = {}) {
   const states = new Map<string, DeploymentState[]>()
   async function client(ip: string, init: { trusted?: string[], dataDir?: string, cacheMaxBytes?: number, stopGraceMs?: number } = {}) {
     const dataDir = init.dataDir ?? join(dir, `client-${ip}`)
-    const agent = new TrackerAgent({ tracker: new TrackerClient({ url, localAddress: ip }), role: 'client', retryMs: 200 })
+    const agent = new TrackerAgent({ tracker: new TrackerClient({ url, localAddress: ip }), role: 'client', retryMs: 200, now: signAt })
     const node = await startNode(dataDir, swarmKey, ip, agent.nodeHooks())
     await node.openStored()
     const manifests = new TrackerClient({ url, localAddress: ip })
@@ -119,8 +120,10 @@ async function world(options: { dpRate?: number } = {}) {
 type World = Awaited<ReturnType<typeof world>>
 type Client = Awaited<ReturnType<World['client']>>
 
-/** The client's materialized package directory. */
+/** The client's readable link to a materialized package: packages/NAME@VERSION → packages/ID. */
 const packageDir = (c: Client, version = '24H2'): string => join(c.dataDir, 'packages', `win11@${version}`)
+/** Where a package is materialized: by its id. */
+const idDir = (c: Client, pkg: PackResult): string => join(c.dataDir, 'packages', pkg.packageId)
 
 describe('a client with a deployment', () => {
   it('waits for availableAt, pre-stages and verifies, then runs the program once at mandatoryAt', async () => {
@@ -145,7 +148,8 @@ describe('a client with a deployment', () => {
 
     await w.clock.advance(HOUR)
     await leeds.reach(d.id, 'succeeded')
-    expect(w.runs()).toEqual([`${d.id} win11@24H2 ${w.v1.wimHash} ${packageDir(leeds)}`])
+    expect(w.runs()).toEqual([`${d.id} win11@24H2 ${w.v1.wimHash} ${idDir(leeds, w.v1)}`])
+    expect(readlinkSync(packageDir(leeds))).toBe(w.v1.packageId)
     const record = leeds.deployments.get(d.id)!
     expect(record.exitCode).toBe(0)
     expect(record.logTail).toContain('installed')
@@ -226,7 +230,7 @@ describe('a client with a deployment', () => {
     await c.reach(d.id, 'succeeded')
     expect(c.statesSeen(d.id)).toEqual(['downloading', 'verified', 'downloading', 'verified', 'running', 'succeeded'])
     expect(c.deployments.get(d.id)!.verifyFailures).toBe(1)
-    expect(w.runs()).toEqual([`${d.id} win11@24H2 ${w.v1.wimHash} ${packageDir(c)}`])
+    expect(w.runs()).toEqual([`${d.id} win11@24H2 ${w.v1.wimHash} ${idDir(c, w.v1)}`])
     expect(await c.node.metrics.registry.metrics()).toMatch(/peerstage_client_verification_failures_total 1/)
   })
 

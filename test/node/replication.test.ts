@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { chunkHash, generatePublisherKeys, loadPrivateKey, loadPublicKey, pack, publisherOf, totalBytes, verifyDirectory, type PackResult } from '../../chunker/index.ts'
 import { Replicator, TrackerAgent, type PeerNode } from '../../node/index.ts'
 import { createTrackerConfig, MemoryTrackerStore, Tracker, TrackerClient, type ReplicaState } from '../../tracker/index.ts'
-import { FakeClock } from '../helpers/fake-clock.ts'
+import { FakeClock, signingNow } from '../helpers/fake-clock.ts'
 import { newSwarmKey, startNode } from '../helpers/nodes.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
@@ -61,6 +61,7 @@ async function chain(options: { regionLink?: Record<string, unknown> } = {}) {
   const dir = tempDir()
   const clock = new FakeClock()
   const now = (): Date => new Date(FRIDAY_1159 + clock.nowMs())
+  const signAt = signingNow(now)
   const keys = generatePublisherKeys(join(dir, 'keys'))
   const trusted = [publisherOf(loadPublicKey(keys.publicKeyPath))]
   const tracker = await Tracker.start(createTrackerConfig({
@@ -89,7 +90,7 @@ async function chain(options: { regionLink?: Record<string, unknown> } = {}) {
 
   /** A DP with a replicator, announcing from `ip`. */
   async function dp(ip: string, dataDir = join(dir, `dp-${ip}`), options: { trusted?: string[] } = {}) {
-    const agent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: ip }), role: 'dp', retryMs: 200, budgetWaitSeconds: 5 })
+    const agent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: ip }), role: 'dp', retryMs: 200, budgetWaitSeconds: 5, now: signAt })
     const node = await startNode(dataDir, swarmKey, ip, agent.nodeHooks())
     const manifests = new TrackerClient({ url, token: 'dp', localAddress: ip })
     const replicator = await Replicator.start({ node, agent, tracker: manifests, dataDir, trusted: options.trusted ?? trusted, now })

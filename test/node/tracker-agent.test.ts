@@ -1,12 +1,12 @@
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { TrackerAgent } from '../../node/index.ts'
-import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, TrackerClient } from '../../tracker/index.ts'
+import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker } from '../../tracker/index.ts'
 import { packSample, sampleTree } from '../helpers/packages.ts'
 import { newSwarmKey, startNode } from '../helpers/nodes.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import { until } from '../helpers/until.ts'
-import { serveTracker } from '../tracker/helpers.ts'
+import { peerId, serveTracker, SigningTrackerClient } from '../tracker/helpers.ts'
 
 let tracker: Tracker
 let app: ReturnType<typeof createTrackerServer>
@@ -33,7 +33,7 @@ async function dpUnderTracker() {
   const key = newSwarmKey(dir)
   sampleTree(join(dir, 'src'))
   const signed = await packSample(join(dir, 'src'))
-  const agent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp' })
+  const agent = new TrackerAgent({ tracker: new SigningTrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp' })
   agents.push(agent)
   const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', agent.nodeHooks())
   await dp.seed(signed, join(dir, 'src'))
@@ -42,7 +42,7 @@ async function dpUnderTracker() {
 
 describe('a DP under the tracker', () => {
   it('follows budget changes at once and enforces them on a client that ignores leases', async () => {
-    const admin = new TrackerClient({ url, token: 'admin' })
+    const admin = new SigningTrackerClient({ url, token: 'admin' })
     // leeds closed before the DP even starts
     await admin.setThrottle({ site: 'leeds' }, { windows: ['Mon-Sun 00:00-24:00 0'] })
     const { dir, key, signed, agent, dp, start } = await dpUnderTracker()
@@ -78,10 +78,11 @@ describe('a client under the tracker', () => {
     await start()
 
     // Another client already holds leeds' one lease for this package.
-    const holder = await new TrackerClient({ url, localAddress: '127.0.2.50' }).announce({ peerId: 'HoLder1', role: 'client', addresses: [], packages: [{ id: signed.packageId, have: 0, pieces: signed.manifest.pieces.length }] })
+    const holderId = peerId()
+    const holder = await new SigningTrackerClient({ url, localAddress: '127.0.2.50' }).announce({ peerId: holderId, role: 'client', addresses: [], packages: [{ id: signed.packageId, have: 0, pieces: signed.manifest.pieces.length }] })
     expect(holder.packages[0]!.lease).not.toBeNull()
 
-    const agent = new TrackerAgent({ tracker: new TrackerClient({ url, localAddress: '127.0.2.1' }), role: 'client' })
+    const agent = new TrackerAgent({ tracker: new SigningTrackerClient({ url, localAddress: '127.0.2.1' }), role: 'client' })
     agents.push(agent)
     const client = await startNode(join(dir, 'client'), key, '127.0.2.1', agent.nodeHooks())
     const swarm = await client.want(signed, join(dir, 'out'))
@@ -95,7 +96,7 @@ describe('a client under the tracker', () => {
     expect(swarm.peerCount).toBe(0)
 
     // The holder leaves: at the client's next announce the lease, the DP and the bytes follow.
-    await new TrackerClient({ url, localAddress: '127.0.2.50' }).announce({ peerId: 'HoLder1', role: 'client', addresses: [], packages: [], event: 'stopped' })
+    await new SigningTrackerClient({ url, localAddress: '127.0.2.50' }).announce({ peerId: holderId, role: 'client', addresses: [], packages: [], event: 'stopped' })
     await until(() => swarm.pkg.complete, 'the download under lease')
     expect(leases[0]).toBeNull() // leeds has no windows: unlimited
     await until(() => agent.leaseRateBytesPerSec === 0, 'the lease going back once complete')

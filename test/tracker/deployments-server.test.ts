@@ -3,8 +3,8 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, TrackerClient, type DeploymentInput } from '../../tracker/index.ts'
-import { announceOf, peerId, serveTracker, signedPackage, trustingConfig } from './helpers.ts'
+import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, type DeploymentInput } from '../../tracker/index.ts'
+import { announceOf, peerId, serveTracker, SigningTrackerClient, signedPackage, trustingConfig } from './helpers.ts'
 
 let tracker: Tracker
 let app: ReturnType<typeof createTrackerServer>
@@ -12,7 +12,7 @@ let url: string
 let pkg: Awaited<ReturnType<typeof signedPackage>>
 let stranger: Awaited<ReturnType<typeof signedPackage>>
 let dir: string
-const clients: TrackerClient[] = []
+const clients: SigningTrackerClient[] = []
 const future = (hours: number): string => new Date(Date.now() + hours * 3600_000).toISOString()
 
 beforeAll(async () => {
@@ -31,8 +31,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-function from(ip: string, token?: string): TrackerClient {
-  const c = new TrackerClient({ url, localAddress: ip, ...(token !== undefined && { token }) })
+function from(ip: string, token?: string): SigningTrackerClient {
+  const c = new SigningTrackerClient({ url, localAddress: ip, ...(token !== undefined && { token }) })
   clients.push(c)
   return c
 }
@@ -50,7 +50,7 @@ function raw(method: string, path: string, body: string | undefined, headers: Re
 }
 
 const input = (extra: Partial<DeploymentInput> = {}): DeploymentInput => ({ manifest: pkg.canonical, program: 'install', targets: ['site:leeds'], availableAt: future(0), mandatoryAt: future(1), ...extra })
-const admin = (): TrackerClient => from('127.0.10.200', 'admin-s3cret')
+const admin = (): SigningTrackerClient => from('127.0.10.200', 'admin-s3cret')
 
 describe('deployments over HTTP', () => {
   it('creates (201), lists, shows, reports status and cancels; clients of the site get it in their answer', async () => {

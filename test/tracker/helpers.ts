@@ -1,9 +1,12 @@
+import { generateKeyPairSync } from 'node:crypto'
 import { join } from 'node:path'
+import { privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generatePublisherKeys, loadPrivateKey, pack, type PackResult, type PublisherKeyFiles } from '../../chunker/index.ts'
 import { FakeClock } from '../helpers/fake-clock.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes } from '../helpers/tmp.ts'
-import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, type AnnounceRequest, type TrackerServerInit, type TrackerStore } from '../../tracker/index.ts'
+import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, type AnnounceAnswer, type AnnounceRequest, type AnnounceSigner, TrackerClient, type TrackerServerInit, type TrackerStore } from '../../tracker/index.ts'
 
 /** Monday 2026-11-23 07:59:00 UTC (07:59 in London, winter time). */
 export const MONDAY_0759 = Date.UTC(2026, 10, 23, 7, 59, 0)
@@ -40,11 +43,34 @@ export async function trackerAt(startMs = MONDAY_0759, store: TrackerStore = new
 export const PKG = 'a'.repeat(64)
 export const PKG2 = 'b'.repeat(64)
 
-let next = 0
-/** A peer id of base58 letters, unique per call. */
-export function peerId(name = 'Peer'): string {
-  next++
-  return `${name}${'abcdefghijk'[next % 11]}${next.toString().replace(/0/g, 'z')}`
+const signers = new Map<string, AnnounceSigner>()
+
+/** A real node identity (an Ed25519 libp2p key): its peer id and what signs its announces. */
+export function nodeIdentity(): AnnounceSigner {
+  const { privateKey: jwk } = generateKeyPairSync('ed25519', { privateKeyEncoding: { format: 'jwk' } as any, publicKeyEncoding: { format: 'jwk' } as any }) as unknown as { privateKey: { d: string, x: string } }
+  const key = privateKeyFromRaw(Buffer.concat([Buffer.from(jwk.d, 'base64url'), Buffer.from(jwk.x, 'base64url')]))
+  const signer: AnnounceSigner = { peerId: peerIdFromPrivateKey(key).toString(), sign: (data) => key.sign(data) }
+  signers.set(signer.peerId, signer)
+  return signer
+}
+
+/** A new node's peer id, unique per call (`_role` only names it for the reader); `signerOf` signs its announces. */
+export function peerId(_role?: string): string {
+  return nodeIdentity().peerId
+}
+
+/** The signer of a peer id made by `peerId()` or `nodeIdentity()`. */
+export function signerOf(id: string): AnnounceSigner {
+  const signer = signers.get(id)
+  if (signer === undefined) throw new TypeError(`${id} was not made by peerId(): no key to sign with`)
+  return signer
+}
+
+/** A TrackerClient whose announces are signed by the key of the body's peer id (made by `peerId()`) unless given another signer. */
+export class SigningTrackerClient extends TrackerClient {
+  override announce(body: AnnounceRequest, signer: AnnounceSigner = signerOf(body.peerId), now?: () => number): Promise<AnnounceAnswer> {
+    return super.announce(body, signer, now)
+  }
 }
 
 export function announceOf(id: string, role: 'client' | 'dp', have: number, pieces = 10, extra: Partial<AnnounceRequest> = {}, packageId = PKG): AnnounceRequest {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { totalBytes } from '../../chunker/index.ts'
-import { createTrackerConfig, MemoryTrackerStore, Tracker, TrackerClient, type AnnounceRequest, type ReplicaReport } from '../../tracker/index.ts'
-import { peerId, PKG2, serveTracker, signedPackage } from './helpers.ts'
+import { createTrackerConfig, MemoryTrackerStore, Tracker, type AnnounceRequest, type ReplicaReport } from '../../tracker/index.ts'
+import { peerId, PKG2, serveTracker, SigningTrackerClient, signedPackage } from './helpers.ts'
 
 let pkg: Awaited<ReturnType<typeof signedPackage>>
 let stranger: Awaited<ReturnType<typeof signedPackage>>
@@ -41,9 +41,9 @@ async function world() {
     ],
   }), { store })
   const { app, url } = await serveTracker(tracker)
-  const clients: TrackerClient[] = []
-  const from = (ip: string, token?: string): TrackerClient => {
-    const c = new TrackerClient({ url, localAddress: ip, ...(token !== undefined && { token }) })
+  const clients: SigningTrackerClient[] = []
+  const from = (ip: string, token?: string): SigningTrackerClient => {
+    const c = new SigningTrackerClient({ url, localAddress: ip, ...(token !== undefined && { token }) })
     clients.push(c)
     return c
   }

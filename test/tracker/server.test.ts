@@ -1,12 +1,12 @@
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, TrackerClient } from '../../tracker/index.ts'
-import { announceOf, CONFIG, peerId, PKG, serveTracker } from './helpers.ts'
+import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker } from '../../tracker/index.ts'
+import { announceOf, CONFIG, peerId, PKG, serveTracker, SigningTrackerClient } from './helpers.ts'
 
 let tracker: Tracker
 let app: ReturnType<typeof createTrackerServer>
 let url: string
-const clients: TrackerClient[] = []
+const clients: SigningTrackerClient[] = []
 
 beforeAll(async () => {
   tracker = await Tracker.start(createTrackerConfig(CONFIG), { store: new MemoryTrackerStore() })
@@ -20,8 +20,8 @@ afterAll(async () => {
 })
 
 /** A client whose requests leave from `ip` (host H of subnet S: 127.0.S.H). */
-function from(ip: string, token?: string): TrackerClient {
-  const c = new TrackerClient({ url, localAddress: ip, ...(token !== undefined && { token }) })
+function from(ip: string, token?: string): SigningTrackerClient {
+  const c = new SigningTrackerClient({ url, localAddress: ip, ...(token !== undefined && { token }) })
   clients.push(c)
   return c
 }
@@ -130,7 +130,7 @@ describe('tracker HTTP API', () => {
   })
 
   it('reports an unreachable tracker in one sentence', async () => {
-    const c = new TrackerClient({ url: 'http://127.0.10.10:1' })
+    const c = new SigningTrackerClient({ url: 'http://127.0.10.10:1' })
     await expect(c.status()).rejects.toMatchObject({ code: 'PEERSTAGE_TRACKER_UNREACHABLE', message: 'cannot reach the tracker at http://127.0.10.10:1: ECONNREFUSED' })
     c.close()
   })

@@ -14,6 +14,13 @@ export type StoreOp =
   | { type: 'put', kind: StoreKind, key: string, value: unknown }
   | { type: 'del', kind: StoreKind, key: string }
 
+/** A change to write, then to put in force: state is written before it takes effect. */
+export interface Change {
+  ops: StoreOp[]
+  /** Called once `ops` are in the store; never when the write failed. */
+  apply: () => void
+}
+
 export interface TrackerStore {
   /** Applies the operations atomically, in order. */
   write(ops: readonly StoreOp[]): Promise<void>
