@@ -2,7 +2,6 @@ import { verifyDirectory } from '../chunker/index.ts'
 import { formatBytes, isPeerstageError, PeerstageError } from '../common/index.ts'
 import { dialPeer, NodeErrorCodes, piecesHolding, type PackageSwarm, type PeerNode, type TrackerAgent } from '../node/index.ts'
 import type { AnnounceAnswer } from '../tracker/index.ts'
-import type { CommandContext } from './cli.ts'
 
 /**
  * The parts of `peerstage fetch` that decide when it has failed: no data for too long (and
@@ -14,20 +13,6 @@ export const FETCH_STALL_SECONDS = 60
 
 /** Times a fetch marks the pieces it finds bad on disk missing and fetches them again. */
 export const REPAIR_ROUNDS = 3
-
-/**
- * Codes fetch fails with after it started work that bin/cli.ts's table does not list yet:
- * fetch prints them itself, so they exit 1 like the other failures of a started download.
- */
-const FETCH_FAILURES = new Set<string>([NodeErrorCodes.NO_PEER, NodeErrorCodes.VERIFY_FAILED])
-
-/** Prints a failure of FETCH_FAILURES as runCommand prints the others, and gives exit 1; rethrows the rest. */
-export function fetchFailure(ctx: CommandContext, err: unknown): number {
-  if (!isPeerstageError(err) || !FETCH_FAILURES.has(err.code)) throw err
-  if (ctx.json) ctx.printJson({ error: err.toJSON() })
-  else process.stderr.write(`peerstage fetch: ${err.message}\n`)
-  return 1
-}
 
 /** How long the diagnosis dials of a stalled fetch may take. */
 const PROBE_MS = 5000

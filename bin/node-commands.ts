@@ -9,7 +9,7 @@ import { DeploymentClient, generateSwarmKeyFile, loadSwarmKey, PeerNode, Replica
 import { trackerClient } from './tracker-commands.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { untilSignal } from './signals.ts'
-import { connectAll, FETCH_STALL_SECONDS, fetchFailure, REPAIR_ROUNDS, StallWatch, verifyWithRepair } from './fetch-steps.ts'
+import { connectAll, FETCH_STALL_SECONDS, REPAIR_ROUNDS, StallWatch, verifyWithRepair } from './fetch-steps.ts'
 
 export const swarmKey: Command = {
   name: 'swarm-key',
@@ -266,8 +266,6 @@ manifest that is invalid or untrusted, or a bad swarm key.`,
       else ctx.print(`fetched ${pkg.manifest.name}@${pkg.manifest.version} into ${out}: ${formatBytes(total)} verified (${formatBytes(downloaded)} downloaded, ${formatBytes(reusedBytes)} reused, ${formatBytes(resumedBytes)} already here${repairedPieces > 0 ? `, ${repairedPieces} bad piece${repairedPieces === 1 ? '' : 's'} fetched again` : ''}) in ${seconds.toFixed(1)} s`)
       if (seedFor > 0) await untilSignal(seedFor)
       return 0
-    } catch (err) {
-      return fetchFailure(ctx, err)
     } finally {
       await agent?.stop()
       metrics?.close()

@@ -5,11 +5,12 @@
 import { chunkerCommands } from './chunker-commands.ts'
 import { runCommand, type Command } from './cli.ts'
 import { deployCommands } from './deploy-commands.ts'
+import { nodeAdminCommands } from './node-admin-commands.ts'
 import { nodeCommands } from './node-commands.ts'
 import { packageCommands } from './package-commands.ts'
 import { trackerCommands } from './tracker-commands.ts'
 
-const commands: Command[] = [...chunkerCommands, ...nodeCommands, ...trackerCommands, ...deployCommands, ...packageCommands]
+const commands: Command[] = [...chunkerCommands, ...nodeCommands, ...trackerCommands, ...deployCommands, ...packageCommands, ...nodeAdminCommands]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))

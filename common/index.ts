@@ -6,3 +6,4 @@ export { createLogger, silentLogger, type Logger, type LoggerInit } from './logg
 export { createProgress, type Progress, type ProgressInit } from './progress.ts'
 export { formatBytes, formatDuration } from './format.ts'
 export { writeFileAtomic } from './fs.ts'
+export { diagnoseDataDir, makeDataDir, type DataDirOwner, type DataDirProblem } from './data-dir.ts'

@@ -1,16 +1,15 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
 import { readlink, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Connection, PrivateKey, Stream } from '@libp2p/interface'
 import type { Limiter } from '../bandwidth/index.ts'
 import { HashPool, verifyDirectory, type SignedManifest } from '../chunker/index.ts'
 import type { AnnounceSigner } from '../tracker/index.ts'
-import { PeerstageError, silentLogger, type Logger } from '../common/index.ts'
+import { makeDataDir, PeerstageError, silentLogger, type Logger } from '../common/index.ts'
 import { NodeErrorCodes } from './errors.ts'
 import { linkName } from './staging/index.ts'
 import { createHost, dialPeer, loadOrCreateIdentity, type Host } from './host.ts'
-import { readExactly, Store, type ChunkLocation, type StoredPackage } from './store/index.ts'
+import { dataDirError, readExactly, Store, type ChunkLocation, type StoredPackage } from './store/index.ts'
 import { createNodeMetrics, subnet24, type NodeMetrics } from './metrics.ts'
 import { PackageSwarm, type LocalChunk, type PeerInfo, type SwarmInit } from './swarm.ts'
 import { attachWire, createWire, infoHashOf, maxMessageBytes, WIRE_PROTOCOL, type Wire } from './wire/index.ts'
@@ -67,7 +66,11 @@ export class PeerNode {
   private readonly ownSubnet: string
 
   static async start(init: PeerNodeInit): Promise<PeerNode> {
-    mkdirSync(init.dataDir, { recursive: true })
+    try {
+      makeDataDir(init.dataDir)
+    } catch (err) {
+      throw dataDirError(init.dataDir, err)
+    }
     const privateKey = await loadOrCreateIdentity(join(init.dataDir, 'peer.key'))
     const store = await Store.open(join(init.dataDir, 'db'))
     const host = await createHost({ swarmKey: init.swarmKey, privateKey, ...(init.listen && { listen: init.listen }), ...(init.dialFrom && { dialFrom: init.dialFrom }) })

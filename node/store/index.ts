@@ -6,7 +6,7 @@
  */
 export { Store } from './store.ts'
 export { StoredPackage, type ChunkLocation } from './package.ts'
-export { StoreErrorCodes } from './errors.ts'
+export { dataDirError, StoreErrorCodes } from './errors.ts'
 export { Bitfield } from './bitfield.ts'
 export { readExactly } from './package-files.ts'
 export { piecesHolding } from './recheck.ts'

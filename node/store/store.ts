@@ -3,7 +3,8 @@ import { rm } from 'node:fs/promises'
 import { Level } from 'level'
 import { parseManifest, type SignedManifest } from '../../chunker/index.ts'
 import { Bitfield } from './bitfield.ts'
-import { ioError } from './errors.ts'
+import { dataDirError, ioError } from './errors.ts'
+import { makeDataDir } from '../../common/index.ts'
 import { moveFiles } from './move.ts'
 import { preallocate } from './package-files.ts'
 import { StoredPackage, type ChunkLocation, type PackageRecord } from './package.ts'
@@ -24,10 +25,15 @@ export class Store {
     this.db = db
   }
 
+  /** Throws PEERSTAGE_STORE_DATA_DIR when `dbDir` is locked by another node, damaged, read-only or not a directory. */
   static async open(dbDir: string): Promise<Store> {
-    mkdirSync(dbDir, { recursive: true })
     const db = new Level<string, string>(dbDir)
-    await db.open()
+    try {
+      makeDataDir(dbDir)
+      await db.open()
+    } catch (err) {
+      throw dataDirError(dbDir, err)
+    }
     return new Store(db)
   }
 

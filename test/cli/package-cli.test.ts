@@ -94,4 +94,21 @@ describe('peerstage package, status --packages (real tracker process)', () => {
     const help = await peerstage(['package', '--help'])
     expect([help.code, help.stdout.split('\n')[0]]).toEqual([0, 'Usage: peerstage package add MANIFEST --tracker URL --token T [--json]'])
   })
+
+  it('node release: a DP bound to its subnet moves once an admin releases it (defect 2)', async () => {
+    const w = await world()
+    const dpId = peerId()
+    const from = (ip: string) => new SigningTrackerClient({ url: w.url, token: 'dp-s3cret', localAddress: ip })
+    const announce = (ip: string) => { const c = from(ip); return c.announce({ peerId: dpId, role: 'dp', addresses: [], packages: [] }).finally(() => c.close()) }
+    expect((await announce('127.0.10.1')).site).toBe('hub')
+    await expect(announce('127.0.1.1')).rejects.toMatchObject({ code: 'PEERSTAGE_TRACKER_PEER_BOUND', message: expect.stringContaining(`peerstage node release ${dpId}`) })
+    const released = await peerstage(['node', 'release', dpId, '--tracker', w.url, '--token', 's3cret', '--json'])
+    expect(released.code, released.stderr).toBe(0)
+    expect(json(released.stdout)).toEqual({ peerId: dpId, released: true })
+    expect((await announce('127.0.1.1')).site).toBe('region')
+    const human = await peerstage(['node', 'release', peerId(), '--tracker', w.url, '--token', 's3cret'])
+    expect(human.stdout).toMatch(/ is not registered: nothing to release\n$/)
+    const wrong = await peerstage(['node', 'release', dpId, '--tracker', w.url, '--token', 'nope'])
+    expect([wrong.code, wrong.stderr]).toEqual([2, 'peerstage node: tracker: wrong token for the admin API\n'])
+  })
 })

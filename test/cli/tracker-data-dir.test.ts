@@ -125,3 +125,33 @@ function canMountReadOnly(): boolean {
     rmSync(dir, { recursive: true, force: true })
   }
 }
+
+describe('defect 8 (nodes): a --data a node cannot use is one sentence and exit 2', () => {
+  /** `peerstage dp --data DATA` with a real swarm key; the sentence, exit 2 and the --json error object. */
+  async function dpRefused(dir: string, data: string, problem: string, message: RegExp): Promise<void> {
+    const key = join(dir, 'swarm.key')
+    if (!readdirSync(dir).includes('swarm.key')) expect((await peerstage(['swarm-key', '--out', key])).code).toBe(0)
+    const human = await peerstage(['dp', '--data', data, '--swarm-key', key, '--listen', '/ip4/127.0.10.1/tcp/0'])
+    expect([human.code, human.stdout], human.stderr).toEqual([2, ''])
+    expect(human.stderr.trim().split('\n'), human.stderr).toHaveLength(1)
+    expect(human.stderr).toMatch(message)
+    const json = await peerstage(['dp', '--data', data, '--swarm-key', key, '--listen', '/ip4/127.0.10.1/tcp/0', '--json'])
+    expect(json.code, json.stderr).toBe(2)
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'PEERSTAGE_STORE_DATA_DIR', details: { problem } })
+  }
+
+  it('a file instead of a directory, and a store held by another node', async () => {
+    const dir = tempDir()
+    const file = join(dir, 'node')
+    writeFileSync(file, 'not a directory')
+    await dpRefused(dir, file, 'not-a-directory', new RegExp(`^peerstage dp: the node's data directory ${file} is a file, not a directory: give the node another --data`))
+    const data = join(dir, 'held')
+    const db = new Level(join(data, 'db'))
+    await db.open()
+    try {
+      await dpRefused(dir, data, 'in-use', /is in use by another process \(is a peerstage dp, client or fetch already running with it\?\): stop that one, or give the node another --data/)
+    } finally {
+      await db.close()
+    }
+  })
+})
