@@ -6,10 +6,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readManifest } from '../../chunker/index.ts'
 import { Store } from '../../node/index.ts'
-import { peerstage, spawnCli, startDaemon } from '../helpers/cli.ts'
+import { cliDpWithSamplePackage, peerstage, spawnCli } from '../helpers/cli.ts'
 import { canMountTmpfs, overwrite, setMtimeNs } from '../helpers/files.ts'
-import { sampleTree, writeTree } from '../helpers/packages.ts'
-import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 
 const daemons: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -18,19 +16,9 @@ afterEach(async () => {
 
 /** keys, a 12 MB package, a swarm key, and a DP seeding it on 127.0.11.1. */
 async function setup() {
-  const dir = tempDir()
-  const src = join(dir, 'src')
-  sampleTree(src)
-  writeTree(src, { 'sources/install.esd': pseudoRandomBytes(12_000_000, 99) })
-  expect((await peerstage(['keygen', '--out', join(dir, 'keys')])).code).toBe(0)
-  const manifest = join(dir, 'pkg.json')
-  expect((await peerstage(['pack', src, '--name', 'win11', '--version', '1', '--key', join(dir, 'keys/publisher.key'), '--out', manifest])).code).toBe(0)
-  expect((await peerstage(['swarm-key', '--out', join(dir, 'swarm.key')])).code).toBe(0)
-  const dp = startDaemon(['dp', '--data', join(dir, 'dp'), '--swarm-key', join(dir, 'swarm.key'), '--listen', '/ip4/127.0.11.1/tcp/0', '--publish', manifest, '--source', src, '--json'])
-  daemons.push(dp.stop)
-  const info = await dp.ready
+  const { dir, src, manifest, dpAddress } = await cliDpWithSamplePackage('127.0.11.1', (stop) => daemons.push(stop))
   const signed = readManifest(manifest)
-  const fetchArgs = (out: string): string[] => ['fetch', manifest, '--out', out, '--peer', info.addresses[0] as string, '--swarm-key', join(dir, 'swarm.key'), '--dial-from', '127.0.12.1']
+  const fetchArgs = (out: string): string[] => ['fetch', manifest, '--out', out, '--peer', dpAddress, '--swarm-key', join(dir, 'swarm.key'), '--dial-from', '127.0.12.1']
   return { dir, src, manifest, signed, paths: signed.manifest.files.map((f) => f.path), fetchArgs }
 }
 

@@ -6,9 +6,8 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Store } from '../../node/index.ts'
 import { readManifest, verifyDirectory } from '../../chunker/index.ts'
-import { peerstage, spawnCli, startDaemon } from '../helpers/cli.ts'
-import { sampleTree, writeTree } from '../helpers/packages.ts'
-import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
+import { cliDpWithSamplePackage, peerstage, spawnCli } from '../helpers/cli.ts'
+import { canMountTmpfs } from '../helpers/files.ts'
 
 const daemons: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -16,20 +15,7 @@ afterEach(async () => {
 })
 
 /** keys, a 12 MB package, a swarm key, and a DP seeding it on 127.0.10.1. */
-async function setup() {
-  const dir = tempDir()
-  const src = join(dir, 'src')
-  sampleTree(src)
-  writeTree(src, { 'sources/install.esd': pseudoRandomBytes(12_000_000, 99) })
-  expect((await peerstage(['keygen', '--out', join(dir, 'keys')])).code).toBe(0)
-  const manifest = join(dir, 'pkg.json')
-  expect((await peerstage(['pack', src, '--name', 'win11', '--version', '1', '--key', join(dir, 'keys/publisher.key'), '--out', manifest])).code).toBe(0)
-  expect((await peerstage(['swarm-key', '--out', join(dir, 'swarm.key')])).code).toBe(0)
-  const dp = startDaemon(['dp', '--data', join(dir, 'dp'), '--swarm-key', join(dir, 'swarm.key'), '--listen', '/ip4/127.0.10.1/tcp/0', '--publish', manifest, '--source', src, '--json'])
-  daemons.push(dp.stop)
-  const info = await dp.ready
-  return { dir, src, manifest, dpAddress: info.addresses[0] as string }
-}
+const setup = () => cliDpWithSamplePackage('127.0.10.1', (stop) => daemons.push(stop))
 
 function freePort(host: string): Promise<number> {
   return new Promise((resolve) => {
@@ -99,16 +85,7 @@ describe('peerstage dp and fetch (real processes)', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
   })
 
-  const canMount = (() => {
-    try {
-      const probe = tempDir('peerstage-mount-probe-')
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' })
-      execFileSync('umount', [probe], { stdio: 'ignore' })
-      return true
-    } catch {
-      return false
-    }
-  })()
+  const canMount = canMountTmpfs()
 
   it.skipIf(!canMount)('stops with a clear error on a full disk, and marks no piece that is not on disk', async () => {
     const { dir, manifest, dpAddress } = await setup()

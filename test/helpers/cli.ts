@@ -2,8 +2,9 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { writeTree } from './packages.ts'
-import { tempDir } from './tmp.ts'
+import { expect } from 'vitest'
+import { sampleTree, writeTree } from './packages.ts'
+import { pseudoRandomBytes, tempDir } from './tmp.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/peerstage.ts', import.meta.url))
 
@@ -99,4 +100,20 @@ export async function cliTrackerWithPackages(config: string, onStop: (stop: () =
   const t = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'])
   onStop(t.stop)
   return { dir, manifest, untrusted, url: (await t.ready).url as string }
+}
+
+/** Keys, a 12 MB package (the sample tree and an install.esd), a swarm key, and a DP process seeding it, listening on `ip`. */
+export async function cliDpWithSamplePackage(ip: string, onStop: (stop: () => Promise<void>) => void): Promise<{ dir: string, src: string, manifest: string, dpAddress: string }> {
+  const dir = tempDir()
+  const src = join(dir, 'src')
+  sampleTree(src)
+  writeTree(src, { 'sources/install.esd': pseudoRandomBytes(12_000_000, 99) })
+  expect((await peerstage(['keygen', '--out', join(dir, 'keys')])).code).toBe(0)
+  const manifest = join(dir, 'pkg.json')
+  expect((await peerstage(['pack', src, '--name', 'win11', '--version', '1', '--key', join(dir, 'keys/publisher.key'), '--out', manifest])).code).toBe(0)
+  expect((await peerstage(['swarm-key', '--out', join(dir, 'swarm.key')])).code).toBe(0)
+  const dp = startDaemon(['dp', '--data', join(dir, 'dp'), '--swarm-key', join(dir, 'swarm.key'), '--listen', `/ip4/${ip}/tcp/0`, '--publish', manifest, '--source', src, '--json'])
+  onStop(dp.stop)
+  const info = await dp.ready
+  return { dir, src, manifest, dpAddress: info.addresses[0] as string }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadPrivateKey, pack, totalBytes } from '../../chunker/index.ts'
 import { createTrackerConfig, LevelTrackerStore, MemoryTrackerStore, Tracker, type TrackerStore } from '../../tracker/index.ts'
+import { canMountTmpfs } from '../helpers/files.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 import { announceOf, nodeIdentity, peerId, serveTracker, SigningTrackerClient, signedPackage, signerOf, trustingConfig } from './helpers.ts'
@@ -163,7 +164,7 @@ describe('integrity and identity (issue 14)', () => {
     expect(await w.admin.listDeployments()).toEqual([])
   })
 
-  it.skipIf(!canMount())('defect 4: on a full disk, PUT /v1/throttle answers 503 and the override is not live, before or after a restart (skipped where mount is not permitted)', async () => {
+  it.skipIf(!canMountTmpfs())('defect 4: on a full disk, PUT /v1/throttle answers 503 and the override is not live, before or after a restart (skipped where mount is not permitted)', async () => {
     const dir = tempDir('peerstage-full-disk-')
     const data = join(dir, 'data')
     mkdirSync(data)
@@ -210,20 +211,4 @@ function post(path: string, body: string | undefined, headers: Record<string, st
   const lines = [`POST ${path} HTTP/1.1`, 'host: tracker', 'connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
   if (body !== undefined) lines.push('content-type: application/json', `content-length: ${Buffer.byteLength(body)}`)
   return `${lines.join('\r\n')}\r\n\r\n${body ?? ''}`
-}
-
-let mountable: boolean | undefined
-/** Whether this process may mount a tmpfs (root in a sandbox that allows it). */
-function canMount(): boolean {
-  if (mountable !== undefined) return mountable
-  const dir = join(process.env.TMPDIR ?? '/tmp', `peerstage-mount-probe-${process.pid}`)
-  try {
-    mkdirSync(dir, { recursive: true })
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' })
-    execFileSync('umount', [dir], { stdio: 'ignore' })
-    mountable = true
-  } catch {
-    mountable = false
-  }
-  return mountable
 }
