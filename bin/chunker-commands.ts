@@ -27,7 +27,6 @@ function rate(bytes: number, seconds: number): string {
 
 export const keygen: Command = {
   name: 'keygen',
-  summary: 'make an Ed25519 publisher key pair',
   help: `Usage: peerstage keygen --out DIR [--json]
 
 Writes DIR/publisher.key (private, mode 0600; keep it with the imaging team) and
@@ -46,7 +45,6 @@ Exit codes: 0 written; 2 usage, or a key already exists.`,
 
 export const packCommand: Command = {
   name: 'pack',
-  summary: 'chunk, hash and sign a file or directory into a manifest',
   help: `Usage: peerstage pack SOURCE --name NAME --version VER --key KEYFILE
                       [--program NAME=COMMAND]... [--out FILE] [--json]
 
@@ -114,7 +112,6 @@ export function trustedKeys(ctx: CommandContext): string[] | undefined {
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'check every chunk of a directory against a signed manifest',
   help: `Usage: peerstage verify MANIFEST DIR [--trust PUBFILE]... [--json]
 
 Checks the manifest's signature (and, with --trust, that its publisher is one of the given
@@ -152,7 +149,6 @@ each bad chunk); 2 usage, or a manifest that is unreadable, invalid, tampered or
 
 export const inspect: Command = {
   name: 'inspect',
-  summary: 'show what a manifest holds',
   help: `Usage: peerstage inspect MANIFEST [--chunks] [--json]
 
 Shows name, version, package id, publisher, sizes, files and programs; the signature is
@@ -201,7 +197,6 @@ Exit codes: 0 shown; 2 usage, or an unreadable or invalid manifest.`,
 
 export const diff: Command = {
   name: 'diff',
-  summary: 'how much of a new version a holder of the old one must fetch',
   help: `Usage: peerstage diff OLD_MANIFEST NEW_MANIFEST [--json]
 
 Counts the bytes of NEW whose chunks OLD already has (reused locally) and the bytes a site

@@ -18,9 +18,9 @@ export interface CommandContext {
   printJson(value: unknown): void
 }
 
+/** A command's one-line summary is its entry's in commands.ts, the registry `--help` lists. */
 export interface Command {
   name: string
-  summary: string
   /** Full help: usage line, description, options, exit codes. */
   help: string
   options: ParseArgsOptionsConfig

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { formatBytes, PeerstageError } from '../common/index.ts'
-import { MAX_JITTER_SECONDS, parseIsoTime, type Deployment, type DeploymentInput, type DeploymentStatus, type SubnetProgress } from '../tracker/index.ts'
+import { MAX_JITTER_SECONDS, parseIsoTime, type Deployment, type DeploymentInput, type DeploymentStatus, type SubnetProgress } from '../tracker/client-index.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
-import { countsText, trackerClient } from './tracker-commands.ts'
+import { countsText, trackerClient } from './tracker-cli.ts'
 
 const ACTIONS = ['create', 'list', 'show', 'cancel']
 
@@ -65,7 +65,6 @@ function statusLines(s: DeploymentStatus): string[] {
 
 export const deploy: Command = {
   name: 'deploy',
-  summary: 'create, list, show or cancel deployments of a signed package on the tracker',
   help: `Usage: peerstage deploy create --tracker URL --token T --manifest FILE --program NAME
                         --target site:NAME|subnet:CIDR|client:PEERID ... --available ISO8601
                         --mandatory ISO8601 [--expires ISO8601] [--jitter SECONDS] [--json]

@@ -1,9 +1,8 @@
 import { requireString, usageError, type Command } from './cli.ts'
-import { trackerClient } from './tracker-commands.ts'
+import { trackerClient } from './tracker-cli.ts'
 
 export const nodeAdminCommand: Command = {
   name: 'node',
-  summary: 'release a node\'s peer id on the tracker, so it may announce from another subnet',
   help: `Usage: peerstage node release PEERID --tracker URL --token T [--json]
 
 A peer id is bound to the subnet it first announced from: an announce from another subnet

@@ -6,14 +6,13 @@ import { HashPool, readManifest } from '../chunker/index.ts'
 import { trustedKeys } from './chunker-commands.ts'
 import { createLogger, createProgress, formatBytes, isPeerstageError, PeerstageError } from '../common/index.ts'
 import { DeploymentClient, generateSwarmKeyFile, loadSwarmKey, PeerNode, Replicator, serveMetrics, subnet24, TrackerAgent, type PeerInfo, type PeerNodeInit } from '../node/index.ts'
-import { trackerClient } from './tracker-commands.ts'
+import { trackerClient } from './tracker-cli.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { untilSignal } from './signals.ts'
 import { connectAll, FETCH_STALL_SECONDS, REPAIR_ROUNDS, StallWatch, verifyWithRepair } from './fetch-steps.ts'
 
 export const swarmKey: Command = {
   name: 'swarm-key',
-  summary: 'make the pre-shared key every node of a swarm needs',
   help: `Usage: peerstage swarm-key --out FILE [--json]
 
 Writes a new private-network key (libp2p pnet format, mode 0600) to FILE. Give the same
@@ -78,7 +77,6 @@ function trackerAgent(ctx: CommandContext, role: 'client' | 'dp', token: string 
 
 export const dp: Command = {
   name: 'dp',
-  summary: 'run a distribution point that seeds packages',
   help: `Usage: peerstage dp --data DIR --swarm-key FILE [--listen MULTIADDR]...
                     [--publish MANIFEST --source PATH]... [--upload-limit RATE]
                     [--trust PUBFILE]... [--dial-from IP] [--metrics-listen HOST:PORT]
@@ -179,7 +177,6 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
 
 export const fetch: Command = {
   name: 'fetch',
-  summary: 'download a package from peers, verified, resumable',
   help: `Usage: peerstage fetch MANIFEST --out DIR (--peer MULTIADDR... | --tracker URL) --swarm-key FILE
                        [--trust PUBFILE]... [--listen MULTIADDR]... [--dial-from IP]
                        [--download-limit RATE] [--seed-for SECONDS] [--data DIR]
@@ -307,7 +304,6 @@ function sizeOption(ctx: CommandContext, name: string): number | undefined {
 
 export const client: Command = {
   name: 'client',
-  summary: 'run a branch client as a service: pre-stage, verify and run deployments',
   help: `Usage: peerstage client --tracker URL --data DIR --swarm-key FILE --trust PUBFILE...
                         [--listen MULTIADDR]... [--dial-from IP] [--client-token T]
                         [--cache-max SIZE] [--metrics-listen HOST:PORT] [--json]

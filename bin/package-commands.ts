@@ -1,8 +1,8 @@
 import { formatBytes, PeerstageError } from '../common/index.ts'
-import { TrackerErrorCodes, type CataloguePackage, type TrackerClient } from '../tracker/index.ts'
+import { TrackerErrorCodes, type CataloguePackage, type TrackerClient } from '../tracker/client-index.ts'
 import { optionalString, requireString, usageError, type Command } from './cli.ts'
 import { readManifestText } from './deploy-commands.ts'
-import { table, trackerClient } from './tracker-commands.ts'
+import { table, trackerClient } from './tracker-cli.ts'
 
 const ACTIONS = ['add', 'list', 'remove']
 const PACKAGE_ID = /^[0-9a-f]{64}$/
@@ -29,7 +29,6 @@ async function packageIdOf(client: TrackerClient, arg: string): Promise<string> 
 
 export const packageCommand: Command = {
   name: 'package',
-  summary: 'add, list or remove the packages DPs replicate to the sites (the tracker\'s catalogue)',
   help: `Usage: peerstage package add MANIFEST --tracker URL --token T [--json]
        peerstage package list --tracker URL [--json]
        peerstage package remove ID|NAME@VERSION --tracker URL --token T [--json]

@@ -1,25 +1,26 @@
 #!/usr/bin/env node
 /**
- * peerstage: one CLI; each subcommand lives beside the module it drives.
+ * peerstage: one CLI; each subcommand lives beside the module it drives, and is loaded only
+ * when it runs (commands.ts), so `--help` or `status` does not pay for libp2p or fastify.
  */
-import { chunkerCommands } from './chunker-commands.ts'
-import { runCommand, type Command } from './cli.ts'
-import { deployCommands } from './deploy-commands.ts'
-import { nodeAdminCommands } from './node-admin-commands.ts'
-import { nodeCommands } from './node-commands.ts'
-import { packageCommands } from './package-commands.ts'
-import { trackerCommands } from './tracker-commands.ts'
+import { enableCompileCache } from 'node:module'
+import { runCommand } from './cli.ts'
+import { COMMANDS } from './commands.ts'
 
-const commands: Command[] = [...chunkerCommands, ...nodeCommands, ...trackerCommands, ...deployCommands, ...packageCommands, ...nodeAdminCommands]
+// Node keeps what it compiled (TypeScript stripped, V8 code) in a cache directory under the
+// system's temporary directory, so the command module loaded below and its dependencies
+// start from there on every run after the first. This file and the two above are stripped
+// before this line runs: NODE_COMPILE_CACHE=DIR in the environment caches them too.
+enableCompileCache()
 
 function mainHelp(): string {
-  const width = Math.max(...commands.map((c) => c.name.length))
+  const width = Math.max(...COMMANDS.map((c) => c.name.length))
   return `peerstage: move OS image packages across a WAN, verified chunk by chunk.
 
 Usage: peerstage COMMAND [options]    (peerstage COMMAND --help for each)
 
 Commands:
-${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Add --json to any command for one JSON document on stdout.`
 }
@@ -34,12 +35,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write('peerstage 0.1.0\n')
     return 0
   }
-  const cmd = commands.find((c) => c.name === name)
-  if (cmd === undefined) {
+  const entry = COMMANDS.find((c) => c.name === name)
+  if (entry === undefined) {
     process.stderr.write(`peerstage: unknown command '${name}'. Try 'peerstage --help'.\n`)
     return 2
   }
-  return runCommand(cmd, rest)
+  return runCommand(await entry.load(), rest)
 }
 
 // A reader that stops early (`peerstage deploy create … | head -1`) is no failure of the
