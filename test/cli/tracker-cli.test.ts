@@ -5,6 +5,7 @@ import { peerstage, spawnCli, startDaemon } from '../helpers/cli.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 import { ISSUE_YAML } from '../tracker/helpers.ts'
+import { readManifest } from '../../chunker/index.ts'
 
 const daemons: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -94,14 +95,16 @@ describe('peerstage client (real processes)', () => {
 
     const node = ['--swarm-key', join(dir, 'swarm.key'), '--data', join(dir, 'client'), '--listen', '/ip4/127.0.1.5/tcp/0', '--dial-from', '127.0.1.5', '--tracker', url]
     const out = join(dir, 'out')
+    const staged = join(dir, 'client', 'staging', readManifest(manifest).packageId)
     const killed = spawnCli(['fetch', manifest, '--out', out, '--download-limit', '2MB/s', ...node])
     const exited = new Promise((r) => killed.once('exit', r))
-    // Kill once the download has begun (the file is created at full size when it starts).
-    for (let i = 0; i < 200 && !existsSync(join(out, 'install.wim')); i++) await new Promise((r) => setTimeout(r, 50))
+    // Kill once the download has begun (the staged file is created at full size when it starts).
+    for (let i = 0; i < 200 && !existsSync(join(staged, 'install.wim')); i++) await new Promise((r) => setTimeout(r, 50))
     await new Promise((r) => setTimeout(r, 500))
     killed.kill('SIGKILL')
     await exited
-    expect((await peerstage(['verify', manifest, out])).code).toBe(1) // there, but not whole yet
+    expect((await peerstage(['verify', manifest, staged])).code).toBe(1) // staged, but not whole yet
+    expect(existsSync(join(out, 'install.wim'))).toBe(false) // nothing under its final name before it is whole
 
     const noTrust = await peerstage(['client', ...node])
     expect([noTrust.code, noTrust.stderr.split('\n')[0]]).toEqual([2, 'peerstage client: --trust PUBFILE is required: the client runs only packages of publishers it trusts'])
@@ -112,9 +115,15 @@ describe('peerstage client (real processes)', () => {
     let verified = 1
     for (let i = 0; i < 60 && verified !== 0; i++) {
       await new Promise((r) => setTimeout(r, 500))
-      verified = (await peerstage(['verify', manifest, out])).code
+      verified = (await peerstage(['verify', manifest, staged])).code
     }
     expect(verified).toBe(0)
+    // The fetch run again delivers it into --out from the store, downloading nothing.
+    await client.stop()
+    const again = await peerstage(['fetch', manifest, '--out', out, ...node, '--json'])
+    expect(again.code, again.stderr).toBe(0)
+    expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, downloadedBytes: 0 })
+    expect((await peerstage(['verify', manifest, out])).code).toBe(0)
   })
 
   it('keeps trying a tracker that is not up yet, and stops cleanly on SIGTERM meanwhile', async () => {

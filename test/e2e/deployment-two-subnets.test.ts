@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { readManifest } from '../../chunker/index.ts'
 import { afterEach, describe, expect, it } from 'vitest'
 import { cliPack, peerstage, startDaemon } from '../helpers/cli.ts'
 import { writeTree } from '../helpers/packages.ts'
@@ -77,7 +78,7 @@ ${SITES.map((s) => `  - name: ${s.name}\n    subnets: [127.0.${s.subnet}.0/24]\n
     const runs = readFileSync(marker, 'utf8').trim().split('\n')
     expect(runs).toHaveLength(clients.length)
     for (const c of clients) {
-      const dirOf = join(c.data, 'packages', 'win11@24H2')
+      const dirOf = join(c.data, 'packages', readManifest(manifest).packageId)
       const mine = runs.filter((line) => line.endsWith(` ${dirOf}`))
       expect(mine, c.ip).toHaveLength(1)
       const [deployment, hash, seconds] = mine[0]!.split(' ')
