@@ -5,7 +5,7 @@ export const NodeErrorCodes = {
   SWARM_KEY_INVALID: 'PEERSTAGE_NODE_SWARM_KEY_INVALID',
   /** swarm-key would overwrite an existing key file. */
   SWARM_KEY_EXISTS: 'PEERSTAGE_NODE_SWARM_KEY_EXISTS',
-  /** A connection failed in its private-network handshake: the two sides hold different swarm keys. */
+  /** A connection failed the noise handshake that proves swarm membership: the two sides hold different swarm keys. */
   SWARM_KEY_MISMATCH: 'PEERSTAGE_NODE_SWARM_KEY_MISMATCH',
   /** A peer could not be reached at all (refused, unroutable, timed out). */
   DIAL_FAILED: 'PEERSTAGE_NODE_DIAL_FAILED',

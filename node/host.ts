@@ -4,14 +4,14 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { identify } from '@libp2p/identify'
 import type { Connection, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { existsSync, readFileSync } from 'node:fs'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import './xsalsa20-fix.ts'
 import { writeFileAtomic } from '../common/index.ts'
 import { NodeErrorCodes, nodeError } from './errors.ts'
+import { noiseCrypto } from './noise-crypto.ts'
+import { swarmPrologue } from './swarm-key.ts'
 
 export interface HostInit {
   /** Multiaddrs to listen on. @default ['/ip4/127.0.0.1/tcp/0'] */
@@ -25,13 +25,18 @@ export interface HostInit {
   dialFrom?: string
   /** The node's identity; keep it to keep the peer id across restarts. @default a new one */
   privateKey?: PrivateKey
-  /** Milliseconds to finish the private-network nonce exchange. @default 5000 */
-  handshakeTimeoutMs?: number
 }
 
 export type Host = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>> }>
 
-/** TCP + pnet + noise + yamux + identify + ping: the libp2p node every peerstage process runs. */
+/**
+ * TCP + noise + yamux + identify + ping: the libp2p node every peerstage process runs.
+ *
+ * Swarm membership is proved inside noise: both sides mix swarmPrologue(swarm key) into the
+ * handshake as its prologue, so with another key (or none) the first authenticated handshake
+ * message fails its tag and no connection opens. It replaced @libp2p/pnet, whose XSalsa20
+ * (WASM) under noise's own cipher cost about half of a transfer's CPU (README, "The node").
+ */
 export async function createHost(init: HostInit): Promise<Host> {
   const listen = init.listen ?? ['/ip4/127.0.0.1/tcp/0']
   for (const a of listen) parseMultiaddr(a, 'listen address')
@@ -39,8 +44,7 @@ export async function createHost(init: HostInit): Promise<Host> {
     ...(init.privateKey !== undefined && { privateKey: init.privateKey }),
     addresses: { listen },
     transports: [tcp(init.dialFrom === undefined ? {} : { dialOpts: { localAddress: init.dialFrom } } as Parameters<typeof tcp>[0])],
-    connectionProtector: preSharedKey({ psk: init.swarmKey, timeout: init.handshakeTimeoutMs ?? 5000 }),
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ prologueBytes: swarmPrologue(init.swarmKey), crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     services: { identify: identify(), ping: ping() },
   }) as Promise<Host>
@@ -64,7 +68,7 @@ export async function loadOrCreateIdentity(path: string): Promise<PrivateKey> {
 
 /**
  * Dials a peer, turning libp2p's failures into one sentence an operator can act on: above
- * all, a peer with another swarm key fails in the private-network handshake.
+ * all, a peer with another swarm key fails the noise handshake (stage 1's tag, over the prologue).
  */
 export async function dialPeer(host: Host, address: string, options: { signal?: AbortSignal } = {}): Promise<Connection> {
   const ma = parseMultiaddr(address, 'peer address')
@@ -72,8 +76,8 @@ export async function dialPeer(host: Host, address: string, options: { signal?: 
     return await host.dial(ma, options)
   } catch (err) {
     const text = errorText(err)
-    if (/pnet|psk|nonce|decrypt|invalid mac|handshake|unexpected end|encrypt|protocol selection|stream ended/i.test(text)) {
-      throw nodeError(NodeErrorCodes.SWARM_KEY_MISMATCH, `could not join ${address}: the connection failed in the private-network handshake, so the two sides hold different swarm keys (or it is not a peerstage node)`, { cause: err })
+    if (/decrypt|invalid mac|handshake|unexpected end|encrypt|protocol selection|stream ended/i.test(text)) {
+      throw nodeError(NodeErrorCodes.SWARM_KEY_MISMATCH, `could not join ${address}: the connection failed in the handshake that proves swarm membership, so the two sides hold different swarm keys (or it is not a peerstage node)`, { cause: err })
     }
     throw nodeError(NodeErrorCodes.DIAL_FAILED, `could not reach ${address}: ${text}`, { cause: err })
   }

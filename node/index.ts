@@ -1,5 +1,5 @@
 /**
- * node: the data plane. The libp2p host (TCP, private-network swarm key, noise, yamux,
+ * node: the data plane. The libp2p host (TCP, noise bound to the swarm key, yamux,
  * identify, ping); the BitTorrent wire on a libp2p stream (frame guard, coalesced sends,
  * backpressure); the store (files in place, level metadata, chunk index); the picker and
  * the per-package swarm (verify on arrival, strikes and bans); PeerNode tying them up;

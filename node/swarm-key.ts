@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { NodeErrorCodes, nodeError } from './errors.ts'
 
@@ -10,7 +10,8 @@ import { NodeErrorCodes, nodeError } from './errors.ts'
  * /base16/
  * <64 hex digits>
  * ```
- * A node without it cannot complete a connection with any peerstage node.
+ * A node without it cannot complete a connection with any peerstage node: the host mixes
+ * swarmPrologue(key) into every noise handshake (node/host.ts).
  */
 const HEADER = '/key/swarm/psk/1.0.0/\n/base16/\n'
 
@@ -19,7 +20,7 @@ export function generateSwarmKeyFile(path: string): void {
   writeFileSync(path, `${HEADER}${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' })
 }
 
-/** Reads and checks a swarm key file; returns the bytes libp2p-pnet takes. */
+/** Reads and checks a swarm key file; returns its canonical text as bytes (swarmPrologue takes them). */
 export function loadSwarmKey(path: string): Uint8Array {
   let text: string
   try {
@@ -32,4 +33,14 @@ export function loadSwarmKey(path: string): Uint8Array {
     throw nodeError(NodeErrorCodes.SWARM_KEY_INVALID, `${path} is not a swarm key (expected /key/swarm/psk/1.0.0/, /base16/ and 64 hex digits; make one with \`peerstage swarm-key\`)`, { details: { path } })
   }
   return new TextEncoder().encode(`${HEADER}${lines[2]!.toLowerCase()}`)
+}
+
+/**
+ * The noise prologue every member of the swarm shares: HMAC-SHA256(swarm key, 'peerstage-swarm/1').
+ * Both sides of a noise handshake mix it into the transcript hash, so a peer with another key
+ * (or none) fails the handshake's first authenticated message.
+ */
+export function swarmPrologue(swarmKey: Uint8Array): Uint8Array {
+  const hex = new TextDecoder().decode(swarmKey).slice(HEADER.length)
+  return createHmac('sha256', Buffer.from(hex, 'hex')).update('peerstage-swarm/1').digest()
 }

@@ -1,11 +1,18 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Stream } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { createHmac } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createHost, dialPeer, loadOrCreateIdentity, type Host } from '../../node/host.ts'
-import { generateSwarmKeyFile, loadSwarmKey } from '../../node/swarm-key.ts'
+import { generateSwarmKeyFile, loadSwarmKey, swarmPrologue } from '../../node/swarm-key.ts'
 import { attachWire, createWire, maxMessageBytes, WIRE_PROTOCOL, type Wire } from '../../node/wire/index.ts'
-import { tempDir } from '../helpers/tmp.ts'
+import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 
 const hosts: Host[] = []
 afterEach(async () => {
@@ -35,6 +42,16 @@ describe('swarm key', () => {
     expect(() => loadSwarmKey(join(dir, 'bad.key'))).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_SWARM_KEY_INVALID', message: expect.stringMatching(/is not a swarm key/) }))
     expect(() => loadSwarmKey(join(dir, 'none.key'))).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_SWARM_KEY_INVALID' }))
   })
+
+  it('gives one noise prologue per key: HMAC-SHA256(key bytes, peerstage-swarm/1)', () => {
+    const dir = tempDir()
+    const key = swarmKey(dir, 'one.key')
+    const hex = new TextDecoder().decode(key).split('\n')[2]!
+    const prologue = swarmPrologue(key)
+    expect(Buffer.from(prologue).equals(createHmac('sha256', Buffer.from(hex, 'hex')).update('peerstage-swarm/1').digest())).toBe(true)
+    expect(Buffer.from(swarmPrologue(loadSwarmKey(join(dir, 'one.key')))).equals(Buffer.from(prologue))).toBe(true)
+    expect(Buffer.from(swarmPrologue(swarmKey(dir, 'two.key'))).equals(Buffer.from(prologue))).toBe(false)
+  })
 })
 
 describe('libp2p host on loopback', () => {
@@ -55,14 +72,28 @@ describe('libp2p host on loopback', () => {
     expect(k2.equals(k1)).toBe(true)
   })
 
-  it('fails clearly against a node with another swarm key', async () => {
+  it('fails clearly against a node with another swarm key, whichever side dials', async () => {
     const dir = tempDir()
     const a = await host(swarmKey(dir, 'one.key'), '127.0.1.1')
     const c = await host(swarmKey(dir, 'two.key'), '127.0.3.1')
-    await expect(dialPeer(c, a.getMultiaddrs()[0]!.toString())).rejects.toMatchObject({
-      code: 'PEERSTAGE_NODE_SWARM_KEY_MISMATCH',
-      message: expect.stringMatching(/different swarm keys/),
-    })
+    for (const [from, to] of [[c, a], [a, c]] as const) {
+      const err = await dialPeer(from, to.getMultiaddrs()[0]!.toString()).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'PEERSTAGE_NODE_SWARM_KEY_MISMATCH', message: expect.stringMatching(/different swarm keys/) })
+      expect((err as Error).message).not.toContain('\n')
+    }
+    expect(a.getConnections()).toHaveLength(0)
+    expect(c.getConnections()).toHaveLength(0)
+  })
+
+  it('fails clearly against a libp2p node with no swarm key at all (TCP + noise + yamux), whichever side dials', async () => {
+    const a = await host(swarmKey(tempDir(), 'one.key'), '127.0.1.1')
+    const plain = await createLibp2p({ addresses: { listen: ['/ip4/127.0.3.2/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    hosts.push(plain as unknown as Host)
+    for (const [from, to] of [[plain as unknown as Host, a], [a, plain as unknown as Host]] as const) {
+      const err = await dialPeer(from, to.getMultiaddrs()[0]!.toString()).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'PEERSTAGE_NODE_SWARM_KEY_MISMATCH', message: expect.stringMatching(/different swarm keys/) })
+      expect((err as Error).message).not.toContain('\n')
+    }
     expect(a.getConnections()).toHaveLength(0)
   })
 })
@@ -92,6 +123,46 @@ describe('wire over a libp2p stream', () => {
     const blocks = await Promise.all(Array.from({ length: 8 }, (_, i) => new Promise<Uint8Array>((resolve, reject) =>
       client.request(i, 0, 131072, (err, block) => (err ? reject(err) : resolve(block!))))))
     expect(Buffer.from(Buffer.concat(blocks)).equals(Buffer.from(data))).toBe(true)
+  })
+
+  it('puts no byte of a piece on the wire in the clear (captured through a TCP relay)', async () => {
+    const { a, b, inbound } = await connectedPair()
+    const captured: Buffer[] = []
+    const relay = createServer((inSocket) => {
+      const port = a.getMultiaddrs()[0]!.toString().split('/')[4]
+      const out = connect(Number(port), '127.0.1.1')
+      inSocket.on('data', (d: Buffer) => { captured.push(d); out.write(d) })
+      out.on('data', (d: Buffer) => { captured.push(d); inSocket.write(d) })
+      inSocket.on('close', () => out.destroy())
+      out.on('close', () => inSocket.destroy())
+    })
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.1.9', resolve))
+    try {
+      const port = (relay.address() as AddressInfo).port
+      const outStream = await b.dialProtocol(multiaddr(`/ip4/127.0.1.9/tcp/${port}/p2p/${a.peerId.toString()}`), WIRE_PROTOCOL)
+      const server: Wire = createWire()
+      const client: Wire = createWire()
+      attachWire(await inbound, server, { maxMessageBytes: maxMessageBytes(100) })
+      attachWire(outStream, client, { maxMessageBytes: maxMessageBytes(100) })
+      const data = pseudoRandomBytes(4 * 131072, 7)
+      server.on('handshake', () => { server.handshake('ab'.repeat(20), '01'.repeat(20)); server.unchoke() })
+      server.on('request', (index, offset, length, respond) => respond(null, data.subarray(index * 131072 + offset, index * 131072 + offset + length)))
+      const unchoked = new Promise((resolve) => client.once('unchoke', resolve))
+      client.handshake('ab'.repeat(20), '02'.repeat(20))
+      await unchoked
+      const blocks = await Promise.all(Array.from({ length: 4 }, (_, i) => new Promise<Uint8Array>((resolve, reject) =>
+        client.request(i, 0, 131072, (err, block) => (err ? reject(err) : resolve(block!))))))
+      expect(Buffer.concat(blocks).equals(Buffer.from(data))).toBe(true)
+      const wire = Buffer.concat(captured)
+      expect(wire.byteLength).toBeGreaterThan(data.byteLength) // the pieces did cross the relay
+      const run = Buffer.from(data.subarray(2 * 131072 + 1000, 2 * 131072 + 1064)) // 64 bytes from the middle
+      expect(wire.indexOf(run)).toBe(-1)
+      expect(Buffer.concat([wire, run]).indexOf(run)).toBe(wire.byteLength) // the search itself works
+      expect(wire.indexOf(WIRE_PROTOCOL)).toBe(-1) // protocols are chosen inside the encrypted session
+      expect(wire.indexOf(Buffer.from('BitTorrent protocol'))).toBe(-1)
+    } finally {
+      relay.close()
+    }
   })
 
   it('cuts off a peer that claims a 1 GiB message instead of buffering it', async () => {

@@ -1,4 +1,0 @@
-declare module 'xsalsa20' {
-  const XSalsa20: unknown
-  export default XSalsa20
-}
