@@ -25,6 +25,7 @@ export { REPLICA_STATES, type ReplicaState, type ReplicaReport, type ReplicaOffe
 export { createTrackerServer, type TrackerServerInit } from './server.ts'
 export { createTrackerMetrics, type TrackerMetrics } from './metrics.ts'
 export { TrackerClient, type TrackerClientInit, type Scope } from './client.ts'
-export { announcePayload, AnnounceVerifier, MAX_SIGNATURE_SKEW_MS, SIGNATURE_HEADER, type AnnounceSigner } from './node-auth.ts'
+export { announcePayload, MAX_SIGNATURE_SKEW_MS, SIGNATURE_HEADER, type AnnounceSigner } from './node-auth.ts'
+export { AnnounceVerifier } from './announce-verifier.ts'
 export { TrackerErrorCodes, type TrackerErrorCode } from './errors.ts'
 export { MemoryTrackerStore, LevelTrackerStore, type TrackerStore, type StoreOp, type StoreKind } from './store/index.ts'

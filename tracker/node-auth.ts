@@ -1,12 +1,9 @@
-import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { TrackerErrorCodes, trackerError } from './errors.ts'
-
 /**
  * Nodes prove who they are: every announce is signed with the node's libp2p private key
  * (its peer id is its public key), over a timestamp and the exact body bytes. The
  * timestamp must be near the tracker's clock and rise with every announce of that peer,
- * so a captured announce cannot be replayed.
+ * so a captured announce cannot be replayed. This file is the format both sides agree on;
+ * the tracker's check is announce-verifier.ts, apart so that signing loads no key parsing.
  *
  * Header: `x-peerstage-signature: AT.SIG` — AT the signer's wall clock in ms (strictly
  * increasing per peer), SIG the base64url signature of `peerstage-announce/1\nAT\nBODY`.
@@ -31,52 +28,4 @@ export function announcePayload(at: number, body: string): Buffer {
 export async function signatureHeader(signer: AnnounceSigner, body: string, at: number): Promise<string> {
   const signature = await signer.sign(announcePayload(at, body))
   return `${at}.${Buffer.from(signature).toString('base64url')}`
-}
-
-/**
- * Checks announce signatures and remembers, per peer, its public key (parsed once) and
- * its last signed time — only as long as a replay of that time could still pass the skew
- * check, so memory stays bounded by the peers that announced within MAX_SIGNATURE_SKEW_MS.
- */
-export class AnnounceVerifier {
-  private readonly peers = new Map<string, { key: KeyObject, lastAt: number }>()
-  private lastPrune = 0
-
-  /** Resolves when `header` is `peerId`'s fresh signature of `body`; throws BAD_SIGNATURE or STALE_SIGNATURE. */
-  verify(peerId: string, body: string, header: string | string[] | undefined, nowMs: number): void {
-    const m = typeof header === 'string' ? /^(\d{1,16})\.([A-Za-z0-9_-]{1,200})$/.exec(header) : null
-    if (m === null) throw trackerError(TrackerErrorCodes.BAD_SIGNATURE, `an announce must be signed by the node's key ('${SIGNATURE_HEADER}: TIME.SIGNATURE'); this one ${header === undefined ? 'is not' : 'has a malformed signature'}`)
-    const at = Number(m[1])
-    const known = this.peers.get(peerId)
-    const key = known?.key ?? publicKeyOf(peerId)
-    if (!cryptoVerify(null, announcePayload(at, body), key, Buffer.from(m[2]!, 'base64url'))) {
-      throw trackerError(TrackerErrorCodes.BAD_SIGNATURE, `the announce's signature does not verify with ${peerId}'s key`)
-    }
-    if (Math.abs(at - nowMs) > MAX_SIGNATURE_SKEW_MS) {
-      throw trackerError(TrackerErrorCodes.STALE_SIGNATURE, `the announce was signed at ${new Date(at).toISOString()}, more than ${MAX_SIGNATURE_SKEW_MS / 1000} s from the tracker's clock (${new Date(nowMs).toISOString()}): check both clocks`)
-    }
-    if (known !== undefined && at <= known.lastAt) {
-      throw trackerError(TrackerErrorCodes.STALE_SIGNATURE, `the announce's time ${at} is not after ${peerId}'s last (${known.lastAt}): a replay`)
-    }
-    this.peers.set(peerId, { key, lastAt: at })
-    this.prune(nowMs)
-  }
-
-  private prune(nowMs: number): void {
-    if (nowMs - this.lastPrune < MAX_SIGNATURE_SKEW_MS) return
-    this.lastPrune = nowMs
-    for (const [peer, { lastAt }] of this.peers) if (lastAt < nowMs - MAX_SIGNATURE_SKEW_MS) this.peers.delete(peer)
-  }
-}
-
-/** The Ed25519 public key a peer id carries, as a node:crypto key (parsing it costs as much as a verify: done once per peer). */
-function publicKeyOf(peerId: string): KeyObject {
-  let key
-  try {
-    key = peerIdFromString(peerId).publicKey
-  } catch {
-    key = undefined
-  }
-  if (key?.type !== 'Ed25519') throw trackerError(TrackerErrorCodes.BAD_SIGNATURE, `peer id ${peerId} is not an Ed25519 public key (a libp2p peer id of a node's key): it cannot sign`)
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key.raw).toString('base64url') }, format: 'jwk' })
 }

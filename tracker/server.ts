@@ -6,7 +6,8 @@ import type { OverrideSpec, ScopeKey } from './budgets.ts'
 import { TrackerErrorCodes, trackerError } from './errors.ts'
 import type { DeploymentInput } from './deployment-input.ts'
 import { addPackageBody, announceAnswer, announceBody, budgetsAnswer, budgetsQuery, createDeploymentBody, DEPLOYMENT_BODY_LIMIT, deploymentParams, manifestParams, nodeParams, packageParams, scopeQuery, throttleBody } from './schemas.ts'
-import { AnnounceVerifier, SIGNATURE_HEADER } from './node-auth.ts'
+import { AnnounceVerifier } from './announce-verifier.ts'
+import { SIGNATURE_HEADER } from './node-auth.ts'
 import type { AnnounceRequest, Tracker } from './tracker.ts'
 
 const STATUS_OF: Record<string, number> = {
@@ -84,7 +85,7 @@ export interface TrackerServerInit {
  * - `DELETE /v1/nodes/:peerId` (admin token): forget a node now, releasing its subnet binding and leases
  * - `GET /metrics`, `GET /v1/health`
  * Tokens are checked before a body is read; announces must be signed by the node's key
- * (node-auth.ts). Errors are `{ error: { code, message } }` with 400, 401, 404, 409, 413,
+ * (node-auth.ts, announce-verifier.ts). Errors are `{ error: { code, message } }` with 400, 401, 404, 409, 413,
  * 500, or 503 when the store refused a change (which then did not happen).
  */
 export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = {}): FastifyInstance {

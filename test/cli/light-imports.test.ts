@@ -36,7 +36,7 @@ function resolvedBy(args: string[]): Promise<{ code: number, urls: string[] }> {
 }
 
 /** The packages a command that only talks HTTP to a tracker has no use for. */
-const HEAVY = ['libp2p', '@libp2p/tcp', '@chainsafe/libp2p-noise', 'fastify', 'level', 'classic-level']
+const HEAVY = ['libp2p', '@libp2p/tcp', '@libp2p/peer-id', '@libp2p/crypto', '@chainsafe/libp2p-noise', 'fastify', 'level', 'classic-level']
 
 function heavyIn(urls: string[]): string[] {
   return HEAVY.filter((pkg) => urls.some((u) => u.includes(`/node_modules/${pkg}/`)))
