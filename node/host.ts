@@ -10,7 +10,6 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { writeFileAtomic } from '../common/index.ts'
 import { NodeErrorCodes, nodeError } from './errors.ts'
-import { noiseCrypto } from './noise-crypto.ts'
 import { swarmPrologue } from './swarm-key.ts'
 
 export interface HostInit {
@@ -44,7 +43,7 @@ export async function createHost(init: HostInit): Promise<Host> {
     ...(init.privateKey !== undefined && { privateKey: init.privateKey }),
     addresses: { listen },
     transports: [tcp(init.dialFrom === undefined ? {} : { dialOpts: { localAddress: init.dialFrom } } as Parameters<typeof tcp>[0])],
-    connectionEncrypters: [noise({ prologueBytes: swarmPrologue(init.swarmKey), crypto: noiseCrypto })],
+    connectionEncrypters: [noise({ prologueBytes: swarmPrologue(init.swarmKey) })],
     streamMuxers: [yamux()],
     services: { identify: identify(), ping: ping() },
   }) as Promise<Host>
