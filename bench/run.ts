@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<BenchOutcome> }
   replication: () => import('./replication.ts'),
   throttle: () => import('./throttle.ts'),
   tracker: () => import('./tracker.ts'),
+  transport: () => import('./transport.ts'),
   wire: () => import('./wire.ts'),
 }
 
