@@ -1,5 +1,5 @@
 /**
- * How fast does one DP feed one client over the real stack (libp2p + pnet + noise + yamux +
+ * How fast does one DP feed one client over the real stack (libp2p + noise bound to the swarm key + yamux +
  * the BitTorrent wire), against raw TCP moving the same file between two processes in the
  * same run? And when eight clients also serve each other, how much does the DP upload?
  */
