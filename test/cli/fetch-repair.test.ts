@@ -1,12 +1,10 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { createServer, request } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readManifest } from '../../chunker/index.ts'
 import { Store } from '../../node/index.ts'
-import { cliDpWithSamplePackage, peerstage, spawnCli } from '../helpers/cli.ts'
+import { cliDpWithSamplePackage, freePort, peerstage, piecesVerified, sameTree, spawnCli } from '../helpers/cli.ts'
 import { canMountTmpfs, overwrite, setMtimeNs } from '../helpers/files.ts'
 
 const daemons: Array<() => Promise<void>> = []
@@ -22,27 +20,6 @@ async function setup() {
   return { dir, src, manifest, signed, paths: signed.manifest.files.map((f) => f.path), fetchArgs }
 }
 
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, host, () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-/** The node's verified-pieces counter from its metrics endpoint (0 until it serves). */
-function piecesVerified(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    request(url, (res) => {
-      let t = ''
-      res.on('data', (d: Buffer) => { t += d.toString() })
-      res.on('end', () => resolve(Number(/peerstage_node_pieces_verified_total (\d+)/.exec(t)?.[1] ?? 0)))
-    }).on('error', () => resolve(0)).end()
-  })
-}
-
-const sameTree = (a: string, b: string, paths: string[]): boolean => paths.every((p) => readFileSync(join(a, p)).equals(readFileSync(join(b, p))))
 
 describe('fetch stages, repairs and moves (issue 14, defect 5; real processes)', () => {
   it('defect 5: a killed fetch keeps its partial files under DATA/staging; the rerun re-hashes a piece changed meanwhile, fetches it again and moves whole files into --out', async () => {

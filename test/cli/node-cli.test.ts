@@ -1,12 +1,10 @@
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createServer, request } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Store } from '../../node/index.ts'
 import { readManifest, verifyDirectory } from '../../chunker/index.ts'
-import { cliDpWithSamplePackage, peerstage, spawnCli } from '../helpers/cli.ts'
+import { cliDpWithSamplePackage, freePort, peerstage, piecesVerified, sameTree, spawnCli } from '../helpers/cli.ts'
 import { canMountTmpfs } from '../helpers/files.ts'
 
 const daemons: Array<() => Promise<void>> = []
@@ -17,27 +15,6 @@ afterEach(async () => {
 /** keys, a 12 MB package, a swarm key, and a DP seeding it on 127.0.10.1. */
 const setup = () => cliDpWithSamplePackage('127.0.10.1', (stop) => daemons.push(stop))
 
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, host, () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-/** The node's verified-pieces counter from its metrics endpoint (0 until it serves). */
-function piecesVerified(port: number): Promise<number> {
-  return new Promise((resolve) => {
-    request(`http://127.0.1.2:${port}/metrics`, (res) => {
-      let t = ''
-      res.on('data', (d: Buffer) => { t += d.toString() })
-      res.on('end', () => resolve(Number(/peerstage_node_pieces_verified_total (\d+)/.exec(t)?.[1] ?? 0)))
-    }).on('error', () => resolve(0)).end()
-  })
-}
-
-const sameTree = (a: string, b: string, paths: string[]): boolean => paths.every((p) => readFileSync(join(a, p)).equals(readFileSync(join(b, p))))
 
 describe('peerstage dp and fetch (real processes)', () => {
   it('fetch downloads, verifies and prints the --json summary; a second run has nothing to do', async () => {
@@ -63,7 +40,7 @@ describe('peerstage dp and fetch (real processes)', () => {
     const slow = spawnCli([...base, '--download-limit', '3MB/s', '--metrics-listen', `127.0.1.2:${port}`])
     const exited = new Promise((r) => slow.once('exit', r))
     // Kill once a few pieces are in and a flush (≤ 250 ms) has passed, however slow the machine.
-    for (let i = 0; i < 300 && await piecesVerified(port) < 3; i++) await new Promise((r) => setTimeout(r, 100))
+    for (let i = 0; i < 300 && await piecesVerified(`http://127.0.1.2:${port}/metrics`) < 3; i++) await new Promise((r) => setTimeout(r, 100))
     await new Promise((r) => setTimeout(r, 600))
     slow.kill('SIGKILL')
     await exited

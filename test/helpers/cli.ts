@@ -1,5 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
@@ -117,3 +119,27 @@ export async function cliDpWithSamplePackage(ip: string, onStop: (stop: () => Pr
   const info = await dp.ready
   return { dir, src, manifest, dpAddress: info.addresses[0] as string }
 }
+
+/** A TCP port free on `host` now (for a --metrics-listen the test reads). */
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, host, () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** A node's verified-pieces counter from its metrics endpoint (0 until it serves). */
+export function piecesVerified(metricsUrl: string): Promise<number> {
+  return new Promise((resolve) => {
+    request(metricsUrl, (res) => {
+      let t = ''
+      res.on('data', (d: Buffer) => { t += d.toString() })
+      res.on('end', () => resolve(Number(/peerstage_node_pieces_verified_total (\d+)/.exec(t)?.[1] ?? 0)))
+    }).on('error', () => resolve(0)).end()
+  })
+}
+
+/** Whether every path is byte-identical under both roots. */
+export const sameTree = (a: string, b: string, paths: string[]): boolean => paths.every((p) => readFileSync(join(a, p)).equals(readFileSync(join(b, p))))
