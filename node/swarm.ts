@@ -75,8 +75,8 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   private readonly picker: PiecePicker
   /** Per piece: LAN peers that have it (what a WAN peer is not asked for). */
   private readonly lanAvailability: Uint32Array
-  /** piece → block buffers and who sent each (by offset). */
-  private readonly assembling = new Map<number, { data: Uint8Array, senders: Map<number, Sender> }>()
+  /** piece → its blocks as they arrived (kept, not copied into one buffer) and who sent each (by offset). */
+  private readonly assembling = new Map<number, { blocks: Block[], senders: Map<number, Sender> }>()
   /** piece → its chunks held locally (only the rest is fetched). Locations, never bytes. */
   private readonly local = new Map<number, LocalChunk[]>()
   private readonly init: Required<Pick<SwarmInit, 'maxInflightBlocks' | 'maxStrikes' | 'requestTimeoutMs'>> & SwarmInit
@@ -236,29 +236,33 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     for (const other of duplicatesAt) this.peers.get(other)?.wire.cancel(piece, offset, block.length)
     let a = this.assembling.get(piece)
     if (a === undefined) {
-      a = { data: new Uint8Array(this.pkg.pieceLength(piece)), senders: new Map() }
+      a = { blocks: [], senders: new Map() }
       this.assembling.set(piece, a)
     }
-    a.data.set(block, offset)
+    a.blocks.push({ offset, bytes: block })
     a.senders.set(offset, { id: peer.id, length: block.length })
     if (pieceDone) {
       const done = a
       this.assembling.delete(piece)
       // Writes go one at a time: each flushes to disk before its have bit is saved.
-      this.writing = this.writing.then(() => this.completePiece(piece, done.data, done.senders))
+      this.writing = this.writing.then(() => this.completePiece(piece, done.blocks, done.senders))
     }
   }
 
-  private async completePiece(piece: number, data: Uint8Array, senders: Map<number, Sender>): Promise<void> {
+  private async completePiece(piece: number, blocks: Block[], senders: Map<number, Sender>): Promise<void> {
     if (this.stopped) return
     const local = this.local.get(piece) ?? []
     for (const c of local) {
+      let bytes: Uint8Array
       try {
-        data.set(readExactly(c.location.path, c.location.offset, c.location.length), c.offset)
+        bytes = readExactly(c.location.path, c.location.offset, c.location.length)
       } catch {
-        // Moved or shortened since indexed: left zero, so it fails verification below.
+        // Moved or shortened since indexed: zeros, so it fails verification below.
+        bytes = new Uint8Array(c.location.length)
       }
+      blocks.push({ offset: c.offset, bytes })
     }
+    const data = tile(blocks, this.pkg.pieceLength(piece))
     const bad = this.pkg.badChunks(piece, data)
     if (bad.length > 0) {
       this.picker.finish(piece)
@@ -355,4 +359,26 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
 interface Sender {
   id: string
   length: number
+}
+
+/** A run of a piece's bytes: a block as it arrived, or a chunk read locally. */
+interface Block {
+  offset: number
+  bytes: Uint8Array
+}
+
+/**
+ * The piece as its blocks in order, when they tile it exactly (always, as the picker hands
+ * out ranges); otherwise one buffer with the blocks copied in and any gap left zero, which
+ * fails verification.
+ */
+function tile(blocks: Block[], length: number): Uint8Array | Uint8Array[] {
+  blocks.sort((a, b) => a.offset - b.offset)
+  let at = 0
+  let i = 0
+  for (; i < blocks.length && blocks[i]!.offset === at; i++) at += blocks[i]!.bytes.length
+  if (i === blocks.length && at === length) return blocks.map((b) => b.bytes)
+  const data = new Uint8Array(length)
+  for (const b of blocks) if (b.offset + b.bytes.length <= length) data.set(b.bytes, b.offset)
+  return data
 }

@@ -167,16 +167,30 @@ export class StoredPackage {
     return readExactly(filePath(this.root, this.manifest, p.file), p.offset + offset, length)
   }
 
-  /** Indexes (within the manifest's chunk table) of chunks of `data` that do not match. */
-  badChunks(piece: number, data: Uint8Array): number[] {
+  /**
+   * Indexes (within the manifest's chunk table) of chunks of `data` that do not match.
+   * `data` is the piece, whole or as the runs of bytes that tile it in order (blocks as they
+   * arrived: hashed where they lie, never joined).
+   */
+  badChunks(piece: number, data: Uint8Array | readonly Uint8Array[]): number[] {
     const p = this.manifest.pieces[piece]!
     const { sizes, hashes } = this.manifest.chunks
+    const parts = data instanceof Uint8Array ? [data] : data
     const bad: number[] = []
-    let at = 0
+    let part = 0
+    let at = 0 // within parts[part]
     for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; k++) {
-      const digest = createHash('sha256').update(data.subarray(at, at + sizes[k]!)).digest()
-      if (at + sizes[k]! > data.length || !digest.equals(hashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES))) bad.push(k)
-      at += sizes[k]!
+      const hash = createHash('sha256')
+      let need = sizes[k]!
+      while (need > 0 && part < parts.length) {
+        const bytes = parts[part]!
+        const n = Math.min(need, bytes.length - at)
+        hash.update(bytes.subarray(at, at + n))
+        need -= n
+        at += n
+        if (at === bytes.length) [part, at] = [part + 1, 0]
+      }
+      if (need > 0 || !hash.digest().equals(hashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES))) bad.push(k)
     }
     return bad
   }
@@ -187,19 +201,29 @@ export class StoredPackage {
    * FLUSH_BYTES (or after FLUSH_DELAY_MS, or on completion), so a crash loses at most the
    * last batch and never marks a piece that is not on disk.
    */
-  async writePiece(piece: number, data: Uint8Array): Promise<void> {
+  async writePiece(piece: number, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const p = this.manifest.pieces[piece]!
     if (this.readOnly) throw new TypeError(`${this.manifest.name}@${this.manifest.version} is served in place and cannot be written`)
-    if (data.length !== p.length) throw new RangeError(`piece ${piece} is ${p.length} bytes, got ${data.length}`)
+    let parts = data instanceof Uint8Array ? [data] : data.filter((b) => b.length > 0)
+    const length = parts.reduce((n, b) => n + b.length, 0)
+    if (length !== p.length) throw new RangeError(`piece ${piece} is ${p.length} bytes, got ${length}`)
     try {
       const fh = await this.handle(p.file)
-      for (let done = 0; done < data.length;) done += (await fh.write(data, done, data.length - done, p.offset + done)).bytesWritten
+      for (let done = 0; done < length;) {
+        let n = (await fh.writev(parts, p.offset + done)).bytesWritten
+        done += n
+        // A short write: go on from the first byte not written.
+        while (n > 0 && parts.length > 0) {
+          if (n >= parts[0]!.length) [n, parts] = [n - parts[0]!.length, parts.slice(1)]
+          else [parts, n] = [[parts[0]!.subarray(n), ...parts.slice(1)], 0]
+        }
+      }
     } catch (err) {
       throw ioError(err, `cannot write piece ${piece} of ${this.manifest.name}@${this.manifest.version} to ${this.root}`)
     }
     this.have.set(piece)
     this.unflushed.push(piece)
-    this.unflushedBytes += data.length
+    this.unflushedBytes += length
     if (this.unflushedBytes >= FLUSH_BYTES || this.complete) await this.flush()
     else this.flushTimer ??= setTimeout(() => { void this.flush().catch(() => {}) }, FLUSH_DELAY_MS)
   }

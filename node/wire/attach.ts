@@ -1,5 +1,5 @@
 import type { Stream } from '@libp2p/interface'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { FrameGuard } from './frame-guard.ts'
 import type { Wire } from './wire-types.ts'
 
@@ -14,9 +14,11 @@ export interface AttachWireOptions {
  * Carries a bittorrent-protocol Wire over a libp2p stream.
  *
  * Outgoing: the wire pushes each message header and payload separately; everything pushed
- * in one tick is joined into one `send`, and when the stream says it is full the wire is
- * paused until it drains. Incoming: every byte passes the FrameGuard first (oversize
- * messages end the stream), then goes straight into the wire's parser.
+ * in one tick goes into one `send`, as a list (a block is never copied to join it to its
+ * header), and when the stream says it is full the wire is paused until it drains.
+ * Incoming: every byte passes the FrameGuard first (oversize messages end the stream), which
+ * hands the wire's parser whole frames only: a block split across arrivals is copied once,
+ * into a buffer of its own that the swarm keeps as it is until the piece is written.
  */
 export function attachWire(stream: Stream, wire: Wire, options: AttachWireOptions): void {
   const guard = new FrameGuard(options.maxMessageBytes)
@@ -37,7 +39,9 @@ export function attachWire(stream: Stream, wire: Wire, options: AttachWireOption
   const flush = (): void => {
     flushQueued = false
     if (closed || pendingBytes === 0) return
-    const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)
+    // Header and block go down as a list, not joined: noise encrypts the parts where they lie.
+    // (The stream's own uint8arraylist is another major; lists are recognised by a global symbol.)
+    const out = pending.length === 1 ? pending[0]! : new Uint8ArrayList(...pending) as unknown as Uint8Array
     pending = []
     pendingBytes = 0
     try {
@@ -59,19 +63,20 @@ export function attachWire(stream: Stream, wire: Wire, options: AttachWireOption
   })
 
   // Incoming, guarded, with backpressure into yamux.
+  const write = (frames: Uint8Array): void => {
+    if (!closed) wire.write(frames)
+  }
   stream.addEventListener('message', (evt) => {
     const data = evt.data as Uint8Array | Uint8ArrayList
-    const bytes = data instanceof Uint8Array ? data : data.subarray()
-    try {
-      guard.check(bytes)
-    } catch (err) {
-      close(err as Error)
-      return
-    }
     // The wire parses synchronously, so its write() never holds data back; pausing the
     // stream here only piled bytes up below (one multi-MiB read on resume overflowed the
     // pnet cipher's buffer). Memory stays bounded by the yamux window and the FrameGuard.
-    wire.write(bytes)
+    try {
+      if (data instanceof Uint8Array) guard.push(data, write)
+      else for (const part of data) guard.push(part, write)
+    } catch (err) {
+      close(err as Error)
+    }
   })
   stream.addEventListener('close', (evt) => close((evt as unknown as { error?: Error }).error))
   stream.addEventListener('remoteCloseWrite', () => close())

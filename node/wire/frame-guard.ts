@@ -4,16 +4,22 @@ import { NodeErrorCodes, nodeError } from '../errors.ts'
 export const HANDSHAKE_BYTES = 68
 
 /**
- * Follows the framing of incoming wire bytes (the handshake, then `<u32 length><message>`)
- * and throws before a peer can make us buffer a message longer than `maxMessageBytes`:
- * bittorrent-protocol itself would wait for, and hold, whatever length a peer claims.
- * It reads only the length prefixes; the bytes themselves pass on untouched.
+ * Follows the framing of incoming wire bytes (the handshake, then `<u32 length><message>`),
+ * hands them on in whole frames only, and throws before a peer can make us buffer a message
+ * longer than `maxMessageBytes`: bittorrent-protocol itself would wait for, and hold,
+ * whatever length a peer claims.
+ *
+ * Whole frames are passed on as views of the bytes that arrived (runs of them at once); only
+ * a frame split across arrivals is copied, once, into a buffer of its exact size. So the
+ * parser never holds a partial message: bittorrent-protocol joins what it holds to every new
+ * arrival, so a 128 KiB block fed to it in pieces was copied once per piece.
  */
 export class FrameGuard {
   private inHandshake = true
-  /** Bytes left of the handshake or of the current message body. */
-  private remaining = HANDSHAKE_BYTES
-  /** A length prefix being assembled across chunks. */
+  /** A frame split across arrivals, being assembled; `have` bytes of it so far. */
+  private partial: Uint8Array | undefined
+  private have = 0
+  /** A length prefix split across arrivals. */
   private readonly prefix = new Uint8Array(4)
   private prefixHave = 0
   private readonly maxMessageBytes: number
@@ -22,25 +28,63 @@ export class FrameGuard {
     this.maxMessageBytes = maxMessageBytes
   }
 
-  check(data: Uint8Array): void {
+  /** Takes the next bytes that arrived; calls `emit` with whole frames. Throws on an oversize message. */
+  push(data: Uint8Array, emit: (frames: Uint8Array) => void): void {
     let at = 0
     while (at < data.length) {
-      if (this.remaining > 0) {
-        const n = Math.min(this.remaining, data.length - at)
-        this.remaining -= n
+      if (this.partial !== undefined) {
+        const n = Math.min(this.partial.length - this.have, data.length - at)
+        this.partial.set(data.subarray(at, at + n), this.have)
+        this.have += n
         at += n
-        if (this.remaining === 0 && this.inHandshake) this.inHandshake = false
+        if (this.have === this.partial.length) {
+          const whole = this.partial
+          this.partial = undefined
+          emit(whole)
+        }
         continue
       }
-      this.prefix[this.prefixHave++] = data[at++]!
-      if (this.prefixHave === 4) {
+      if (this.prefixHave > 0) {
+        // Finish a split length prefix, then assemble its frame.
+        while (this.prefixHave < 4 && at < data.length) this.prefix[this.prefixHave++] = data[at++]!
+        if (this.prefixHave < 4) return
         this.prefixHave = 0
-        const length = new DataView(this.prefix.buffer).getUint32(0)
-        if (length > this.maxMessageBytes) {
-          throw nodeError(NodeErrorCodes.WIRE_OVERSIZE, `peer sent a ${length}-byte message; the largest legal one is ${this.maxMessageBytes} bytes`, { details: { length } })
-        }
-        this.remaining = length
+        const frame = Buffer.allocUnsafe(4 + this.lengthOf(this.prefix, 0))
+        frame.set(this.prefix)
+        if (frame.length === 4) emit(frame) // a keep-alive
+        else [this.partial, this.have] = [frame, 4]
+        continue
       }
+      // At a frame boundary: pass on every whole frame in `data` as one view.
+      let end = at
+      let size = 0
+      for (;;) {
+        if (this.inHandshake) size = HANDSHAKE_BYTES
+        else if (data.length - end < 4) { size = -1; break }
+        else size = 4 + this.lengthOf(data, end)
+        if (end + size > data.length) break
+        end += size
+        this.inHandshake = false
+      }
+      if (end > at) emit(data.subarray(at, end))
+      at = end
+      if (at === data.length) return
+      if (size === -1) {
+        // A length prefix split across arrivals.
+        while (at < data.length) this.prefix[this.prefixHave++] = data[at++]!
+        return
+      }
+      this.inHandshake = false
+      this.partial = Buffer.allocUnsafe(size)
+      this.have = 0
     }
+  }
+
+  private lengthOf(bytes: Uint8Array, at: number): number {
+    const length = ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!
+    if (length > this.maxMessageBytes) {
+      throw nodeError(NodeErrorCodes.WIRE_OVERSIZE, `peer sent a ${length}-byte message; the largest legal one is ${this.maxMessageBytes} bytes`, { details: { length } })
+    }
+    return length
   }
 }

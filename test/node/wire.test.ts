@@ -72,17 +72,24 @@ describe('FrameGuard', () => {
     return out
   }
 
-  it('passes legal framing split at any byte, and rejects a message longer than the limit', () => {
+  it('passes legal framing split at any byte on in whole frames, and rejects a message longer than the limit', () => {
     const limit = maxMessageBytes(1000)
-    const legal = Buffer.concat([Buffer.alloc(68), frame(1, 0), frame(7, 8 + MAX_BLOCK_BYTES), frame(5, 125)])
-    for (const split of [1, 3, 7, 4096]) {
+    const frames = [Buffer.alloc(68, 9), frame(1, 0), Buffer.alloc(4), frame(7, 8 + MAX_BLOCK_BYTES), Buffer.alloc(4), frame(5, 125), frame(4, 4)]
+    const legal = Buffer.concat(frames)
+    const ends = frames.map((_, i) => frames.slice(0, i + 1).reduce((n, f) => n + f.length, 0))
+    for (const split of [1, 2, 3, 4, 5, 7, 13, 4096, 65536, legal.length]) {
       const g = new FrameGuard(limit)
-      for (let at = 0; at < legal.length; at += split) g.check(legal.subarray(at, at + split))
+      const out: Buffer[] = []
+      for (let at = 0; at < legal.length; at += split) g.push(legal.subarray(at, at + split), (f) => out.push(Buffer.from(f)))
+      expect(Buffer.concat(out).equals(legal)).toBe(true)
+      let at = 0
+      for (const f of out) expect(ends).toContain(at += f.length) // never part of a frame
     }
     const g = new FrameGuard(limit)
-    g.check(Buffer.alloc(68))
+    g.push(Buffer.alloc(68), () => {})
     const huge = new Uint8Array(4)
     new DataView(huge.buffer).setUint32(0, 2 ** 30) // "a 1 GiB block"
-    expect(() => g.check(huge)).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_WIRE_OVERSIZE' }))
+    expect(() => g.push(huge.subarray(0, 2), () => {})).not.toThrow()
+    expect(() => g.push(huge.subarray(2), () => {})).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_WIRE_OVERSIZE' }))
   })
 })
