@@ -149,12 +149,12 @@ export class PeerNode {
     const swarm = this.swarms.get(infoHash)
     this.swarms.delete(infoHash)
     await swarm?.stop()
-    const pkg = await this.store.getPackage(packageId)
-    await this.store.removePackage(packageId)
+    const pkg = await this.store.removePackage(packageId)
     // The readable NAME@VERSION link beside a materialized package goes with it.
     const name = pkg === undefined ? undefined : linkName(pkg.signed)
-    const link = name === undefined ? undefined : join(dirname(pkg!.root), name)
-    if (link !== undefined && await readlink(link).catch(() => undefined) === packageId) await unlink(link).catch(() => {})
+    if (pkg === undefined || name === undefined) return
+    const link = join(dirname(pkg.root), name)
+    if (await readlink(link).catch(() => undefined) === packageId) await unlink(link).catch(() => {})
   }
 
   /**

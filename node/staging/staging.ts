@@ -5,7 +5,7 @@ import { parseManifest, verifyDirectory, type SignedManifest } from '../../chunk
 import { PeerstageError } from '../../common/index.ts'
 import { NodeErrorCodes } from '../errors.ts'
 import type { TrackerClient } from '../../tracker/index.ts'
-import type { Store, StoredPackage } from '../store/index.ts'
+import { piecesHolding, type Store, type StoredPackage } from '../store/index.ts'
 import type { PackageSwarm } from '../swarm.ts'
 
 /**
@@ -46,7 +46,7 @@ export async function verifyOnDisk(swarm: PackageSwarm): Promise<number> {
   const pkg = swarm.pkg
   const report = await verifyDirectory(pkg.manifest, pkg.root)
   if (report.ok) return 0
-  const bad = badPieces(pkg, report.files.flatMap((f) => f.badChunks.map((c) => c.index)), report.files.filter((f) => f.status === 'missing').map((f) => f.path))
+  const bad = piecesHolding(pkg.manifest, report.files.flatMap((f) => f.badChunks.map((c) => c.index)), report.files.filter((f) => f.status === 'missing').map((f) => f.path))
   await pkg.markMissing(bad)
   swarm.recheck()
   return bad.length
@@ -74,16 +74,4 @@ async function linkOnce(path: string, id: string): Promise<void> {
     await unlink(path)
   }
   await symlink(id, path).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err })
-}
-
-/** Pieces holding any of the chunks (or files) found bad. */
-function badPieces(pkg: StoredPackage, badChunks: number[], missingFiles: string[]): number[] {
-  const bad = new Set(badChunks)
-  const missing = new Set(missingFiles)
-  const out: number[] = []
-  pkg.manifest.pieces.forEach((p, i) => {
-    if (missing.has(pkg.manifest.files[p.file]!.path)) out.push(i)
-    else for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; k++) if (bad.has(k)) { out.push(i); break }
-  })
-  return out
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { Level } from 'level'
 import { parseManifest, type SignedManifest } from '../../chunker/index.ts'
@@ -130,12 +130,12 @@ export class Store {
 
   /**
    * Forgets a package: its manifest, progress and chunk index entries, and (unless served
-   * in place from a source) its files.
+   * in place from a source) its files. Returns what was removed (closed), if it was there.
    */
-  async removePackage(id: string): Promise<void> {
+  async removePackage(id: string): Promise<StoredPackage | undefined> {
     await this.opening.get(id)
     const pkg = this.open.get(id) ?? await this.reopen(id, false) // no point hashing what is deleted
-    if (pkg === undefined) return
+    if (pkg === undefined) return undefined
     await pkg.close()
     this.open.delete(id)
     const ops: Array<{ type: 'del', key: string }> = [`manifest:${id}`, `package:${id}`, `have:${id}`].map((key) => ({ type: 'del', key }))
@@ -147,6 +147,7 @@ export class Store {
     })
     await this.db.batch(ops)
     if (!pkg.readOnly) rmSync(pkg.root, { recursive: true, force: true })
+    return pkg
   }
 
   /** Small JSON records of other modules (deployment state), by kind and key. */
