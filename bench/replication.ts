@@ -15,7 +15,7 @@ import { cachedRandomFile, type BenchOutcome } from './common.ts'
 const BIN = fileURLToPath(new URL('../bin/peerstage.ts', import.meta.url))
 const NODE = process.execPath
 const MIB = 1024 ** 2
-/** Both overridable (BENCH_MIB, BENCH_RATE_MIB). Two links at 32 MiB/s each already take both cores here (noise and pnet at both ends of each). */
+/** Both overridable (BENCH_MIB, BENCH_RATE_MIB). Two links at 32 MiB/s each already take both cores here (noise at both ends of each). */
 const PACKAGE_BYTES = Number(process.env.BENCH_MIB ?? 256) * MIB
 const LINK_RATE = Number(process.env.BENCH_RATE_MIB ?? 16) * MIB
 const DPS = [{ site: 'hub', ip: '127.0.10.1' }, { site: 'region', ip: '127.0.1.1' }, { site: 'branch', ip: '127.0.2.1' }]

@@ -69,8 +69,8 @@ export function attachWire(stream: Stream, wire: Wire, options: AttachWireOption
   stream.addEventListener('message', (evt) => {
     const data = evt.data as Uint8Array | Uint8ArrayList
     // The wire parses synchronously, so its write() never holds data back; pausing the
-    // stream here only piled bytes up below (one multi-MiB read on resume overflowed the
-    // pnet cipher's buffer). Memory stays bounded by the yamux window and the FrameGuard.
+    // stream here only piled bytes up below, to be read in one multi-MiB lump on resume.
+    // Memory stays bounded by the yamux window and the FrameGuard.
     try {
       if (data instanceof Uint8Array) guard.push(data, write)
       else for (const part of data) guard.push(part, write)

@@ -110,18 +110,8 @@ describe('wire over a libp2p stream', () => {
   it('moves blocks both ways, byte-identical', async () => {
     const { a, b, inbound } = await connectedPair()
     const outStream = await b.dialProtocol(a.getMultiaddrs()[0]!, WIRE_PROTOCOL)
-    const server: Wire = createWire()
-    const client: Wire = createWire()
-    attachWire(await inbound, server, { maxMessageBytes: maxMessageBytes(100) })
-    attachWire(outStream, client, { maxMessageBytes: maxMessageBytes(100) })
     const data = new Uint8Array(8 * 128 * 1024).map((_, i) => (i * 7) & 0xff)
-    server.on('handshake', () => { server.handshake('ab'.repeat(20), '01'.repeat(20)); server.unchoke() })
-    server.on('request', (index, offset, length, respond) => respond(null, data.subarray(index * 131072 + offset, index * 131072 + offset + length)))
-    const unchoked = new Promise((resolve) => client.once('unchoke', resolve))
-    client.handshake('ab'.repeat(20), '02'.repeat(20))
-    await unchoked
-    const blocks = await Promise.all(Array.from({ length: 8 }, (_, i) => new Promise<Uint8Array>((resolve, reject) =>
-      client.request(i, 0, 131072, (err, block) => (err ? reject(err) : resolve(block!))))))
+    const blocks = await requestAll(await inbound, outStream, data)
     expect(Buffer.from(Buffer.concat(blocks)).equals(Buffer.from(data))).toBe(true)
   })
 
@@ -140,18 +130,8 @@ describe('wire over a libp2p stream', () => {
     try {
       const port = (relay.address() as AddressInfo).port
       const outStream = await b.dialProtocol(multiaddr(`/ip4/127.0.1.9/tcp/${port}/p2p/${a.peerId.toString()}`), WIRE_PROTOCOL)
-      const server: Wire = createWire()
-      const client: Wire = createWire()
-      attachWire(await inbound, server, { maxMessageBytes: maxMessageBytes(100) })
-      attachWire(outStream, client, { maxMessageBytes: maxMessageBytes(100) })
       const data = pseudoRandomBytes(4 * 131072, 7)
-      server.on('handshake', () => { server.handshake('ab'.repeat(20), '01'.repeat(20)); server.unchoke() })
-      server.on('request', (index, offset, length, respond) => respond(null, data.subarray(index * 131072 + offset, index * 131072 + offset + length)))
-      const unchoked = new Promise((resolve) => client.once('unchoke', resolve))
-      client.handshake('ab'.repeat(20), '02'.repeat(20))
-      await unchoked
-      const blocks = await Promise.all(Array.from({ length: 4 }, (_, i) => new Promise<Uint8Array>((resolve, reject) =>
-        client.request(i, 0, 131072, (err, block) => (err ? reject(err) : resolve(block!))))))
+      const blocks = await requestAll(await inbound, outStream, data)
       expect(Buffer.concat(blocks).equals(Buffer.from(data))).toBe(true)
       const wire = Buffer.concat(captured)
       expect(wire.byteLength).toBeGreaterThan(data.byteLength) // the pieces did cross the relay
@@ -180,3 +160,18 @@ describe('wire over a libp2p stream', () => {
     expect(err).toMatchObject({ code: 'PEERSTAGE_NODE_WIRE_OVERSIZE' })
   })
 })
+
+/** Serves `data` as 128 KiB pieces over `inbound` and requests every one over `outbound`: the blocks as they arrived. */
+async function requestAll(inbound: Stream, outbound: Stream, data: Uint8Array): Promise<Uint8Array[]> {
+  const server: Wire = createWire()
+  const client: Wire = createWire()
+  attachWire(inbound, server, { maxMessageBytes: maxMessageBytes(100) })
+  attachWire(outbound, client, { maxMessageBytes: maxMessageBytes(100) })
+  server.on('handshake', () => { server.handshake('ab'.repeat(20), '01'.repeat(20)); server.unchoke() })
+  server.on('request', (index, offset, length, respond) => respond(null, data.subarray(index * 131072 + offset, index * 131072 + offset + length)))
+  const unchoked = new Promise((resolve) => client.once('unchoke', resolve))
+  client.handshake('ab'.repeat(20), '02'.repeat(20))
+  await unchoked
+  return Promise.all(Array.from({ length: data.length / 131072 }, (_, i) => new Promise<Uint8Array>((resolve, reject) =>
+    client.request(i, 0, 131072, (err, block) => (err ? reject(err) : resolve(block!))))))
+}
