@@ -28,7 +28,7 @@ export interface PeerNodeInit {
   swarm?: Omit<SwarmInit, 'uploadLimiterFor' | 'downloadLimiter' | 'downloadLimiterFor' | 'isWanPeer'>
   uploadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
   downloadLimiter?: Limiter
-  downloadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
+  downloadLimiterFor?: (remote: PeerInfo, packageId: string) => Limiter | undefined
   isWanPeer?: (remote: PeerInfo) => boolean
   logger?: Logger
 }

@@ -12,8 +12,8 @@ export interface SwarmInit {
   maxStrikes?: number
   /** Paces all our requests (receiving side). */
   downloadLimiter?: Limiter
-  /** Paces our requests to one peer on top of downloadLimiter (a WAN lease's rate). */
-  downloadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
+  /** Paces our requests to one peer for one package on top of downloadLimiter (a WAN lease's rate). */
+  downloadLimiterFor?: (remote: PeerInfo, packageId: string) => Limiter | undefined
   /**
    * Peers across the WAN (DPs of other sites): asked only for pieces no LAN peer has, so
    * each byte crosses the WAN about once per subnet. @default none
@@ -37,8 +37,12 @@ interface Peer extends PeerInfo {
   inflight: number
   strikes: number
   wan: boolean
-  /** Aborts requests still waiting for a limiter when the peer goes. */
+  /** Aborts requests still waiting for a limiter when the peer goes or is no longer asked. */
   gone: AbortController
+  /** Requests sent on the wire and not yet answered (inflight also counts those waiting for a limiter). */
+  onWire: number
+  /** Why we no longer ask this peer: it is closed once its answers are in. */
+  retiring: string | undefined
 }
 
 /** A chunk of a missing piece that this node already holds elsewhere (an older version). */
@@ -109,10 +113,39 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     return this.peers.has(id)
   }
 
-  /** Closes the wire to a peer (e.g. a DP once the WAN lease is gone). */
+  /** Closes the wire to a peer now. */
   dropPeer(id: string, reason: string): void {
     const peer = this.peers.get(id)
     if (peer !== undefined) this.drop(peer, reason)
+  }
+
+  /**
+   * Stops asking a peer (e.g. a DP once the WAN lease is gone) and closes its wire once the
+   * blocks already asked for are in: they are on their way, and dropping them would waste
+   * the bytes the peer has sent. Requests not yet sent go back to the picker.
+   */
+  retirePeer(id: string, reason: string): void {
+    const peer = this.peers.get(id)
+    if (peer === undefined || peer.retiring !== undefined) return
+    peer.retiring = reason
+    peer.gone.abort()
+    peer.gone = new AbortController()
+    this.closeIfRetired(peer)
+  }
+
+  /** Asks a retiring peer again (the lease came back before its last answers did). */
+  keepPeer(id: string): void {
+    const peer = this.peers.get(id)
+    if (peer?.retiring === undefined) return
+    peer.retiring = undefined
+    this.fill(peer)
+  }
+
+  /** Peers holding a piece we lack: when there are none, the tracker may know better ones. */
+  get usefulPeerCount(): number {
+    let n = 0
+    for (const p of this.peers.values()) if (p.retiring === undefined && p.wire.amInterested) n++
+    return n
   }
 
   /** Takes over a wire whose handshake for this package is done. */
@@ -121,7 +154,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       wire.destroy()
       return
     }
-    const peer: Peer = { ...info, wire, inflight: 0, strikes: 0, wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController() }
+    const peer: Peer = { ...info, wire, inflight: 0, strikes: 0, wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), onWire: 0, retiring: undefined }
     this.peers.set(info.id, peer)
     this.emit('peers', this.peers.size)
     wire.setTimeout(this.init.requestTimeoutMs, true)
@@ -194,7 +227,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   }
 
   private fill(peer: Peer): void {
-    if (peer.wire.peerChoking || this.pkg.complete) return
+    if (peer.wire.peerChoking || this.pkg.complete || peer.retiring !== undefined) return
     const offers = peer.wan
       ? (i: number) => peer.wire.peerPieces.get(i) && this.lanAvailability[i] === 0
       : (i: number) => peer.wire.peerPieces.get(i)
@@ -207,26 +240,33 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   }
 
   private async request(peer: Peer, piece: number, offset: number, length: number): Promise<void> {
+    const { signal } = peer.gone
     try {
-      await this.init.downloadLimiter?.take(length, peer.gone.signal)
-      await this.init.downloadLimiterFor?.(peer)?.take(length, peer.gone.signal)
-      if (peer.gone.signal.aborted) throw new Error('peer gone')
+      await this.init.downloadLimiter?.take(length, signal)
+      await this.init.downloadLimiterFor?.(peer, this.pkg.packageId)?.take(length, signal)
+      if (signal.aborted) throw new Error('peer gone or retired')
     } catch {
       peer.inflight--
       this.picker.failed(piece, offset, peer.id, length)
+      this.closeIfRetired(peer)
       return
     }
+    peer.onWire++
     peer.wire.request(piece, offset, length, (err, block) => {
       peer.inflight--
-      if (err || block === undefined || block.length !== length) {
-        this.picker.failed(piece, offset, peer.id, length)
-        if (this.peers.has(peer.id)) this.fill(peer)
-        return
+      peer.onWire--
+      if (err || block === undefined || block.length !== length) this.picker.failed(piece, offset, peer.id, length)
+      else {
+        this.emit('download', block.length, peer)
+        this.onBlock(peer, piece, offset, block)
       }
-      this.emit('download', block.length, peer)
-      this.onBlock(peer, piece, offset, block)
       if (this.peers.has(peer.id)) this.fill(peer)
+      this.closeIfRetired(peer)
     })
+  }
+
+  private closeIfRetired(peer: Peer): void {
+    if (peer.retiring !== undefined && peer.onWire === 0 && this.peers.has(peer.id)) this.drop(peer, peer.retiring)
   }
 
   private onBlock(peer: Peer, piece: number, offset: number, block: Uint8Array): void {

@@ -22,6 +22,8 @@ export interface TrackerAgentInit {
 
 /** A peer that failed to dial is not tried again for this long. */
 const DIAL_BACKOFF_MS = 30_000
+/** First wait before asking the tracker again when a package has no useful peer; it doubles up to the announce interval. */
+const STARVED_FIRST_MS = 1000
 const WAN_TIERS = new Set(['dp', 'upstream-dp', 'remote-dp', 'parent-dp'])
 /** Buckets hold four of the largest blocks: smaller ones lose rate to timer lateness (DESIGN, Bandwidth). */
 const BUCKET_BYTES = 4 * MAX_BLOCK_BYTES
@@ -47,8 +49,8 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
   private readonly dialFailedAt = new Map<string, number>()
   private readonly counters = new Map<string, Counters>()
   private readonly watched = new WeakSet<PackageSwarm>()
-  /** Client: all WAN requests pass it, at the sum of the leases' rates. */
-  private readonly leaseBucket = new TokenBucket({ rateBytesPerSec: 0, capacityBytes: BUCKET_BYTES })
+  /** Client: per package, the WAN requests pass its lease's bucket (rate 0 without a lease). */
+  private readonly leaseBuckets = new Map<string, TokenBucket>()
   /** DP: per destination subnet, at the tracker's budgets. */
   private readonly budgetLimits = new BandwidthHierarchy({ capacityBytes: BUCKET_BYTES })
   /** DP: per inter-site link, named by the site at its far end, at the link's rate now. */
@@ -65,6 +67,10 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
   private timer: NodeJS.Timeout | undefined
   private announcing: Promise<void> | undefined
   private again = false
+  /** Wait before the next announce while some package has no useful peer (0: none starved). */
+  private starvedMs = 0
+  /** Counts announces: only the latest one's dials time the next. */
+  private generation = 0
   private stopped = false
   private readonly polling = new AbortController()
   intervalSeconds = 30
@@ -82,13 +88,13 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
   }
 
   /** What PeerNode.start needs to apply the tracker's rules. */
-  nodeHooks(): { isWanPeer: (p: PeerInfo) => boolean, downloadLimiterFor: (p: PeerInfo) => Limiter | undefined, uploadLimiterFor: (p: PeerInfo) => Limiter | undefined } {
+  nodeHooks(): { isWanPeer: (p: PeerInfo) => boolean, downloadLimiterFor: (p: PeerInfo, packageId: string) => Limiter | undefined, uploadLimiterFor: (p: PeerInfo) => Limiter | undefined } {
     return {
       isWanPeer: (p) => this.wanPeers.has(p.id),
-      downloadLimiterFor: (p) => {
+      downloadLimiterFor: (p, packageId) => {
         if (!this.wanPeers.has(p.id)) return undefined
-        // A client pulls across the WAN at its lease's rate; a DP replicates from its parent's DPs at the link's.
-        return this.init.role === 'client' ? this.leaseBucket : this.site === null ? undefined : this.linkLimits.limiterFor({ site: this.site })
+        // A client pulls a package across the WAN at its lease's rate; a DP replicates from its parent's DPs at the link's.
+        return this.init.role === 'client' ? this.leaseBucketOf(packageId) : this.site === null ? undefined : this.linkLimits.limiterFor({ site: this.site })
       },
       uploadLimiterFor: (p) => {
         const budget = this.init.role === 'dp' ? this.uploadBudgetTo(p) : undefined
@@ -124,15 +130,23 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
     return { lan: c?.lan ?? 0, wan: c?.wan ?? 0 }
   }
 
+  /** Client: the sum of its leases' rates, bytes/s. */
   get leaseRateBytesPerSec(): number {
-    return this.leaseBucket.rateBytesPerSec
+    let sum = 0
+    for (const b of this.leaseBuckets.values()) sum += b.rateBytesPerSec
+    return sum
+  }
+
+  private leaseBucketOf(packageId: string): TokenBucket {
+    let b = this.leaseBuckets.get(packageId)
+    if (b === undefined) this.leaseBuckets.set(packageId, b = new TokenBucket({ rateBytesPerSec: 0, capacityBytes: BUCKET_BYTES }))
+    return b
   }
 
   /** First announce: throws when the tracker is unreachable or refuses us. */
   async start(node: PeerNode): Promise<AnnounceAnswer> {
     this.node = node
     const answer = await this.announceOnce()
-    this.schedule(this.intervalSeconds * 1000)
     if (this.init.role === 'dp') void this.pollBudgets()
     return answer
   }
@@ -145,7 +159,7 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
       return
     }
     this.announcing = this.announceOnce().then(
-      () => this.schedule(this.intervalSeconds * 1000),
+      () => undefined,
       (err: Error) => {
         this.log.warn({ err: err.message }, 'announce failed')
         this.emit('warning', err)
@@ -177,8 +191,25 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
     this.init.tracker.close()
   }
 
+  /**
+   * The announce interval, or sooner while some package has no useful peer: 1 s, then
+   * doubling, so a client that started before its peers finds them without waiting a whole
+   * interval, and one that truly has none does not hammer the tracker.
+   */
+  private nextWaitMs(): number {
+    const interval = this.intervalSeconds * 1000
+    this.starvedMs = this.starving() ? Math.min(interval, this.starvedMs === 0 ? STARVED_FIRST_MS : 2 * this.starvedMs) : 0
+    return this.starvedMs === 0 ? interval : this.starvedMs
+  }
+
+  /** Some package we still miss pieces of has no peer holding any of them. */
+  private starving(): boolean {
+    return this.node?.allSwarms.some((s) => !s.pkg.complete && s.usefulPeerCount === 0) ?? false
+  }
+
   private schedule(ms: number): void {
     if (this.stopped) return
+    this.generation++
     clearTimeout(this.timer)
     this.timer = setTimeout(() => this.announceNow(), ms)
     this.timer.unref()
@@ -218,36 +249,47 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
     return replica === undefined ? {} : { replica }
   }
 
+  /** Announces and follows the answer; the next announce is timed once its dials are done, by what they brought. */
   private async announceOnce(): Promise<AnnounceAnswer> {
     const answer = await this.send(this.request())
     this.intervalSeconds = answer.intervalSeconds
     this.site = answer.site
     if (answer.budgets !== undefined) this.applyBudgets(answer.budgets)
-    this.follow(answer)
+    const dials = this.follow(answer)
+    const generation = ++this.generation
+    void Promise.all(dials).then(() => {
+      if (generation === this.generation) this.schedule(this.nextWaitMs())
+    })
     this.emit('answer', answer)
     return answer
   }
 
-  /** Dials new peers, drops WAN peers of packages without a lease, sets the lease rate. */
-  private follow(answer: AnnounceAnswer): void {
+  /**
+   * Sets each package's lease rate, stops asking WAN peers of packages without a lease (the
+   * blocks already asked for still land), dials new peers; returns the dials.
+   */
+  private follow(answer: AnnounceAnswer): Array<Promise<void>> {
     const node = this.node!
-    let rate = 0
+    const dials: Array<Promise<void>> = []
     for (const pa of answer.packages) {
       const swarm = node.swarmOf(pa.id)
       if (swarm === undefined) continue
-      if (pa.lease !== null) rate += pa.lease.rateBytesPerSec ?? UNLIMITED
       for (const p of pa.peers) if (WAN_TIERS.has(p.tier)) this.wanPeers.add(p.peerId)
-      if (pa.lease === null && this.init.role === 'client') {
-        for (const id of this.wanPeers) if (swarm.hasPeer(id)) swarm.dropPeer(id, 'no WAN lease')
+      if (this.init.role === 'client') {
+        this.leaseBucketOf(pa.id).setRate(pa.lease === null ? 0 : pa.lease.rateBytesPerSec ?? UNLIMITED)
+        for (const id of this.wanPeers) {
+          if (pa.lease === null) swarm.retirePeer(id, 'no WAN lease')
+          else swarm.keepPeer(id)
+        }
       }
       if (swarm.pkg.complete) continue
       for (const p of pa.peers) {
         if (swarm.hasPeer(p.peerId) || swarm.isBanned(p.peerId)) continue
         if (Date.now() - (this.dialFailedAt.get(p.peerId) ?? -Infinity) < DIAL_BACKOFF_MS) continue
-        void this.dial(pa.id, p)
+        dials.push(this.dial(pa.id, p))
       }
     }
-    if (this.init.role === 'client') this.leaseBucket.setRate(rate)
+    return dials
   }
 
   private async dial(packageId: string, peer: HandedPeer): Promise<void> {

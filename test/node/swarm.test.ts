@@ -128,3 +128,35 @@ describe('bad peers and reuse', () => {
     expect(fetched).toBeLessThanOrEqual(changed + 64 * 1024) // only the changed files' pieces crossed the wire
   })
 })
+
+describe('a peer no longer asked (a WAN lease gone)', () => {
+  it('takes the blocks already asked for, asks no more, then closes the wire: nothing the DP sent is wasted', async () => {
+    const dir = tempDir()
+    const key = newSwarmKey(dir)
+    const { src, packed } = await bigSample(dir)
+    const { TokenBucket } = await import('../../bandwidth/index.ts')
+    // A slow DP, so blocks are still on their way when the client stops asking.
+    const slowLink = new TokenBucket({ rateBytesPerSec: 4 * 1024 * 1024 })
+    const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', { uploadLimiterFor: () => slowLink })
+    await dp.seed(packed, src)
+    let uploaded = 0
+    dp.swarmOf(packed.packageId)!.on('upload', (n) => { uploaded += n })
+    const client = await startNode(join(dir, 'client'), key, '127.0.1.1', { swarm: { maxInflightBlocks: 8 } })
+    const swarm = await client.want(packed, join(dir, 'out'))
+    let downloaded = 0
+    swarm.on('download', (n) => { downloaded += n })
+    await client.connect(packed.packageId, dp.addresses[0]!)
+    await new Promise<void>((resolve) => swarm.on('download', () => { if (downloaded >= 256 * 1024) resolve() }))
+
+    const atRetire = downloaded
+    const closed = new Promise<void>((resolve) => swarm.on('peers', (n) => { if (n === 0) resolve() }))
+    swarm.retirePeer(dp.peerId, 'no WAN lease')
+    expect(swarm.usefulPeerCount).toBe(0)
+    await closed
+    expect(downloaded).toBeGreaterThan(atRetire) // the blocks on their way landed
+    expect(downloaded - atRetire).toBeLessThanOrEqual(8 * 128 * 1024) // and nothing was asked after
+    await new Promise((r) => setTimeout(r, 300))
+    expect(uploaded).toBe(downloaded)
+    expect(swarm.pkg.complete).toBe(false)
+  })
+})

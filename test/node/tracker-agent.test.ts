@@ -106,3 +106,32 @@ describe('a client under the tracker', () => {
     expect(reported.lanBytes).toBe(0)
   })
 })
+
+describe('a client with no useful peer', () => {
+  it('asks the tracker again within seconds, not at its next interval', async () => {
+    await tracker.stop()
+    await app.close()
+    tracker = await Tracker.start(createTrackerConfig({
+      adminToken: 'admin', dpToken: 'dp', announceIntervalSeconds: 600,
+      sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.2.0/24'] }],
+    }), { store: new MemoryTrackerStore() })
+    ;({ app, url } = await serveTracker(tracker))
+    const { dir, key, signed, start } = await dpUnderTracker()
+
+    // The client starts first: its lease comes with no DP to pull from.
+    const agent = new TrackerAgent({ tracker: new SigningTrackerClient({ url, localAddress: '127.0.2.1' }), role: 'client' })
+    agents.push(agent)
+    const client = await startNode(join(dir, 'client'), key, '127.0.2.1', agent.nodeHooks())
+    const swarm = await client.want(signed, join(dir, 'out'))
+    const answers: number[] = []
+    agent.on('answer', (a) => answers.push(a.packages[0]!.peers.length))
+    const first = await agent.start(client)
+    expect(first.packages[0]!.lease).not.toBeNull()
+    expect(first.packages[0]!.peers).toEqual([])
+
+    await start() // the DP registers: the client hears of it well before its 600 s interval
+    await until(() => swarm.pkg.complete, 'the download from the DP found by asking again', 30_000)
+    expect(answers.length).toBeGreaterThanOrEqual(2)
+    expect(answers.some((handed) => handed > 0)).toBe(true) // the DP, handed by a later announce
+  })
+})
