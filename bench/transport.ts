@@ -1,7 +1,9 @@
 /**
- * What does proving swarm membership cost per byte? One process sends 512 MiB to another over
- * each candidate of transport-candidates.ts (TCP + membership check + noise + yamux, one libp2p
- * stream) and over raw TCP, the reference, round-robin so a busy machine hurts all alike.
+ * What does proving swarm membership cost per byte, and what would moving the bulk bytes beside
+ * libp2p cost? One process sends 512 MiB to another over each candidate of
+ * transport-candidates.ts (TCP + membership check + noise + yamux, one libp2p stream; the same
+ * with bigger yamux windows; or a TLS 1.3 connection keyed by a one-use secret handed over on a
+ * libp2p stream) and over raw TCP, the reference, round-robin so a busy machine hurts all alike.
  * Reports CPU seconds of both processes per GiB (the figure that matters on a shared DP) and
  * MB/s, min and median over the rounds. PEERSTAGE_BENCH_TRANSPORT_MIB, _ROUNDS and _VARIANTS
  * (a comma-separated subset) override.
