@@ -15,11 +15,13 @@
  * ```
  *
  * Needs root, `ip` and `tc` (iproute2) and the HTB scheduler; `netnsUnavailable()` says
- * why not. Everything created — namespaces and the process groups started in them — is
- * removed by `destroy()`, which also runs on SIGINT, SIGTERM, SIGHUP and process exit;
- * namespaces left by a bench process that no longer runs are removed on the next start.
+ * why not. Run programs inside with `prefix(ns)` (reference-peers.ts's launchers take it).
+ * `destroy()` kills every process still inside a namespace, then removes the namespaces;
+ * it also runs on SIGINT, SIGTERM, SIGHUP and process exit. Namespaces left by a bench
+ * process that no longer runs (a crash, a SIGKILL) are removed, with what runs in them, on
+ * the next start.
  */
-import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 
 /** What tc counts per TCP segment beyond its payload: Ethernet 14 + IPv4 20 + TCP 20 + timestamps 12. */
 export const SEGMENT_OVERHEAD_BYTES = 66
@@ -201,24 +203,6 @@ export class Topology {
     return ['ip', 'netns', 'exec', ns]
   }
 
-  /** Starts `cmd args` inside `ns` in its own process group, which `stopAll`/`destroy` end. */
-  spawn(ns: string, cmd: string, args: string[], options: SpawnOptions = {}): ChildProcess {
-    const proc = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options, detached: true })
-    this.groups.add(proc)
-    proc.once('exit', () => this.groups.delete(proc))
-    return proc
-  }
-
-  /** Ends every process group started here: SIGTERM, then SIGKILL after `graceMs`. */
-  async stopAll(graceMs = 3000): Promise<void> {
-    const running = [...this.groups].filter((p) => p.exitCode === null && p.signalCode === null)
-    const exited = running.map((p) => new Promise((r) => p.once('exit', r)))
-    for (const p of running) killGroup(p, 'SIGTERM')
-    const timer = setTimeout(() => { for (const p of running) killGroup(p, 'SIGKILL') }, graceMs)
-    await Promise.all(exited)
-    clearTimeout(timer)
-  }
-
   /** What tc has counted on every link so far. */
   async counters(): Promise<Counters> {
     const one = async (ns: string, dev: string): Promise<LinkCount> => sentCounts(await output('tc', ['-n', ns, '-s', 'qdisc', 'show', 'dev', dev]))[0]!
@@ -278,7 +262,7 @@ export class Topology {
     }
   }
 
-  /** Removes everything: process groups (SIGKILL), then namespaces. Safe to call twice. */
+  /** Removes everything: the sampler, what runs in the namespaces (SIGKILL), the namespaces. Safe to call twice. */
   destroy(): void {
     if (this.destroyed) return
     this.destroyed = true

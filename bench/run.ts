@@ -9,6 +9,7 @@ import { RESULTS_DIR, type BenchOutcome, type BenchRow } from './common.ts'
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<BenchOutcome> }>> = {
   pack: () => import('./pack.ts'),
   replication: () => import('./replication.ts'),
+  swarm: () => import('./swarm.ts'),
   throttle: () => import('./throttle.ts'),
   tracker: () => import('./tracker.ts'),
   transport: () => import('./transport.ts'),
