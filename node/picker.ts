@@ -86,20 +86,23 @@ export class PiecePicker {
     this.urgent.add(piece)
   }
 
-  /** The next block to ask `peer` for, given what it has; undefined when nothing useful. */
-  next(peer: string, peerHas: (piece: number) => boolean): BlockRequest | undefined {
+  /**
+   * The next block to ask `peer` for, given what it has; undefined when nothing useful.
+   * `rank` (lowest first) replaces rarity for new pieces: a WAN lease holder's own order.
+   */
+  next(peer: string, peerHas: (piece: number) => boolean, rank?: (piece: number) => number): BlockRequest | undefined {
     // 1. Unasked blocks of started pieces, urgent ones first.
     const started = [...this.inProgress.keys()].filter(peerHas).sort((a, b) => Number(this.urgent.has(b)) - Number(this.urgent.has(a)))
     for (const piece of started) {
       const block = this.unasked(piece)
       if (block !== undefined) return this.ask(peer, piece, block)
     }
-    // 2. A new piece: urgent, then rarest, random among equals.
+    // 2. A new piece: urgent, then rarest (or by rank), random among equals.
     let best: number[] = []
     let bestKey = Number.POSITIVE_INFINITY
     for (let piece = 0; piece < this.availability.length; piece++) {
       if (this.init.have(piece) || this.inProgress.has(piece) || !peerHas(piece)) continue
-      const key = (this.urgent.has(piece) ? -1e9 : 0) + this.availability[piece]!
+      const key = (this.urgent.has(piece) ? -1e9 : 0) + (rank === undefined ? this.availability[piece]! : rank(piece))
       if (key < bestKey) {
         bestKey = key
         best = [piece]

@@ -5,6 +5,9 @@ import { PiecePicker, type ByteRange } from './picker.ts'
 import { readExactly, type ChunkLocation, type StoredPackage } from './store/index.ts'
 import { MAX_BLOCK_BYTES, type Wire } from './wire/index.ts'
 
+/** Blocks in flight to a WAN peer outside our share's run (one 2 MiB piece). */
+const OUTSIDE_RUN_BLOCKS = 16
+
 export interface SwarmInit {
   /** Block requests outstanding per peer: throughput depends on it. @default 64 (8 MiB) */
   maxInflightBlocks?: number
@@ -87,6 +90,8 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   private readonly log: Logger
   private writing = Promise.resolve()
   private stopped = false
+  /** Our share of the WAN pulls among the subnet's lease holders (tracker/announce-types.ts, LeaseGrant). */
+  private wanShare = { index: 0, of: 1 }
 
   constructor(pkg: StoredPackage, init: SwarmInit, log: Logger) {
     super()
@@ -139,6 +144,24 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     if (peer?.retiring === undefined) return
     peer.retiring = undefined
     this.fill(peer)
+  }
+
+  setWanShare(share: { index: number, of: number }): void {
+    this.wanShare = share.of >= 1 && share.index >= 0 && share.index < share.of ? share : { index: 0, of: 1 }
+  }
+
+  /**
+   * The order of pulls across the WAN: share k of n is the k-th of n runs of pieces, pulled
+   * upward from its start; then the rest from the last piece down. Holders so meet once at
+   * the edge of a run instead of colliding all along, and a holder still on an older share
+   * (0 of 1: from piece 0 up) does not pull what a newer one (1 of 2: from the middle up) does.
+   */
+  private wanRun(): { start: number, end: number, rank: (piece: number) => number } {
+    const { index, of } = this.wanShare
+    const n = this.pkg.pieceCount
+    const start = Math.floor((index * n) / of)
+    const end = Math.floor(((index + 1) * n) / of)
+    return { start, end, rank: (i) => (i >= start && i < end ? i - start : 2 * n - i) }
   }
 
   /** Peers holding a piece we lack: when there are none, the tracker may know better ones. */
@@ -231,8 +254,12 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     const offers = peer.wan
       ? (i: number) => peer.wire.peerPieces.get(i) && this.lanAvailability[i] === 0
       : (i: number) => peer.wire.peerPieces.get(i)
+    const run = peer.wan ? this.wanRun() : undefined
+    const inRun = run === undefined ? offers : (i: number) => i >= run.start && i < run.end && offers(i)
     while (peer.inflight < this.init.maxInflightBlocks) {
-      const req = this.picker.next(peer.id, offers)
+      // Past our own run, a piece's worth at a time: the holder whose run it is may be pulling it too.
+      const req = this.picker.next(peer.id, inRun, run?.rank) ??
+        (run !== undefined && peer.inflight < OUTSIDE_RUN_BLOCKS ? this.picker.next(peer.id, offers, run.rank) : undefined)
       if (req === undefined) return
       peer.inflight++
       void this.request(peer, req.piece, req.offset, req.length)

@@ -277,6 +277,8 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
       for (const p of pa.peers) if (WAN_TIERS.has(p.tier)) this.wanPeers.add(p.peerId)
       if (this.init.role === 'client') {
         this.leaseBucketOf(pa.id).setRate(pa.lease === null ? 0 : pa.lease.rateBytesPerSec ?? UNLIMITED)
+        // A tracker older than shares sends none.
+        if (pa.lease?.share !== undefined) swarm.setWanShare(pa.lease.share)
         for (const id of this.wanPeers) {
           if (pa.lease === null) swarm.retirePeer(id, 'no WAN lease')
           else swarm.keepPeer(id)

@@ -40,6 +40,11 @@ export interface LeaseGrant {
   /** Bytes/s, null = unlimited. */
   rateBytesPerSec: number | null
   expiresAt: string
+  /**
+   * This holder's place among the subnet's lease holders of the package: it pulls the
+   * index-th of `of` runs of pieces across the WAN first, so holders do not pull the same bytes.
+   */
+  share: { index: number, of: number }
 }
 
 export interface SubnetBudget {

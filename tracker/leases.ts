@@ -31,6 +31,12 @@ export class LeaseTable {
     return this.slots.get(slot(subnet, packageId))?.get(peerId)
   }
 
+  /** The lease's place among its slot's holders, in the order they were granted (or restored). */
+  shareOf(lease: Lease): { index: number, of: number } {
+    const holders = this.holders(lease.subnet, lease.packageId)
+    return { index: Math.max(0, holders.findIndex((l) => l.peerId === lease.peerId)), of: Math.max(1, holders.length) }
+  }
+
   all(): Lease[] {
     return [...this.slots.values()].flatMap((m) => [...m.values()])
   }

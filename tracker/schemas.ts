@@ -143,7 +143,7 @@ export const announceAnswer = {
               },
             },
           },
-          lease: { anyOf: [{ type: 'null' }, { type: 'object', properties: { rateBytesPerSec: rate, expiresAt: { type: 'string' } } }] },
+          lease: { anyOf: [{ type: 'null' }, { type: 'object', properties: { rateBytesPerSec: rate, expiresAt: { type: 'string' }, share: { type: 'object', properties: { index: { type: 'integer' }, of: { type: 'integer' } } } } }] },
         },
       },
     },

@@ -176,7 +176,7 @@ export class Tracker {
       // A site's own DP holding it all serves its clients over the LAN: no lease, so no DP across the WAN races it.
       const lease = req.role === 'client' ? this.leaseFor(reg, p.id, wanted && !this.registry.siteDpHolds(site, p.id), now, ops) : undefined
       const peers = wanted ? this.peersFor(reg, p.id, lease !== undefined) : []
-      packages.push({ id: p.id, peers, lease: lease === undefined ? null : { rateBytesPerSec: this.leaseRate(subnet), expiresAt: new Date(lease.expiresAt).toISOString() } })
+      packages.push({ id: p.id, peers, lease: lease === undefined ? null : { rateBytesPerSec: this.leaseRate(subnet), expiresAt: new Date(lease.expiresAt).toISOString(), share: this.leases.shareOf(lease) } })
     }
     // Leases of packages this client no longer reports at all.
     if (previous !== undefined) {

@@ -34,6 +34,19 @@ describe('piece picker', () => {
     expect(p.next('a', () => true)?.piece).toBe(0)
   })
 
+  it('takes new pieces in the order of a rank when given one (a WAN share), not by rarity', () => {
+    const rank = (i: number): number => (i >= 2 ? i - 2 : 8 - i) // pieces 2, 3, then from the far end: 1, 0
+    const order = (withRank: boolean): number[] => {
+      const p = picker([KIB, KIB, KIB, KIB])
+      p.addAvailability(2, 1)
+      const out: number[] = []
+      for (let r = p.next('a', () => true, withRank ? rank : undefined); r !== undefined; r = p.next('a', () => true, withRank ? rank : undefined)) out.push(r.piece)
+      return out
+    }
+    expect(order(false)).toEqual([0, 1, 3, 2]) // rarest first
+    expect(order(true)).toEqual([2, 3, 1, 0])
+  })
+
   it('asks only for the ranges set, each cut at its exact offsets', () => {
     const p = picker([2048 * KIB])
     p.setRanges(0, [{ offset: 70_000, length: 300 * KIB }, { offset: 2000 * KIB, length: 48 * KIB }])

@@ -1,10 +1,10 @@
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { TrackerAgent } from '../../node/index.ts'
+import { TrackerAgent, type PackageSwarm } from '../../node/index.ts'
 import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker } from '../../tracker/index.ts'
-import { packSample, sampleTree } from '../helpers/packages.ts'
+import { packSample, sampleTree, writeTree } from '../helpers/packages.ts'
 import { newSwarmKey, startNode } from '../helpers/nodes.ts'
-import { tempDir } from '../helpers/tmp.ts'
+import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 import { until } from '../helpers/until.ts'
 import { peerId, serveTracker, SigningTrackerClient } from '../tracker/helpers.ts'
 
@@ -133,5 +133,41 @@ describe('a client with no useful peer', () => {
     await until(() => swarm.pkg.complete, 'the download from the DP found by asking again', 30_000)
     expect(answers.length).toBeGreaterThanOrEqual(2)
     expect(answers.some((handed) => handed > 0)).toBe(true) // the DP, handed by a later announce
+  })
+})
+
+describe('two lease holders in one subnet', () => {
+  it('pull different runs of pieces across the WAN: the subnet takes the package about once', async () => {
+    await tracker.stop()
+    await app.close()
+    tracker = await Tracker.start(createTrackerConfig({
+      adminToken: 'admin', dpToken: 'dp', announceIntervalSeconds: 1,
+      sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.2.0/24'], wan: { default: '32MiB/s', maxWanClients: 2 } }],
+    }), { store: new MemoryTrackerStore() })
+    ;({ app, url } = await serveTracker(tracker))
+    const dir = tempDir()
+    const key = newSwarmKey(dir)
+    writeTree(join(dir, 'src'), { 'install.wim': pseudoRandomBytes(64 * 1024 * 1024, 9) })
+    const signed = await packSample(join(dir, 'src'))
+    const dpAgent = new TrackerAgent({ tracker: new SigningTrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp' })
+    agents.push(dpAgent)
+    const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', dpAgent.nodeHooks())
+    await dp.seed(signed, join(dir, 'src'))
+    await dpAgent.start(dp)
+    let wan = 0
+    dp.swarmOf(signed.packageId)!.on('upload', (n) => { wan += n })
+
+    const swarms: PackageSwarm[] = []
+    for (const ip of ['127.0.2.1', '127.0.2.2']) {
+      const agent = new TrackerAgent({ tracker: new SigningTrackerClient({ url, localAddress: ip }), role: 'client' })
+      agents.push(agent)
+      const client = await startNode(join(dir, ip), key, ip, agent.nodeHooks())
+      swarms.push(await client.want(signed, join(dir, `out-${ip}`)))
+      await agent.start(client)
+    }
+    await until(() => swarms.every((s) => s.pkg.complete), 'both clients complete', 60_000)
+    expect(wan).toBeGreaterThanOrEqual(signed.totalBytes)
+    // Both pulling rarest-first at random took 1.39–1.44 × here; by runs, 1.03–1.04 × (where the runs meet).
+    expect(wan / signed.totalBytes).toBeLessThanOrEqual(1.1)
   })
 })

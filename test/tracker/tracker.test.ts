@@ -89,6 +89,18 @@ describe('WAN leases', () => {
     expect([await leased('127.0.3.1'), await leased('127.0.3.2'), await leased('127.0.3.3')]).toEqual([true, true, false])
   })
 
+  it('gives each holder of a package in a subnet its own share of the WAN pulls, in the order granted', async () => {
+    const { tracker } = await started()
+    const [a, b] = [peerId(), peerId()]
+    const share = async (id: string, ip: string) => (await tracker.announce(announceOf(id, 'client', 0), ip)).packages[0]!.lease?.share
+    // york allows two holders
+    expect(await share(a, '127.0.3.1')).toEqual({ index: 0, of: 1 })
+    expect(await share(b, '127.0.3.2')).toEqual({ index: 1, of: 2 })
+    expect(await share(a, '127.0.3.1')).toEqual({ index: 0, of: 2 })
+    await tracker.announce(announceOf(a, 'client', 10), '127.0.3.1') // a completes: its lease goes back
+    expect(await share(b, '127.0.3.2')).toEqual({ index: 0, of: 1 })
+  })
+
   it('splits the subnet budget between its active leases', async () => {
     const { tracker } = await started(MONDAY_0759 + 5 * 60_000) // 08:04: 2 Mbit/s in leeds
     const a = peerId()
