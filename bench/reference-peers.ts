@@ -62,6 +62,8 @@ export interface PeerProcess {
   readonly name: string
   /** Its process group id, the pid of the first program spawned (prefix or /usr/bin/time included). */
   readonly pid: number
+  /** performance.now() when it was spawned. */
+  readonly startedAt: number
   /** Settles when it exits, whatever the code; never rejects. */
   readonly exited: Promise<Exit>
   /** Its exit, rejecting with the command, code and stderr's end unless the code was 0. */
@@ -127,16 +129,24 @@ export function freePort(address = '127.0.0.1'): Promise<number> {
   })
 }
 
-// Process groups still running, killed if this process exits or is signalled first.
+// Process groups still running: killed when this process exits, or at once on a signal, after
+// which nothing new starts and the signal is raised again 5 s later (time for the callers'
+// `finally` to remove their files, their awaits having failed with the killed processes).
 const live = new Set<number>()
 let guarded = false
+let interrupted: NodeJS.Signals | undefined
 function guard(): void {
+  if (interrupted !== undefined) throw new Error(`interrupted by ${interrupted}`)
   if (guarded) return
   guarded = true
   const killAll = (): void => { for (const pgid of live) killGroup(pgid, 'SIGKILL') }
   process.on('exit', killAll)
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => { killAll(); process.kill(process.pid, sig) })
+    process.once(sig, () => {
+      interrupted = sig
+      killAll()
+      setTimeout(() => { killAll(); process.kill(process.pid, sig) }, 5000).unref()
+    })
   }
 }
 
@@ -234,6 +244,7 @@ export function startProcess(command: string[], init: ProcessInit = {}): PeerPro
   return {
     name,
     pid: pid ?? -1,
+    startedAt: started,
     exited,
     async done() {
       const e = await exited
