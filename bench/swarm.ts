@@ -315,8 +315,11 @@ export async function run(): Promise<BenchOutcome> {
     console.error(`  swarm: skipped: ${why}`)
     return { rows: [{ bench: 'swarm', metric: 'skipped', value: why, reference: '', ratio: null, goal: '', pass: null }], data: { skipped: why } }
   }
-  const dir = mkdtempSync(join(tmpdir(), 'peerstage-bench-swarm-'))
   const topo = createTopology({ branches: config.branches, clientsPerBranch: config.clients, downlinkBitsPerSec: config.downlinkBitsPerSec })
+  const dir = mkdtempSync(join(tmpdir(), 'peerstage-bench-swarm-'))
+  // Also when a signal ends the bench (netns.ts's handlers exit the process): the package and the clients' copies are large.
+  const removeDir = (): void => rmSync(dir, { recursive: true, force: true })
+  process.on('exit', removeDir)
   const runs: SystemRun[] = []
   const rows: BenchRow[] = []
   try {
@@ -352,6 +355,7 @@ export async function run(): Promise<BenchOutcome> {
     return { rows, data: { config, topology: { dc: DC_HOST, branches: topo.branches.map((br) => ({ subnet: br.subnet, clients: br.clients })) }, fluidBoundSeconds: fluidBoundSeconds(config), runs } }
   } finally {
     topo.destroy()
-    rmSync(dir, { recursive: true, force: true })
+    removeDir()
+    process.off('exit', removeDir)
   }
 }
