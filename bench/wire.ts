@@ -79,9 +79,10 @@ async function measure(receiver: PeerProcess, file: string, bytes: number, sende
   const fill = watchFill(file, bytes, receiver.exited, FILL_POLL_MS)
   const exit = await receiver.done()
   const senderCpu = sender.cpuSeconds() - cpuBefore
-  const { firstAt, lastAt } = await fill
-  if (firstAt === undefined || lastAt === undefined) throw new Error(`${receiver.name} exited 0 but ${file} is not whole`)
+  const { firstAt, lastAt: seenWholeAt } = await fill
+  if (firstAt === undefined || seenWholeAt === undefined) throw new Error(`${receiver.name} exited 0 but ${file} is not whole`)
   const endAt = receiver.startedAt + exit.wallSeconds * 1000
+  const lastAt = Math.min(seenWholeAt, endAt) // whole by its exit, whenever the poll saw it
   return {
     whole: exit.wallSeconds,
     startup: (firstAt - receiver.startedAt) / 1000,
