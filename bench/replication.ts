@@ -1,6 +1,6 @@
 /**
  * Replication down hub → region → branch with real processes (a tracker, three DPs), each
- * link at LINK_RATE. How long until the branch holds the package, against the fluid
+ * link at one rate (16 and 32 MiB/s by default). How long until the branch holds the package, against the fluid
  * lower bound of the chain (size / link rate: the region relays pieces as they arrive, so
  * the links run in parallel; store-and-forward would take twice that)? And a version 2
  * with a few edits: the bytes crossing each link, against its new chunks.
@@ -15,9 +15,9 @@ import { cachedRandomFile, type BenchOutcome } from './common.ts'
 const BIN = fileURLToPath(new URL('../bin/peerstage.ts', import.meta.url))
 const NODE = process.execPath
 const MIB = 1024 ** 2
-/** Both overridable (BENCH_MIB, BENCH_RATE_MIB). Two links at 32 MiB/s each already take both cores here (noise at both ends of each). */
+/** Both overridable (BENCH_MIB; BENCH_RATE_MIB, a comma-separated list: one chain per rate). Two links at 32 MiB/s each take both cores here (the transport at both ends of each). */
 const PACKAGE_BYTES = Number(process.env.BENCH_MIB ?? 256) * MIB
-const LINK_RATE = Number(process.env.BENCH_RATE_MIB ?? 16) * MIB
+const LINK_RATES = (process.env.BENCH_RATE_MIB ?? '16,32').split(',').map((r) => Number(r) * MIB)
 const DPS = [{ site: 'hub', ip: '127.0.10.1' }, { site: 'region', ip: '127.0.1.1' }, { site: 'branch', ip: '127.0.2.1' }]
 
 function cli(args: string[]): string {
@@ -66,6 +66,18 @@ async function dpBytes(url: string, packageId: string): Promise<Record<string, n
 }
 
 export async function run(): Promise<BenchOutcome> {
+  const rows: BenchOutcome['rows'] = []
+  const data: Record<string, unknown> = { packageBytes: PACKAGE_BYTES }
+  for (const rate of LINK_RATES) {
+    const outcome = await chainAt(rate)
+    rows.push(...outcome.rows)
+    data[`${rate / MIB}MiB/s`] = outcome.data
+  }
+  return { rows, data }
+}
+
+/** One hub → region → branch chain with both links at `linkRate` bytes/s. */
+async function chainAt(linkRate: number): Promise<BenchOutcome> {
   const dir = mkdtempSync(join(tmpdir(), 'peerstage-bench-replication-'))
   const procs: ChildProcess[] = []
   try {
@@ -84,7 +96,7 @@ export async function run(): Promise<BenchOutcome> {
     for (const [v, src] of [['1', v1], ['2', v2]] as const) cli(['pack', src, '--name', 'win11', '--version', v, '--key', join(dir, 'keys/publisher.key'), '--out', join(dir, `v${v}.json`)])
     const diff = JSON.parse(cli(['diff', join(dir, 'v1.json'), join(dir, 'v2.json'), '--json'])) as { fetchBytes: number }
 
-    const rate = `${LINK_RATE / MIB}MiB/s`
+    const rate = `${linkRate / MIB}MiB/s`
     writeFileSync(join(dir, 'tracker.yaml'), `listen: 127.0.10.10:0\nadminToken: admin\ndpToken: dp\nannounceIntervalSeconds: 1\ntrust: [keys/publisher.pub]\nsites:
   - { name: hub, subnets: [127.0.10.0/24] }
   - { name: region, subnets: [127.0.1.0/24], parent: hub, link: { default: ${rate} } }
@@ -104,7 +116,7 @@ export async function run(): Promise<BenchOutcome> {
     const second = await replicate(url, join(dir, 'v2.json'))
     await settled()
     const bytes2 = await dpBytes(url, second.id)
-    const bound = PACKAGE_BYTES / LINK_RATE
+    const bound = PACKAGE_BYTES / linkRate
     const ratio = first.seconds.branch! / bound
     const links = { 'hub→region': '127.0.1.0/24', 'region→branch': '127.0.2.0/24' }
     return {
@@ -114,7 +126,7 @@ export async function run(): Promise<BenchOutcome> {
           bench: 'replication', metric: `v2 bytes ${name}`, value: `${bytes2[subnet]} B`, reference: `new chunks ${diff.fetchBytes} B`, ratio: bytes2[subnet]! / diff.fetchBytes, goal: '<= 1.1', pass: bytes2[subnet]! / diff.fetchBytes <= 1.1,
         })),
       ],
-      data: { packageBytes: PACKAGE_BYTES, linkRate: LINK_RATE, v1: { seconds: first.seconds, bytes: bytes1 }, v2: { seconds: second.seconds, bytes: bytes2, newChunkBytes: diff.fetchBytes } },
+      data: { packageBytes: PACKAGE_BYTES, linkRate: linkRate, v1: { seconds: first.seconds, bytes: bytes1 }, v2: { seconds: second.seconds, bytes: bytes2, newChunkBytes: diff.fetchBytes } },
     }
   } finally {
     await Promise.all(procs.map(stop))
