@@ -364,7 +364,11 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
     const wait = this.init.budgetWaitSeconds ?? 25
     while (!this.stopped) {
       try {
-        this.applyBudgets(await this.init.tracker.budgets(this.budgetVersion, wait, this.polling.signal))
+        const budgets = await this.init.tracker.budgets(this.budgetVersion, wait, this.polling.signal)
+        const changed = budgets.version !== this.budgetVersion
+        this.applyBudgets(budgets)
+        // The version also moves when the catalogue does: announce now for what to replicate.
+        if (changed) this.announceNow()
       } catch (err) {
         if (this.stopped) return
         this.log.warn({ err: (err as Error).message }, 'budget poll failed')

@@ -50,7 +50,7 @@ const RECHECK_MS = 60_000
  * subnet's windows over its site's over the global ones; and every inter-site link's rate
  * (a site's `link:` from its parent). Emits `change` whenever any subnet's rate or lease
  * limit or any link's rate changes (at window edges, from a timer, and on overrides), or
- * the tracker says so (`bump`, when the set of DPs changes), and bumps `version` so DPs
+ * the tracker says so (`bump`, when the set of DPs or the replication plan changes), and bumps `version` so DPs
  * long-polling for budgets wake at once.
  */
 export class Budgets extends EventEmitter<{ change: [version: number] }> {
@@ -226,7 +226,7 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
     return this.lastLinks.get(site) ?? rateAt([link.schedule], this.now()).rate
   }
 
-  /** A new version for a change outside the rates (the set of DPs): long-polling DPs wake. */
+  /** A new version for a change outside the rates (the set of DPs, the replication plan): long-polling DPs wake. */
   bump(): void {
     this.version++
     this.emit('change', this.version)

@@ -396,8 +396,10 @@ export class Tracker {
     return { config, budgets, registry, leases, bytes, deployments, catalogue, plan, now: this.now() }
   }
 
+  /** A new plan wakes the DPs' budget long-polls, so they announce for it at once. */
   private replan(): void {
     this.plan = new ReplicaPlan(this.config.sites, this.catalogue.list(), this.tree)
+    this.budgets.bump()
   }
 
   private leaseFor(reg: Registration, packageId: string, wanted: boolean, now: number, ops: StoreOp[]): Lease | undefined {
