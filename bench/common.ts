@@ -50,3 +50,22 @@ export function cachedRandomFile(name: string, bytes: number, seed = 1): string 
 
 export const GB = 1e9
 export const fmtRate = (bytesPerSec: number): string => `${(bytesPerSec / GB).toFixed(3)} GB/s`
+
+/** Smallest and largest sum over any `width` consecutive bins, as ratios to the expected bytes. */
+export function windowExtremes(bins: number[], width: number, bytesPerBin: number): { min: number, max: number } {
+  let min = Number.POSITIVE_INFINITY
+  let max = 0
+  let sum = 0
+  for (let i = 0; i < bins.length; i++) {
+    sum += bins[i]!
+    if (i >= width) sum -= bins[i - width]!
+    if (i >= width - 1) {
+      min = Math.min(min, sum / (bytesPerBin * width))
+      max = Math.max(max, sum / (bytesPerBin * width))
+    }
+  }
+  return { min, max }
+}
+
+/** The extreme further from 1. */
+export const worst = (e: { min: number, max: number }): number => (Math.abs(1 - e.min) > Math.abs(e.max - 1) ? e.min : e.max)

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { RESULTS_DIR, type BenchOutcome, type BenchRow } from './common.ts'
 
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<BenchOutcome> }>> = {
+  'lease-rate': () => import('./lease-rate.ts'),
   pack: () => import('./pack.ts'),
   replication: () => import('./replication.ts'),
   swarm: () => import('./swarm.ts'),

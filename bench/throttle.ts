@@ -4,7 +4,7 @@
  */
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { applySchedule, parseSchedule, TokenBucket } from '../bandwidth/index.ts'
-import type { BenchOutcome, BenchRow } from './common.ts'
+import { windowExtremes, worst, type BenchOutcome, type BenchRow } from './common.ts'
 
 const WRITE_BYTES = 64 * 1024
 const CAPACITY_BYTES = 256 * 1024
@@ -51,23 +51,6 @@ async function pushFor(socket: Socket, bucket: TokenBucket, ms: number): Promise
   }
 }
 
-/** Smallest and largest sum over any `width` consecutive bins, as ratios to the expected bytes. */
-function windowExtremes(bins: number[], width: number, bytesPerBin: number): { min: number, max: number } {
-  let min = Number.POSITIVE_INFINITY
-  let max = 0
-  let sum = 0
-  for (let i = 0; i < bins.length; i++) {
-    sum += bins[i]!
-    if (i >= width) sum -= bins[i - width]!
-    if (i >= width - 1) {
-      min = Math.min(min, sum / (bytesPerBin * width))
-      max = Math.max(max, sum / (bytesPerBin * width))
-    }
-  }
-  return { min, max }
-}
-
-const worst = (e: { min: number, max: number }): number => (Math.abs(1 - e.min) > Math.abs(e.max - 1) ? e.min : e.max)
 
 async function steadyRate(receiver: Receiver, rate: number): Promise<Record<string, number>> {
   const socket = connect({ host: '127.0.0.1', port: receiver.port })
