@@ -27,6 +27,14 @@ afterEach(async () => {
   await tracker.stop()
 })
 
+/** Replaces the tracker beforeEach started with one of this config. */
+async function retrack(config: Record<string, unknown>): Promise<void> {
+  await tracker.stop()
+  await app.close()
+  tracker = await Tracker.start(createTrackerConfig({ adminToken: 'admin', dpToken: 'dp', ...config }), { store: new MemoryTrackerStore() })
+  ;({ app, url } = await serveTracker(tracker))
+}
+
 /** A package, a swarm key, and a DP on 127.0.10.1 seeding it under the tracker. */
 async function dpUnderTracker() {
   const dir = tempDir()
@@ -109,13 +117,7 @@ describe('a client under the tracker', () => {
 
 describe('a client with no useful peer', () => {
   it('asks the tracker again within seconds, not at its next interval', async () => {
-    await tracker.stop()
-    await app.close()
-    tracker = await Tracker.start(createTrackerConfig({
-      adminToken: 'admin', dpToken: 'dp', announceIntervalSeconds: 600,
-      sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.2.0/24'] }],
-    }), { store: new MemoryTrackerStore() })
-    ;({ app, url } = await serveTracker(tracker))
+    await retrack({ announceIntervalSeconds: 600, sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.2.0/24'] }] })
     const { dir, key, signed, start } = await dpUnderTracker()
 
     // The client starts first: its lease comes with no DP to pull from.
@@ -138,13 +140,7 @@ describe('a client with no useful peer', () => {
 
 describe('two lease holders in one subnet', () => {
   it('pull different runs of pieces across the WAN: the subnet takes the package about once', async () => {
-    await tracker.stop()
-    await app.close()
-    tracker = await Tracker.start(createTrackerConfig({
-      adminToken: 'admin', dpToken: 'dp', announceIntervalSeconds: 1,
-      sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.2.0/24'], wan: { default: '32MiB/s', maxWanClients: 2 } }],
-    }), { store: new MemoryTrackerStore() })
-    ;({ app, url } = await serveTracker(tracker))
+    await retrack({ announceIntervalSeconds: 1, sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.2.0/24'], wan: { default: '32MiB/s', maxWanClients: 2 } }] })
     const dir = tempDir()
     const key = newSwarmKey(dir)
     writeTree(join(dir, 'src'), { 'install.wim': pseudoRandomBytes(64 * 1024 * 1024, 9) })
@@ -174,15 +170,9 @@ describe('two lease holders in one subnet', () => {
 
 describe('a DP when the catalogue changes', () => {
   it('hears of a package to replicate at once, through its budget long-poll, not at its next announce', async () => {
-    await tracker.stop()
-    await app.close()
     const dir = tempDir()
     const signed = await signedPackage(dir)
-    tracker = await Tracker.start(createTrackerConfig({
-      adminToken: 'admin', dpToken: 'dp', announceIntervalSeconds: 600, trust: [signed.keys.publicKeyPath],
-      sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.2.0/24'], parent: 'dc', replicate: ['win11@*'] }],
-    }), { store: new MemoryTrackerStore() })
-    ;({ app, url } = await serveTracker(tracker))
+    await retrack({ announceIntervalSeconds: 600, trust: [signed.keys.publicKeyPath], sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.2.0/24'], parent: 'dc', replicate: ['win11@*'] }] })
     const agent = new TrackerAgent({ tracker: new SigningTrackerClient({ url, token: 'dp', localAddress: '127.0.2.1' }), role: 'dp', budgetWaitSeconds: 30 })
     agents.push(agent)
     const dp = await startNode(join(dir, 'dp'), newSwarmKey(dir), '127.0.2.1', agent.nodeHooks())
