@@ -33,7 +33,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cachedRandomFile, type BenchOutcome, type BenchRow } from './common.ts'
 import { countersDelta, createTopology, DC_HOST, netnsUnavailable, payloadBytes, receivedByHost, type Counters, type Topology } from './netns.ts'
-import { makeTorrent, announceUrl, missingTools, startAria2Leecher, startAria2Seeder, startCurl, startNginx, startProcess, startTracker, toolPath, watchFill, type PeerProcess } from './reference-peers.ts'
+import { startProcess, toolPath, type PeerProcess } from './processes.ts'
+import { makeTorrent, announceUrl, missingTools, startAria2Leecher, startAria2Seeder, startCurl, startNginx, startTracker, watchFill } from './reference-peers.ts'
 
 const BIN = fileURLToPath(new URL('../bin/peerstage.ts', import.meta.url))
 const NODE = process.execPath

@@ -18,9 +18,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cachedRandomFile, fmtRate, type BenchOutcome, type BenchRow } from './common.ts'
+import { freePort, startProcess, type PeerProcess } from './processes.ts'
 import {
-  announceUrl, freePort, makeTorrent, missingTools, startAria2Leecher, startAria2Seeder, startCurl, startNginx, startProcess, startTracker,
-  watchFill, type PeerProcess, type Torrent, type Tracker,
+  announceUrl, makeTorrent, missingTools, startAria2Leecher, startAria2Seeder, startCurl, startNginx, startTracker, watchFill, type Torrent, type Tracker,
 } from './reference-peers.ts'
 
 const BIN = fileURLToPath(new URL('../bin/peerstage.ts', import.meta.url))
