@@ -46,6 +46,8 @@ interface Peer extends PeerInfo {
   onWire: number
   /** Why we no longer ask this peer: it is closed once its answers are in. */
   retiring: string | undefined
+  /** Whether this wire beats another to the same peer (adopt's `preferred`). */
+  preferred: boolean
 }
 
 /** A chunk of a missing piece that this node already holds elsewhere (an older version). */
@@ -171,13 +173,21 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     return n
   }
 
-  /** Takes over a wire whose handshake for this package is done. */
-  adopt(wire: Wire, info: PeerInfo): void {
-    if (this.banned.has(info.id) || this.peers.has(info.id)) {
+  /**
+   * Takes over a wire whose handshake for this package is done. Of two wires to one peer the
+   * `preferred` one stays: when two peers dial each other at once, both sides must keep the
+   * same wire (the caller prefers the one the lower peer id dialed), or each keeps its own,
+   * the other side closes it, and they end with none.
+   */
+  adopt(wire: Wire, info: PeerInfo, options: { preferred?: boolean } = {}): void {
+    const preferred = options.preferred ?? false
+    const existing = this.peers.get(info.id)
+    if (existing !== undefined && preferred && !existing.preferred) this.drop(existing, 'replaced by the wire both sides keep')
+    else if (existing !== undefined || this.banned.has(info.id)) {
       wire.destroy()
       return
     }
-    const peer: Peer = { ...info, wire, inflight: 0, strikes: 0, wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), onWire: 0, retiring: undefined }
+    const peer: Peer = { ...info, wire, inflight: 0, strikes: 0, wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), onWire: 0, retiring: undefined, preferred }
     this.peers.set(info.id, peer)
     this.emit('peers', this.peers.size)
     wire.setTimeout(this.init.requestTimeoutMs, true)
@@ -287,13 +297,13 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
         this.emit('download', block.length, peer)
         this.onBlock(peer, piece, offset, block)
       }
-      if (this.peers.has(peer.id)) this.fill(peer)
+      if (this.peers.get(peer.id) === peer) this.fill(peer)
       this.closeIfRetired(peer)
     })
   }
 
   private closeIfRetired(peer: Peer): void {
-    if (peer.retiring !== undefined && peer.onWire === 0 && this.peers.has(peer.id)) this.drop(peer, peer.retiring)
+    if (peer.retiring !== undefined && peer.onWire === 0 && this.peers.get(peer.id) === peer) this.drop(peer, peer.retiring)
   }
 
   private onBlock(peer: Peer, piece: number, offset: number, block: Uint8Array): void {
@@ -411,7 +421,8 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   }
 
   private drop(peer: Peer, reason?: string): void {
-    if (!this.peers.delete(peer.id)) return
+    if (this.peers.get(peer.id) !== peer) return // gone already, or replaced by another wire to it
+    this.peers.delete(peer.id)
     this.emit('peers', this.peers.size)
     if (reason !== undefined) this.log.info({ peer: peer.id, reason }, 'peer dropped')
     peer.gone.abort()
