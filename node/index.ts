@@ -1,14 +1,16 @@
 /**
  * node: the data plane. The libp2p host (TCP, noise bound to the swarm key, yamux,
- * identify, ping); the BitTorrent wire on a libp2p stream (frame guard, coalesced sends,
- * backpressure); the store (files in place, level metadata, chunk index); the picker and
- * the per-package swarm (verify on arrival, strikes and bans); PeerNode tying them up;
+ * identify, ping); the bulk channel beside it (TLS 1.3 keyed by one-use tickets handed over
+ * on libp2p); the BitTorrent wire on a bulk socket or a libp2p stream (frame guard,
+ * coalesced sends, backpressure); the store (files in place, level metadata, chunk index);
+ * the picker and the per-package swarm (verify on arrival, strikes and bans); PeerNode tying them up;
  * staging shared by the client's deployments (client/) and a DP's replication (dp/).
  */
 export { createHost, dialPeer, loadOrCreateIdentity, parseMultiaddr, type Host, type HostInit } from './host.ts'
 export { generateSwarmKeyFile, loadSwarmKey } from './swarm-key.ts'
 export { NodeErrorCodes, type NodeErrorCode } from './errors.ts'
 export * as wire from './wire/index.ts'
+export * as bulk from './bulk/index.ts'
 export { PeerNode, type PeerNodeInit } from './peer-node.ts'
 export { PackageSwarm, type PeerInfo, type SwarmInit } from './swarm.ts'
 export { piecesHolding, Store, StoredPackage, StoreErrorCodes } from './store/index.ts'

@@ -11,6 +11,7 @@ export function createNodeMetrics(registry: Registry = new Registry()) {
     piecesVerified: new Counter({ name: 'peerstage_node_pieces_verified_total', help: 'Pieces received, verified and written', registers: [registry] }),
     piecesFailed: new Counter({ name: 'peerstage_node_pieces_failed_total', help: 'Pieces that failed verification and were discarded', registers: [registry] }),
     peers: new Gauge({ name: 'peerstage_node_peers', help: 'Peers with an open wire, all packages', registers: [registry] }),
+    wires: new Counter({ name: 'peerstage_node_wires_total', help: 'Wires opened (handshake done), by what carries them: bulk (TLS beside libp2p) or libp2p (a stream)', labelNames: ['transport'] as const, registers: [registry] }),
     bannedPeers: new Counter({ name: 'peerstage_node_banned_peers_total', help: 'Peers banned for sending bad data', registers: [registry] }),
   }
 }

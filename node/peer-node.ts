@@ -2,17 +2,19 @@ import { createHash } from 'node:crypto'
 import { readlink, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Connection, PrivateKey, Stream } from '@libp2p/interface'
+import type { Socket } from 'node:net'
 import type { Limiter } from '../bandwidth/index.ts'
 import { HashPool, verifyDirectory, type SignedManifest } from '../chunker/index.ts'
 import type { AnnounceSigner } from '../tracker/index.ts'
 import { makeDataDir, PeerstageError, silentLogger, type Logger } from '../common/index.ts'
 import { NodeErrorCodes } from './errors.ts'
 import { linkName } from './staging/index.ts'
-import { createHost, dialPeer, loadOrCreateIdentity, type Host } from './host.ts'
+import { answerTicket, askTicket, BULK_PROTOCOL, bulkConnect, BulkServer } from './bulk/index.ts'
+import { createHost, dialPeer, loadOrCreateIdentity, parseMultiaddr, type Host } from './host.ts'
 import { dataDirError, readExactly, Store, type ChunkLocation, type StoredPackage } from './store/index.ts'
 import { createNodeMetrics, subnet24, type NodeMetrics } from './metrics.ts'
 import { PackageSwarm, type LocalChunk, type PeerInfo, type SwarmInit } from './swarm.ts'
-import { attachWire, createWire, infoHashOf, maxMessageBytes, WIRE_PROTOCOL, type Wire } from './wire/index.ts'
+import { attachWire, attachWireToSocket, createWire, infoHashOf, maxMessageBytes, WIRE_PROTOCOL, type Wire } from './wire/index.ts'
 
 /** Any legal message for packages of up to 2^20 pieces (2 TiB): a 128 KiB block is the largest. */
 const MAX_MESSAGE_BYTES = maxMessageBytes(2 ** 20)
@@ -25,6 +27,14 @@ export interface PeerNodeInit {
   listen?: string[]
   /** Local IP outgoing connections leave from. */
   dialFrom?: string
+  /**
+   * Run the bulk channel (node/bulk): a TLS 1.3 PSK server on the first listen address's IP,
+   * and wires opened over it where the peer runs one too. Off, this node asks for no tickets
+   * and gives none, so every wire to or from it is a libp2p stream. @default true
+   */
+  bulk?: boolean
+  /** TCP port of the bulk channel's server. @default 0 (any free port; peers learn it from the ticket) */
+  bulkPort?: number
   swarm?: Omit<SwarmInit, 'uploadLimiterFor' | 'downloadLimiter' | 'downloadLimiterFor' | 'isWanPeer'>
   uploadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
   downloadLimiter?: Limiter
@@ -42,6 +52,8 @@ export class PeerNode {
   readonly host: Host
   readonly store: Store
   readonly metrics: NodeMetrics
+  /** The bulk channel's server; undefined when `bulk` is off. */
+  private readonly bulk: BulkServer | undefined
   private readonly swarms = new Map<string, PackageSwarm>()
   private readonly reused = new Map<string, number>()
   private readonly init: PeerNodeInit
@@ -52,8 +64,9 @@ export class PeerNode {
   /** Signs this node's announces with its libp2p key: the tracker checks them against the peer id. */
   readonly signer: AnnounceSigner
 
-  private constructor(host: Host, store: Store, init: PeerNodeInit, privateKey: PrivateKey) {
+  private constructor(host: Host, store: Store, init: PeerNodeInit, privateKey: PrivateKey, bulk: BulkServer | undefined) {
     this.host = host
+    this.bulk = bulk
     this.signer = { peerId: host.peerId.toString(), sign: (data) => privateKey.sign(data) }
     this.store = store
     this.init = init
@@ -74,9 +87,21 @@ export class PeerNode {
     const privateKey = await loadOrCreateIdentity(join(init.dataDir, 'peer.key'))
     const store = await Store.open(join(init.dataDir, 'db'))
     const host = await createHost({ swarmKey: init.swarmKey, privateKey, ...(init.listen && { listen: init.listen }), ...(init.dialFrom && { dialFrom: init.dialFrom }) })
-    const node = new PeerNode(host, store, init, privateKey)
-    await host.handle(WIRE_PROTOCOL, (stream, connection) => node.onInbound(stream, connection))
-    return node
+    // No ticket is issued before the node exists (the protocol is handled below), so no socket comes earlier.
+    let node: PeerNode | undefined
+    const bulk = init.bulk === false ? undefined : await BulkServer.listen({ host: listenIp(init.listen?.[0]), port: init.bulkPort ?? 0 }, (socket, peerId) => {
+      if (node === undefined) return void socket.destroy()
+      node.accept(node.socketWire(socket), { id: peerId, ip: (socket.remoteAddress ?? '').replace(/^::ffff:/, '') }, 'bulk')
+    })
+    const started = node = new PeerNode(host, store, init, privateKey, bulk)
+    await host.handle(WIRE_PROTOCOL, (stream, connection) => started.accept(started.streamWire(stream), peerInfo(connection), 'libp2p'))
+    if (bulk !== undefined) await host.handle(BULK_PROTOCOL, (stream, connection) => answerTicket(bulk, stream, connection))
+    return started
+  }
+
+  /** The bulk channel's TCP port; undefined when `bulk` is off. */
+  get bulkPort(): number | undefined {
+    return this.bulk?.port
   }
 
   get peerId(): string {
@@ -202,19 +227,40 @@ export class PeerNode {
     const swarm = this.swarmOf(packageId)
     if (swarm === undefined) throw new TypeError(`not serving or fetching ${packageId}`)
     const conn = await dialPeer(this.host, address)
-    const stream = await conn.newStream(WIRE_PROTOCOL)
-    const wire = this.wire(stream)
+    const bulk = await this.bulkWire(conn)
+    const wire = bulk ?? this.streamWire(await conn.newStream(WIRE_PROTOCOL))
     const infoHash = infoHashOf(packageId)
     wire.once('handshake', (theirs: string) => {
       if (theirs !== infoHash) return wire.destroy()
-      swarm.adopt(wire, peerInfo(conn))
+      this.metrics.wires.inc({ transport: bulk === undefined ? 'libp2p' : 'bulk' })
+      swarm.adopt(wire, peerInfo(conn), { preferred: this.peerId < peerInfo(conn).id })
     })
     wire.handshake(infoHash, this.wireId)
+  }
+
+  /**
+   * A wire over the bulk channel to the peer of `conn`: a ticket asked for on libp2p, then
+   * TLS to the IP libp2p reached it on. Undefined, saying why, when that fails: the caller
+   * falls back to a libp2p stream (a peer without bulk, a firewalled port).
+   */
+  private async bulkWire(conn: Connection): Promise<Wire | undefined> {
+    if (this.bulk === undefined) return undefined
+    const peer = peerInfo(conn)
+    try {
+      if (peer.ip === '') throw new Error(`no IP in ${conn.remoteAddr.toString()}`)
+      const ticket = await askTicket(conn, { signal: AbortSignal.timeout(5000) })
+      const socket = await bulkConnect(peer.ip, ticket, this.init.dialFrom === undefined ? {} : { localAddress: this.init.dialFrom })
+      return this.socketWire(socket)
+    } catch (err) {
+      this.log.info({ peer: peer.id, err: (err as Error).message }, 'no bulk channel to the peer: the wire goes on a libp2p stream')
+      return undefined
+    }
   }
 
   async stop(): Promise<void> {
     await Promise.all([...this.swarms.values()].map((s) => s.stop()))
     this.swarms.clear()
+    await this.bulk?.close()
     await this.host.stop()
     await this.store.close()
   }
@@ -254,24 +300,39 @@ export class PeerNode {
     swarm.on('peers', () => m.peers.set([...this.swarms.values()].reduce((n, s) => n + s.peerCount, 0)))
   }
 
-  private wire(stream: Stream): Wire {
+  private readonly wireOptions = {
+    maxMessageBytes: MAX_MESSAGE_BYTES,
+    onClose: (err?: Error) => { if (err) this.log.warn({ err: err.message }, 'wire closed') },
+  }
+
+  private streamWire(stream: Stream): Wire {
     const wire = createWire()
-    attachWire(stream, wire, {
-      maxMessageBytes: MAX_MESSAGE_BYTES,
-      onClose: (err) => { if (err) this.log.warn({ err: err.message }, 'wire closed') },
-    })
+    attachWire(stream, wire, this.wireOptions)
     return wire
   }
 
-  private onInbound(stream: Stream, connection: Connection): void {
-    const wire = this.wire(stream)
+  private socketWire(socket: Socket): Wire {
+    const wire = createWire()
+    attachWireToSocket(socket, wire, this.wireOptions)
+    return wire
+  }
+
+  /** An incoming wire, from `peer` (authenticated by noise, or by the ticket it was given): routed by the info hash it names. */
+  private accept(wire: Wire, peer: PeerInfo, transport: 'bulk' | 'libp2p'): void {
     wire.once('handshake', (infoHash: string) => {
       const swarm = this.swarms.get(infoHash)
-      if (swarm === undefined || swarm.isBanned(connection.remotePeer.toString())) return wire.destroy()
+      if (swarm === undefined || swarm.isBanned(peer.id)) return wire.destroy()
       wire.handshake(infoHash, this.wireId)
-      swarm.adopt(wire, peerInfo(connection))
+      this.metrics.wires.inc({ transport })
+      swarm.adopt(wire, peer, { preferred: peer.id < this.peerId })
     })
   }
+}
+
+/** The IP of a listen multiaddr, where the bulk server listens too. */
+function listenIp(address = '/ip4/127.0.0.1/tcp/0'): string {
+  const ip = parseMultiaddr(address, 'listen address').getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
+  return ip ?? '0.0.0.0'
 }
 
 /** A chunk's bytes where the index says they are; undefined if moved or shortened since. */

@@ -1,85 +1,60 @@
 import type { Stream } from '@libp2p/interface'
+import type { Socket } from 'node:net'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { FrameGuard } from './frame-guard.ts'
+import { carry, type AttachWireOptions } from './carry.ts'
 import type { Wire } from './wire-types.ts'
 
-export interface AttachWireOptions {
-  /** Largest legal incoming message (bytes after the length prefix). */
-  maxMessageBytes: number
-  /** Called once when either side ends, with the reason if it failed. */
-  onClose?: (err?: Error) => void
+export type { AttachWireOptions } from './carry.ts'
+
+/** Carries a Wire over a libp2p stream (noise + yamux below it): see carry(). */
+export function attachWire(stream: Stream, wire: Wire, options: AttachWireOptions): void {
+  const carried = carry({
+    // Header and block go down as a list, not joined: noise encrypts the parts where they lie.
+    // (The stream's own uint8arraylist is another major; lists are recognised by a global symbol.)
+    send: (parts) => stream.send(parts.length === 1 ? parts[0]! : new Uint8ArrayList(...parts) as unknown as Uint8Array),
+    drained: () => stream.onDrain(),
+    end: (err) => {
+      if (err) stream.abort(err)
+      else void stream.close().catch(() => {})
+    },
+  }, wire, options)
+  stream.addEventListener('message', (evt) => {
+    const data = evt.data as Uint8Array | Uint8ArrayList
+    if (data instanceof Uint8Array) carried.receive(data)
+    else for (const part of data) carried.receive(part)
+  })
+  stream.addEventListener('close', (evt) => carried.close((evt as unknown as { error?: Error }).error))
+  stream.addEventListener('remoteCloseWrite', () => carried.close())
 }
 
 /**
- * Carries a bittorrent-protocol Wire over a libp2p stream.
- *
- * Outgoing: the wire pushes each message header and payload separately; everything pushed
- * in one tick goes into one `send`, as a list (a block is never copied to join it to its
- * header), and when the stream says it is full the wire is paused until it drains.
- * Incoming: every byte passes the FrameGuard first (oversize messages end the stream), which
- * hands the wire's parser whole frames only: a block split across arrivals is copied once,
- * into a buffer of its own that the swarm keeps as it is until the piece is written.
+ * Carries a Wire over a connected socket (the bulk channel's TLS socket): see carry().
+ * What the wire pushed in one tick goes down corked, as one writev (not a write per part,
+ * which would seal a 13-byte header as a TLS record of its own); write()'s false pauses the
+ * wire until 'drain'.
  */
-export function attachWire(stream: Stream, wire: Wire, options: AttachWireOptions): void {
-  const guard = new FrameGuard(options.maxMessageBytes)
-  let closed = false
-  const close = (err?: Error): void => {
-    if (closed) return
-    closed = true
-    if (err) stream.abort(err)
-    else void stream.close().catch(() => {})
-    wire.destroy()
-    options.onClose?.(err)
-  }
-
-  // Outgoing, coalesced per tick.
-  let pending: Uint8Array[] = []
-  let pendingBytes = 0
-  let flushQueued = false
-  const flush = (): void => {
-    flushQueued = false
-    if (closed || pendingBytes === 0) return
-    // Header and block go down as a list, not joined: noise encrypts the parts where they lie.
-    // (The stream's own uint8arraylist is another major; lists are recognised by a global symbol.)
-    const out = pending.length === 1 ? pending[0]! : new Uint8ArrayList(...pending) as unknown as Uint8Array
-    pending = []
-    pendingBytes = 0
-    try {
-      if (!stream.send(out)) {
-        wire.pause()
-        stream.onDrain().then(() => { if (!closed) wire.resume() }, (err: Error) => close(err))
-      }
-    } catch (err) {
-      close(err as Error)
-    }
-  }
-  wire.on('data', (chunk: Uint8Array) => {
-    pending.push(chunk)
-    pendingBytes += chunk.length
-    if (!flushQueued) {
-      flushQueued = true
-      queueMicrotask(flush)
-    }
-  })
-
-  // Incoming, guarded, with backpressure into yamux.
-  const write = (frames: Uint8Array): void => {
-    if (!closed) wire.write(frames)
-  }
-  stream.addEventListener('message', (evt) => {
-    const data = evt.data as Uint8Array | Uint8ArrayList
-    // The wire parses synchronously, so its write() never holds data back; pausing the
-    // stream here only piled bytes up below, to be read in one multi-MiB lump on resume.
-    // Memory stays bounded by the yamux window and the FrameGuard.
-    try {
-      if (data instanceof Uint8Array) guard.push(data, write)
-      else for (const part of data) guard.push(part, write)
-    } catch (err) {
-      close(err as Error)
-    }
-  })
-  stream.addEventListener('close', (evt) => close((evt as unknown as { error?: Error }).error))
-  stream.addEventListener('remoteCloseWrite', () => close())
-  wire.on('error', (err: Error) => close(err))
-  wire.on('close', () => close())
+export function attachWireToSocket(socket: Socket, wire: Wire, options: AttachWireOptions): void {
+  const carried = carry({
+    send: (parts) => {
+      socket.cork()
+      let more = true
+      for (const part of parts) more = socket.write(part)
+      socket.uncork()
+      return more
+    },
+    drained: () => new Promise((resolve, reject) => {
+      const onDrain = (): void => { socket.off('close', onClose); resolve() }
+      const onClose = (): void => { socket.off('drain', onDrain); reject(new Error('socket closed before it drained')) }
+      socket.once('drain', onDrain).once('close', onClose)
+    }),
+    end: (err) => {
+      if (err) return void socket.destroy()
+      socket.end()
+      setTimeout(() => socket.destroy(), 5000).unref() // a peer that never ends its side
+    },
+  }, wire, options)
+  socket.on('data', (data: Buffer) => carried.receive(data))
+  socket.on('end', () => carried.close())
+  socket.on('error', (err) => carried.close(err))
+  socket.on('close', () => carried.close())
 }

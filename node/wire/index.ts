@@ -1,11 +1,12 @@
 /**
- * The piece exchange: the BitTorrent peer wire (bittorrent-protocol) on a libp2p stream,
- * one stream per (peer, package). Handshake info hash = the first 20 bytes of the package id.
+ * The piece exchange: the BitTorrent peer wire (bittorrent-protocol), one per (peer, package),
+ * on the bulk channel's TLS socket (attachWireToSocket) or, where that is not to be had, on a
+ * libp2p stream (attachWire). Handshake info hash = the first 20 bytes of the package id.
  */
 import WireImpl from 'bittorrent-protocol'
 import type { Wire, WireConstructor } from './wire-types.ts'
 
-export { attachWire, type AttachWireOptions } from './attach.ts'
+export { attachWire, attachWireToSocket, type AttachWireOptions } from './attach.ts'
 export { FrameGuard, HANDSHAKE_BYTES } from './frame-guard.ts'
 export type { Wire, BitFieldLike } from './wire-types.ts'
 
