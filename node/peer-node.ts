@@ -7,7 +7,7 @@ import type { Limiter } from '../bandwidth/index.ts'
 import { HashPool, verifyDirectory, type SignedManifest } from '../chunker/index.ts'
 import type { AnnounceSigner } from '../tracker/index.ts'
 import { makeDataDir, PeerstageError, silentLogger, type Logger } from '../common/index.ts'
-import { NodeErrorCodes } from './errors.ts'
+import { NodeErrorCodes, nodeError } from './errors.ts'
 import { linkName } from './staging/index.ts'
 import { answerTicket, askTicket, BULK_PROTOCOL, bulkConnect, BulkServer } from './bulk/index.ts'
 import { createHost, dialPeer, loadOrCreateIdentity, parseMultiaddr, type Host } from './host.ts'
@@ -18,6 +18,8 @@ import { attachWire, attachWireToSocket, createWire, infoHashOf, maxMessageBytes
 
 /** Any legal message for packages of up to 2^20 pieces (2 TiB): a 128 KiB block is the largest. */
 const MAX_MESSAGE_BYTES = maxMessageBytes(2 ** 20)
+/** A peer that opened a wire but does not answer its handshake in this long is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 10_000
 
 export interface PeerNodeInit {
   /** Where the node keeps its identity and its store (`DIR/peer.key`, `DIR/db`). */
@@ -222,7 +224,10 @@ export class PeerNode {
     return reused
   }
 
-  /** Opens a wire for the package to a peer (a multiaddr; /p2p/<id> checks who answers). */
+  /**
+   * Opens a wire for the package to a peer (a multiaddr; /p2p/<id> checks who answers);
+   * resolves once the swarm has it, so a caller that dials again meanwhile can tell.
+   */
   async connect(packageId: string, address: string): Promise<void> {
     const swarm = this.swarmOf(packageId)
     if (swarm === undefined) throw new TypeError(`not serving or fetching ${packageId}`)
@@ -230,12 +235,19 @@ export class PeerNode {
     const bulk = await this.bulkWire(conn)
     const wire = bulk ?? this.streamWire(await conn.newStream(WIRE_PROTOCOL))
     const infoHash = infoHashOf(packageId)
-    wire.once('handshake', (theirs: string) => {
-      if (theirs !== infoHash) return wire.destroy()
-      this.metrics.wires.inc({ transport: bulk === undefined ? 'libp2p' : 'bulk' })
-      swarm.adopt(wire, peerInfo(conn), { preferred: this.peerId < peerInfo(conn).id })
+    const adopted = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => wire.destroy(), HANDSHAKE_TIMEOUT_MS)
+      wire.once('close', () => { clearTimeout(timer); reject(nodeError(NodeErrorCodes.DIAL_FAILED, `${address} closed the wire for ${packageId} before its handshake`)) })
+      wire.once('handshake', (theirs: string) => {
+        clearTimeout(timer)
+        if (theirs !== infoHash) return wire.destroy()
+        this.metrics.wires.inc({ transport: bulk === undefined ? 'libp2p' : 'bulk' })
+        swarm.adopt(wire, peerInfo(conn), { preferred: this.peerId < peerInfo(conn).id })
+        resolve()
+      })
     })
     wire.handshake(infoHash, this.wireId)
+    await adopted
   }
 
   /**

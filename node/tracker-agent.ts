@@ -47,6 +47,8 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
   private node: PeerNode | undefined
   private readonly wanPeers = new Set<string>()
   private readonly dialFailedAt = new Map<string, number>()
+  /** `PACKAGE PEER` of dials under way: an announce answered meanwhile must not open a second wire. */
+  private readonly dialing = new Set<string>()
   private readonly counters = new Map<string, Counters>()
   private readonly watched = new WeakSet<PackageSwarm>()
   /** Client: per package, the WAN requests pass its lease's bucket (rate 0 without a lease). */
@@ -286,7 +288,7 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
       }
       if (swarm.pkg.complete) continue
       for (const p of pa.peers) {
-        if (swarm.hasPeer(p.peerId) || swarm.isBanned(p.peerId)) continue
+        if (swarm.hasPeer(p.peerId) || swarm.isBanned(p.peerId) || this.dialing.has(`${pa.id} ${p.peerId}`)) continue
         if (Date.now() - (this.dialFailedAt.get(p.peerId) ?? -Infinity) < DIAL_BACKOFF_MS) continue
         dials.push(this.dial(pa.id, p))
       }
@@ -295,16 +297,22 @@ export class TrackerAgent extends EventEmitter<{ answer: [AnnounceAnswer], budge
   }
 
   private async dial(packageId: string, peer: HandedPeer): Promise<void> {
-    for (const address of peer.addresses) {
-      try {
-        await this.node!.connect(packageId, address)
-        this.dialFailedAt.delete(peer.peerId)
-        return
-      } catch (err) {
-        this.log.info({ peer: peer.peerId, address, err: (err as Error).message }, 'dial failed')
+    const key = `${packageId} ${peer.peerId}`
+    this.dialing.add(key)
+    try {
+      for (const address of peer.addresses) {
+        try {
+          await this.node!.connect(packageId, address)
+          this.dialFailedAt.delete(peer.peerId)
+          return
+        } catch (err) {
+          this.log.info({ peer: peer.peerId, address, err: (err as Error).message }, 'dial failed')
+        }
       }
+      this.dialFailedAt.set(peer.peerId, Date.now())
+    } finally {
+      this.dialing.delete(key)
     }
-    this.dialFailedAt.set(peer.peerId, Date.now())
   }
 
   private countersOf(id: string): Counters {
