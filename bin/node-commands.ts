@@ -48,7 +48,22 @@ const NODE_OPTIONS = {
   'dial-from': { type: 'string' },
   trust: { type: 'string', multiple: true },
   'metrics-listen': { type: 'string' },
+  'bulk-port': { type: 'string' },
 } as const
+
+/** The help line of --bulk-port, the same for every node command. */
+const BULK_PORT_HELP = `--bulk-port PORT|off  TCP port of the bulk TLS channel the wire's bytes take beside libp2p,
+                        on the --listen IP (default any free port: open it, or fix one, where
+                        a firewall sits between peers); off: every wire on libp2p`
+
+function bulkOption(ctx: CommandContext): Pick<PeerNodeInit, 'bulk' | 'bulkPort'> {
+  const value = optionalString(ctx, 'bulk-port')
+  if (value === undefined) return {}
+  if (value === 'off') return { bulk: false }
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--bulk-port takes a TCP port (0-65535) or 'off', got '${value}'`)
+  return { bulkPort: port }
+}
 
 async function startNode(ctx: CommandContext, dataDir: string, extra: Partial<PeerNodeInit>): Promise<{ node: PeerNode, metrics?: Server }> {
   const key = loadSwarmKey(requireString(ctx, 'swarm-key'))
@@ -56,7 +71,7 @@ async function startNode(ctx: CommandContext, dataDir: string, extra: Partial<Pe
   const dialFrom = optionalString(ctx, 'dial-from')
   const node = await PeerNode.start({
     dataDir, swarmKey: key, logger: createLogger({ module: 'node', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }),
-    ...(listen.length > 0 && { listen }), ...(dialFrom && { dialFrom }), ...extra,
+    ...(listen.length > 0 && { listen }), ...(dialFrom && { dialFrom }), ...bulkOption(ctx), ...extra,
   })
   const metricsAt = ctx.values['metrics-listen']
   if (typeof metricsAt === 'string' && !/^.+:\d+$/.test(metricsAt)) throw usageError(`--metrics-listen takes HOST:PORT, got '${metricsAt}'`)
@@ -80,7 +95,7 @@ export const dp: Command = {
   help: `Usage: peerstage dp --data DIR --swarm-key FILE [--listen MULTIADDR]...
                     [--publish MANIFEST --source PATH]... [--upload-limit RATE]
                     [--trust PUBFILE]... [--dial-from IP] [--metrics-listen HOST:PORT]
-                    [--tracker URL --dp-token T] [--json]
+                    [--bulk-port PORT|off] [--tracker URL --dp-token T] [--json]
 
 Seeds each published package from its source files in place (no second copy), after
 checking every chunk of them against the manifest. Prints its full listen multiaddrs
@@ -101,6 +116,7 @@ shows every DP's).
   --upload-limit RATE    upload cap per remote /24 subnet, e.g. 2Mbit/s (default unlimited)
   --trust PUBFILE        accept only manifests signed by these publishers
   --metrics-listen H:P   serve Prometheus metrics at http://H:P/metrics
+  ${BULK_PORT_HELP.replace('off  ', 'off   ').replace(/\n {24}/g, '\n                         ')}
   --tracker URL          announce to this tracker and enforce its per-subnet WAN budgets on
                          upload (followed within a second of any change); announces leave
                          from --dial-from, which is how the tracker places this DP
@@ -180,7 +196,8 @@ export const fetch: Command = {
   help: `Usage: peerstage fetch MANIFEST --out DIR (--peer MULTIADDR... | --tracker URL) --swarm-key FILE
                        [--trust PUBFILE]... [--listen MULTIADDR]... [--dial-from IP]
                        [--download-limit RATE] [--seed-for SECONDS] [--data DIR]
-                       [--stall-timeout SECONDS] [--client-token T] [--metrics-listen HOST:PORT] [--json]
+                       [--stall-timeout SECONDS] [--client-token T] [--metrics-listen HOST:PORT]
+                       [--bulk-port PORT|off] [--json]
 
 Downloads the package from the given peers (each a multiaddr with /p2p/<id>, as
 'peerstage dp' prints them) or from those a tracker hands out, verifying every chunk on
@@ -194,6 +211,7 @@ file changed meanwhile has its pieces hashed again, and the bad ones are fetched
                         across fetches so a new version reuses the chunks of older ones
   --download-limit RATE pace requests, e.g. 20Mbit/s
   --seed-for SECONDS    keep serving the package to other peers this long after completing
+  ${BULK_PORT_HELP}
   --stall-timeout SECONDS give up when no data has arrived for this long, naming why (a wrong
                         swarm key, refused connections, no peer handed out, no WAN lease);
                         default ${FETCH_STALL_SECONDS}
@@ -306,7 +324,7 @@ export const client: Command = {
   name: 'client',
   help: `Usage: peerstage client --tracker URL --data DIR --swarm-key FILE --trust PUBFILE...
                         [--listen MULTIADDR]... [--dial-from IP] [--client-token T]
-                        [--cache-max SIZE] [--metrics-listen HOST:PORT] [--json]
+                        [--cache-max SIZE] [--metrics-listen HOST:PORT] [--bulk-port PORT|off] [--json]
 
 A long-running node. It announces to the tracker and learns the deployments that target
 it. From each deployment's availableAt (plus a fixed per-client jitter) it pre-stages the
@@ -328,6 +346,7 @@ twice for one deployment.
   --client-token T      the tracker's clientToken, if it has one
   --dial-from IP        local address announces and dials leave from: the tracker places
                         this client by it
+  ${BULK_PORT_HELP}
   --json                one JSON line at start, then one per deployment state change
 
 A tracker not reachable at start is tried again every 5 s (said once on stderr).

@@ -32,6 +32,17 @@ describe('peerstage dp and fetch (real processes)', () => {
     expect(again).toMatchObject({ ok: true, downloadedBytes: 0, resumedBytes: j.bytes })
   })
 
+  it('fetch --bulk-port off keeps the wire on libp2p and still delivers; a port out of range is a usage error', async () => {
+    const { dir, src, manifest, dpAddress } = await setup()
+    const args = (out: string, bulk: string) => ['fetch', manifest, '--out', join(dir, out), '--peer', dpAddress, '--swarm-key', join(dir, 'swarm.key'), '--dial-from', '127.0.1.1', '--bulk-port', bulk, '--json']
+    const r = await peerstage(args('out', 'off'))
+    expect(r.code, r.stderr).toBe(0)
+    expect(sameTree(src, join(dir, 'out'), readManifest(manifest).manifest.files.map((f) => f.path))).toBe(true)
+    const bad = await peerstage(args('bad', '70000'))
+    expect(bad.code).toBe(2)
+    expect(JSON.parse(bad.stdout).error.message).toContain("--bulk-port takes a TCP port (0-65535) or 'off', got '70000'")
+  })
+
   it('resumes after being killed with SIGKILL mid-download, and ends identical', async () => {
     const { dir, src, manifest, dpAddress } = await setup()
     const out = join(dir, 'out')
