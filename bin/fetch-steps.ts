@@ -1,6 +1,6 @@
 import { verifyDirectory } from '../chunker/index.ts'
 import { formatBytes, isPeerstageError, PeerstageError } from '../common/index.ts'
-import { dialPeer, NodeErrorCodes, piecesHolding, type PackageSwarm, type PeerNode, type TrackerAgent } from '../node/index.ts'
+import { dialPeer, NodeErrorCodes, ON_DISK_VERIFY_THREADS, piecesHolding, type PackageSwarm, type PeerNode, type TrackerAgent } from '../node/index.ts'
 import type { AnnounceAnswer } from '../tracker/index.ts'
 
 /**
@@ -129,7 +129,7 @@ export async function verifyWithRepair(swarm: PackageSwarm, untilComplete: () =>
   let repaired = 0
   for (let round = 0; ; round++) {
     if (!pkg.complete) await untilComplete()
-    const report = await verifyDirectory(pkg.manifest, pkg.root)
+    const report = await verifyDirectory(pkg.manifest, pkg.root, { threads: ON_DISK_VERIFY_THREADS })
     if (report.ok) return repaired
     const bad = piecesHolding(pkg.manifest, report.files.flatMap((f) => f.badChunks.map((c) => c.index)), report.files.filter((f) => f.status === 'missing').map((f) => f.path))
     if (round === REPAIR_ROUNDS) {

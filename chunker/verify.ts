@@ -37,6 +37,8 @@ export interface VerifyReport {
 
 export interface VerifyInit {
   pool?: HashPool
+  /** Threads of the pool made when none is given. @default HashPool's (all cores, at most 8) */
+  threads?: number
   onProgress?: (doneBytes: number, totalBytes: number) => void
 }
 
@@ -52,7 +54,7 @@ export async function verifyDirectory(manifest: Manifest, dir: string, init: Ver
   }
   const { sizes, hashes } = manifest.chunks
   const totalBytes = manifest.files.reduce((n, f) => n + f.size, 0)
-  const pool = init.pool ?? new HashPool()
+  const pool = init.pool ?? new HashPool(init.threads === undefined ? {} : { threads: init.threads })
   let done = 0
   try {
     const verdicts = await Promise.all(manifest.files.map(async (f): Promise<FileVerdict> => {

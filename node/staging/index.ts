@@ -3,5 +3,5 @@
  * staging directory, verification from disk with repair, one rename into packages/, and
  * the free-space check before it all.
  */
-export { linkName, materialize, stagingRoot, trustedManifest, verifyOnDisk } from './staging.ts'
+export { linkName, materialize, ON_DISK_VERIFY_THREADS, stagingRoot, trustedManifest, verifyOnDisk } from './staging.ts'
 export { freeBytes } from './disk.ts'
