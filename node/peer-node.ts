@@ -237,7 +237,12 @@ export class PeerNode {
     const infoHash = infoHashOf(packageId)
     const adopted = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => wire.destroy(), HANDSHAKE_TIMEOUT_MS)
-      wire.once('close', () => { clearTimeout(timer); reject(nodeError(NodeErrorCodes.DIAL_FAILED, `${address} closed the wire for ${packageId} before its handshake`)) })
+      wire.once('close', () => {
+        clearTimeout(timer)
+        // The peer dialled us at the same moment and both sides kept its wire: we are connected.
+        if (swarm.hasPeer(peerInfo(conn).id)) resolve()
+        else reject(nodeError(NodeErrorCodes.DIAL_FAILED, `${address} closed the wire for ${packageId} before its handshake`))
+      })
       wire.once('handshake', (theirs: string) => {
         clearTimeout(timer)
         if (theirs !== infoHash) return wire.destroy()

@@ -67,7 +67,8 @@ describe('the bulk channel (TLS 1.3 PSK beside libp2p)', () => {
   it('two peers dialling each other at once keep the same one of the two wires', async () => {
     const { packed, dp, client, sameFiles } = await dpAndClient()
     // Without one rule both sides follow, each keeps the wire it dialled and closes the other's: none is left.
-    await Promise.all([client.connect(packed.packageId, dp.addresses[0]!), dp.connect(packed.packageId, client.addresses[0]!)])
+    // One of the two dials may report its wire closed (the other one won): only the end state counts.
+    await Promise.allSettled([client.connect(packed.packageId, dp.addresses[0]!), dp.connect(packed.packageId, client.addresses[0]!)])
     await untilComplete(client, packed.packageId)
     expect(sameFiles()).toBe(true)
     await until(() => client.swarmOf(packed.packageId)!.peerCount === 1 && dp.swarmOf(packed.packageId)!.peerCount === 1, 'one wire each side')
