@@ -93,7 +93,7 @@ function trackerAgent(ctx: CommandContext, role: 'client' | 'dp', token: string 
 export const dp: Command = {
   name: 'dp',
   help: `Usage: peerstage dp --data DIR --swarm-key FILE [--listen MULTIADDR]...
-                    [--publish MANIFEST --source PATH]... [--upload-limit RATE]
+                    [--publish MANIFEST --source DIR]... [--upload-limit RATE]
                     [--trust PUBFILE]... [--dial-from IP] [--metrics-listen HOST:PORT]
                     [--bulk-port PORT|off] [--tracker URL --dp-token T] [--json]
 
@@ -112,7 +112,8 @@ shows every DP's).
 
   --data DIR             node identity and store
   --listen MULTIADDR     e.g. /ip4/0.0.0.0/tcp/7000 (default /ip4/127.0.0.1/tcp/0)
-  --publish MANIFEST     a signed manifest; pair each with a --source PATH (file or directory)
+  --publish MANIFEST     a signed manifest; pair each with a --source DIR: the directory it was
+                         packed from (for a package packed from one file, the file's directory)
   --upload-limit RATE    upload cap per remote /24 subnet, e.g. 2Mbit/s (default unlimited)
   --trust PUBFILE        accept only manifests signed by these publishers
   --metrics-listen H:P   serve Prometheus metrics at http://H:P/metrics
