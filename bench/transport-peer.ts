@@ -23,6 +23,13 @@ const suite = variant === 'tcp' ? undefined : TLS_SUITES[variant]
 
 const cpuUs = (start: NodeJS.CpuUsage) => { const u = process.cpuUsage(start); return u.user + u.system }
 
+/** The fetch side's clock: started when the transfer starts, printed as its one line at the end. */
+function fetchClock(): { done: (bytes: number) => void } {
+  const cpu = process.cpuUsage()
+  const t = performance.now()
+  return { done: (bytes) => console.log(JSON.stringify({ bytes, seconds: (performance.now() - t) / 1000, cpuUs: cpuUs(cpu) })) }
+}
+
 async function sendAll(bytes: number, send: (b: Uint8Array) => boolean, drained: () => Promise<void>): Promise<void> {
   const block = randomBytes(CHUNK)
   for (let sent = 0; sent < bytes; sent += CHUNK) {
@@ -42,10 +49,10 @@ if (variant === 'tcp') {
     const [host, port] = arg.split(':') as [string, string]
     const s = connect(Number(port), host)
     let bytes = 0
-    let cpu: NodeJS.CpuUsage, t: number
-    s.once('connect', () => { cpu = process.cpuUsage(); t = performance.now() })
+    let clock: ReturnType<typeof fetchClock>
+    s.once('connect', () => { clock = fetchClock() })
     s.on('data', (d: Buffer) => { bytes += d.byteLength })
-    s.on('end', () => { console.log(JSON.stringify({ bytes, seconds: (performance.now() - t) / 1000, cpuUs: cpuUs(cpu) })); s.end() })
+    s.on('end', () => { clock.done(bytes); s.end() })
   }
 } else if (suite !== undefined) {
   const node = await createLibp2p({ addresses: { listen: role === 'serve' ? [`/ip4/${HOST}/tcp/0`] : [] }, ...transportOptions(variant, SWARM_KEY) })
@@ -64,8 +71,7 @@ if (variant === 'tcp') {
     console.log(JSON.stringify({ address: node.getMultiaddrs()[0]!.toString() }))
   } else {
     const stream = await node.dialProtocol(multiaddr(arg), PROTOCOL)
-    const cpu = process.cpuUsage()
-    const t = performance.now()
+    const clock = fetchClock()
     const parts: Uint8Array[] = []
     let got = 0
     const ticket = await new Promise<Uint8Array>((resolve) => stream.addEventListener('message', (e) => {
@@ -77,7 +83,7 @@ if (variant === 'tcp') {
     let bytes = 0
     s.on('data', (d: Buffer) => { bytes += d.byteLength })
     s.on('end', () => {
-      console.log(JSON.stringify({ bytes, seconds: (performance.now() - t) / 1000, cpuUs: cpuUs(cpu) }))
+      clock.done(bytes)
       s.end()
       void node.stop()
     })
@@ -94,12 +100,11 @@ if (variant === 'tcp') {
     console.log(JSON.stringify({ address: node.getMultiaddrs()[0]!.toString() }))
   } else {
     const stream = await node.dialProtocol(multiaddr(arg), PROTOCOL)
-    const cpu = process.cpuUsage()
-    const t = performance.now()
+    const clock = fetchClock()
     let bytes = 0
     stream.addEventListener('message', (e) => { bytes += e.data.byteLength })
     stream.addEventListener('remoteCloseWrite', () => {
-      console.log(JSON.stringify({ bytes, seconds: (performance.now() - t) / 1000, cpuUs: cpuUs(cpu) }))
+      clock.done(bytes)
       void stream.close().then(() => node.stop())
     })
   }
