@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url'
 export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 export const CACHE_DIR = join(BENCH_DIR, '.cache')
 export const RESULTS_DIR = join(BENCH_DIR, 'results')
+/** The bundled CLI (scripts/build.ts), which run.ts builds before any bench: the way services run it. */
+export { DIST_BIN as BIN } from '../scripts/build.ts'
 
 /** One row of the summary table: a figure, its reference, and their ratio. */
 export interface BenchRow {

@@ -7,11 +7,9 @@ import { execFileSync } from 'node:child_process'
 import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { diffManifests, generatePublisherKeys, readManifest } from '../chunker/index.ts'
-import { cachedRandomFile, fmtRate, type BenchOutcome } from './common.ts'
+import { cachedRandomFile, fmtRate, BIN, type BenchOutcome } from './common.ts'
 
-const BIN = fileURLToPath(new URL('../bin/peerstage.ts', import.meta.url))
 const FILE_BYTES = 2 * 1024 ** 3
 const REUSE_BYTES = 256 * 1024 ** 2
 /**

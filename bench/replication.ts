@@ -9,10 +9,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { cachedRandomFile, type BenchOutcome } from './common.ts'
+import { cachedRandomFile, BIN, type BenchOutcome } from './common.ts'
 
-const BIN = fileURLToPath(new URL('../bin/peerstage.ts', import.meta.url))
 const NODE = process.execPath
 const MIB = 1024 ** 2
 /** Both overridable (BENCH_MIB; BENCH_RATE_MIB, a comma-separated list: one chain per rate). Two links at 32 MiB/s each take both cores here (the transport at both ends of each). */

@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { buildBundle } from '../scripts/build.ts'
 import { RESULTS_DIR, type BenchOutcome, type BenchRow } from './common.ts'
 
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<BenchOutcome> }>> = {
@@ -24,6 +25,8 @@ if (unknown.length > 0) {
   process.exit(2)
 }
 
+// Every bench runs the CLI as a service would: bundled, built from this checkout now.
+await buildBundle()
 const rows: BenchRow[] = []
 mkdirSync(RESULTS_DIR, { recursive: true })
 for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {

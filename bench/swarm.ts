@@ -30,13 +30,11 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { cachedRandomFile, type BenchOutcome, type BenchRow } from './common.ts'
+import { cachedRandomFile, BIN, type BenchOutcome, type BenchRow } from './common.ts'
 import { countersDelta, createTopology, DC_HOST, netnsUnavailable, payloadBytes, receivedByHost, type Counters, type Topology } from './netns.ts'
 import { startProcess, toolPath, type PeerProcess } from './processes.ts'
 import { makeTorrent, announceUrl, missingTools, startAria2Leecher, startAria2Seeder, startCurl, startNginx, startTracker, watchFill } from './reference-peers.ts'
 
-const BIN = fileURLToPath(new URL('../bin/peerstage.ts', import.meta.url))
 const NODE = process.execPath
 const MIB = 2 ** 20
 const SYSTEMS = ['peerstage', 'aria2c', 'nginx'] as const

@@ -16,14 +16,12 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { cachedRandomFile, fmtRate, type BenchOutcome, type BenchRow } from './common.ts'
+import { cachedRandomFile, fmtRate, BIN, type BenchOutcome, type BenchRow } from './common.ts'
 import { freePort, startProcess, type PeerProcess } from './processes.ts'
 import {
   announceUrl, makeTorrent, missingTools, startAria2Leecher, startAria2Seeder, startCurl, startNginx, startTracker, watchFill, type Torrent, type Tracker,
 } from './reference-peers.ts'
 
-const BIN = fileURLToPath(new URL('../bin/peerstage.ts', import.meta.url))
 const NODE = process.execPath
 const MIB = 2 ** 20
 const GIB = 2 ** 30

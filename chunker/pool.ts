@@ -5,6 +5,10 @@ import type { ScanRequest, ScanResult } from './scan.ts'
 import type { VerifyRangeRequest } from './verify-range.ts'
 import type { WorkerJob } from './worker.ts'
 
+// From source this file sits beside worker.ts; bundled (scripts/build.ts), every chunk sits
+// beside dist/worker.mjs.
+const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.mjs', import.meta.url)
+
 export interface HashPoolInit {
   /** @default os.availableParallelism(), at most 8 */
   threads?: number
@@ -89,7 +93,7 @@ export class HashPool {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(new URL('./worker.ts', import.meta.url))
+    const worker = new Worker(WORKER_FILE)
     worker.unref()
     worker.on('message', (msg: { id: number, result?: unknown, error?: { message: string, code?: string, path?: string } }) => {
       const task = this.running.get(worker)

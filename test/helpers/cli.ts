@@ -8,7 +8,8 @@ import { expect } from 'vitest'
 import { sampleTree, writeTree } from './packages.ts'
 import { pseudoRandomBytes, tempDir } from './tmp.ts'
 
-const BIN = fileURLToPath(new URL('../../bin/peerstage.ts', import.meta.url))
+// PEERSTAGE_BIN=dist/peerstage.mjs runs these tests against the bundle (npm run build).
+const BIN = process.env.PEERSTAGE_BIN ?? fileURLToPath(new URL('../../bin/peerstage.ts', import.meta.url))
 
 export interface CliResult {
   code: number
@@ -17,9 +18,9 @@ export interface CliResult {
 }
 
 /** Runs the real CLI in a child process (the same Node as the tests). */
-export function peerstage(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+export function peerstage(args: string[], options: { cwd?: string, bin?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [options.bin ?? BIN, ...args], { cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1
       resolve({ code, stdout, stderr })
     })
@@ -30,8 +31,8 @@ export function peerstage(args: string[], options: { cwd?: string } = {}): Promi
  * A long-running CLI process (dp, tracker, fetch --seed-for): resolves with its first JSON
  * document on stdout (one line, or pretty-printed over several).
  */
-export function startDaemon(args: string[]): { ready: Promise<Record<string, any>>, stop: () => Promise<void> } {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+export function startDaemon(args: string[], bin = BIN): { ready: Promise<Record<string, any>>, stop: () => Promise<void> } {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
   const ready = new Promise<Record<string, any>>((resolve, reject) => {

@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readManifest } from '../../chunker/index.ts'
+import { buildBundle } from '../../scripts/build.ts'
+import { peerstage, sameTree, startDaemon } from '../helpers/cli.ts'
+import { sampleTree, writeTree } from '../helpers/packages.ts'
+import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
+
+// Inside the checkout, so the bundle finds classic-level and pino in node_modules as dist/ does.
+const outdir = mkdtempSync(fileURLToPath(new URL('../../test-results/bundle-', import.meta.url)))
+const bin = join(outdir, 'peerstage.mjs')
+const stops: Array<() => Promise<void>> = []
+
+beforeAll(() => buildBundle(outdir), 60_000)
+afterAll(async () => {
+  await Promise.all(stops.map((stop) => stop()))
+  rmSync(outdir, { recursive: true, force: true })
+})
+
+describe('npm run build: the bundled CLI (dist/peerstage.mjs)', () => {
+  it('prints --help and packs, verifies, seeds and fetches a package on its hashing threads and native store', async () => {
+    const help = await peerstage(['--help'], { bin })
+    expect(help.code, help.stderr).toBe(0)
+    expect(help.stdout).toMatch(/^ {2}fetch {2,}download a package/m)
+
+    const dir = tempDir()
+    const src = join(dir, 'src')
+    sampleTree(src)
+    writeTree(src, { 'sources/install.esd': pseudoRandomBytes(6_000_000, 7) })
+    const manifest = join(dir, 'pkg.json')
+    for (const args of [
+      ['keygen', '--out', join(dir, 'keys')],
+      ['pack', src, '--name', 'win11', '--version', '1', '--key', join(dir, 'keys/publisher.key'), '--out', manifest],
+      ['verify', manifest, src, '--trust', join(dir, 'keys/publisher.pub')],
+      ['swarm-key', '--out', join(dir, 'swarm.key')],
+    ]) {
+      const r = await peerstage(args, { bin })
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(0)
+    }
+
+    const dp = startDaemon(['dp', '--data', join(dir, 'dp'), '--swarm-key', join(dir, 'swarm.key'), '--listen', '/ip4/127.0.10.7/tcp/0', '--publish', manifest, '--source', src, '--json'], bin)
+    stops.push(dp.stop)
+    const dpAddress = (await dp.ready).addresses[0] as string
+    const out = join(dir, 'out')
+    const r = await peerstage(['fetch', manifest, '--out', out, '--peer', dpAddress, '--swarm-key', join(dir, 'swarm.key'), '--trust', join(dir, 'keys/publisher.pub'), '--dial-from', '127.0.7.1', '--json'], { bin })
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, name: 'win11', reusedBytes: 0 })
+    expect(sameTree(src, out, readManifest(manifest).manifest.files.map((f) => f.path))).toBe(true)
+  }, 90_000)
+})
