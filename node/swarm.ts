@@ -47,6 +47,11 @@ interface Peer extends PeerInfo {
   wan: boolean
   /** Aborts requests still waiting for a limiter when the peer goes or is no longer asked. */
   gone: AbortController
+  /**
+   * Aborts uploads still waiting for a limiter when the wire closes. Not `gone`: a retired
+   * peer is still served until its wire closes.
+   */
+  closed: AbortController
   /** Requests sent on the wire and not yet answered (inflight also counts those waiting for a limiter). */
   onWire: number
   /** Why we no longer ask this peer: it is closed once its answers are in. */
@@ -194,7 +199,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       wire.destroy()
       return
     }
-    const peer: Peer = { ...info, wire, inflight: 0, strikes: 0, wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), onWire: 0, retiring: undefined, preferred }
+    const peer: Peer = { ...info, wire, inflight: 0, strikes: 0, wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), closed: new AbortController(), onWire: 0, retiring: undefined, preferred }
     this.peers.set(info.id, peer)
     this.emit('peers', this.peers.size)
     wire.setTimeout(this.init.requestTimeoutMs, true)
@@ -424,7 +429,8 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   private async serve(peer: Peer, index: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void): Promise<void> {
     try {
       if (length > MAX_BLOCK_BYTES || !this.pkg.have.get(index)) throw new Error('not available')
-      await this.init.uploadLimiterFor?.(peer)?.take(length)
+      await this.init.uploadLimiterFor?.(peer)?.take(length, peer.closed.signal)
+      if (peer.closed.signal.aborted) throw new Error('peer gone')
       const block = this.pkg.readBlock(index, offset, length)
       respond(null, block)
       this.emit('upload', length, peer)
@@ -439,6 +445,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     this.emit('peers', this.peers.size)
     if (reason !== undefined) this.log.info({ peer: peer.id, reason }, 'peer dropped')
     peer.gone.abort()
+    peer.closed.abort()
     this.picker.peerGone(peer.id)
     for (let i = 0; i < this.pkg.pieceCount; i++) if (peer.wire.peerPieces.get(i)) this.available(peer, i, -1)
     peer.wire.destroy()

@@ -5,6 +5,7 @@ import { verifyDirectory } from '../../chunker/index.ts'
 import { newSwarmKey, startNode, untilComplete } from '../helpers/nodes.ts'
 import { packSample, sampleTree, writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
+import { until } from '../helpers/until.ts'
 
 async function bigSample(dir: string) {
   const src = join(dir, 'src')
@@ -158,5 +159,31 @@ describe('a peer no longer asked (a WAN lease gone)', () => {
     await new Promise((r) => setTimeout(r, 300))
     expect(uploaded).toBe(downloaded)
     expect(swarm.pkg.complete).toBe(false)
+  })
+})
+
+describe('a peer that goes while its uploads wait for bandwidth', () => {
+  it('its waiting uploads give up and leave the upload limiter\'s queue; nothing is sent', async () => {
+    const dir = tempDir()
+    const key = newSwarmKey(dir)
+    const { src, packed } = await bigSample(dir)
+    const { TokenBucket } = await import('../../bandwidth/index.ts')
+    // 1 byte/s: a 128 KiB block would wait a day and a half.
+    const slowLink = new TokenBucket({ rateBytesPerSec: 1 })
+    const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', { uploadLimiterFor: () => slowLink })
+    await dp.seed(packed, src)
+    const served = dp.swarmOf(packed.packageId)!
+    let uploaded = 0
+    served.on('upload', (n) => { uploaded += n })
+    const client = await startNode(join(dir, 'client'), key, '127.0.1.1')
+    const swarm = await client.want(packed, join(dir, 'out'))
+    await client.connect(packed.packageId, dp.addresses[0]!)
+    await until(() => slowLink.waiting > 0, 'uploads waiting for the DP\'s limiter')
+
+    swarm.dropPeer(dp.peerId, 'going away')
+    await until(() => served.peerCount === 0, 'the DP to see the client go')
+    await until(() => slowLink.waiting === 0, 'the waiting uploads to leave the limiter\'s queue', 5_000)
+    expect(uploaded).toBe(0)
+    expect(swarm.pkg.have.count()).toBe(0)
   })
 })
