@@ -21,6 +21,7 @@ export interface PickerInit {
   blockBytes: number
   /** Pieces this node already has. */
   have: (piece: number) => boolean
+  /** Breaks ties among equally rare pieces (tests pass a seeded one). @default Math.random */
   random?: () => number
 }
 

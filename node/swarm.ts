@@ -29,9 +29,20 @@ export interface SwarmInit {
   isWanPeer?: (remote: PeerInfo) => boolean
   /** Paces our uploads, per remote peer's address. */
   uploadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
-  /** A silent peer with requests outstanding is dropped after this. @default 30000 */
+  /**
+   * A silent peer with requests outstanding is dropped after this. The timer is the wire's
+   * own (bittorrent-protocol's setTimeout), so it runs on real time, not on a Clock.
+   * @default 30000
+   */
   requestTimeoutMs?: number
 }
+
+/** SwarmInit's defaults, in one place. */
+export const SWARM_DEFAULTS = {
+  maxInflightBlocks: 64,
+  maxStrikes: 2,
+  requestTimeoutMs: 30_000,
+} as const satisfies SwarmInit
 
 export interface PeerInfo {
   /** libp2p peer id. */
@@ -110,7 +121,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   constructor(pkg: StoredPackage, init: SwarmInit, log: Logger) {
     super()
     this.pkg = pkg
-    this.init = { maxInflightBlocks: 64, maxStrikes: 2, requestTimeoutMs: 30_000, ...init }
+    this.init = { ...SWARM_DEFAULTS, ...init }
     this.log = log
     this.picker = new PiecePicker({
       pieceLengths: pkg.manifest.pieces.map((p) => p.length),
@@ -202,7 +213,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     const peer: Peer = { ...info, wire, inflight: 0, strikes: 0, wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), closed: new AbortController(), onWire: 0, retiring: undefined, preferred }
     this.peers.set(info.id, peer)
     this.emit('peers', this.peers.size)
-    wire.setTimeout(this.init.requestTimeoutMs, true)
+    wire.setTimeout(this.init.requestTimeoutMs, true) // the wire's own timer, on real time: see requestTimeoutMs
     wire.bitfield(this.pkg.have.bytes)
     wire.unchoke()
     wire.on('bitfield', (bits) => {

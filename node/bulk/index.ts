@@ -11,5 +11,5 @@
  * only good once, for the peer it was given to, so the accepted socket's peer is that id.
  */
 export { BULK_PROTOCOL, askTicket, answerTicket } from './ticket-protocol.ts'
-export { BULK_CIPHERS, BulkServer, bulkConnect, type BulkServerInit } from './tls.ts'
+export { BULK_CIPHERS, BulkServer, bulkConnect, type BulkConnectInit, type BulkServerInit } from './tls.ts'
 export { decodeTicket, encodeTicket, TICKET_BYTES, TicketBook, type Ticket, type TicketBookInit } from './tickets.ts'

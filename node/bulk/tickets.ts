@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { systemClock, type Clock } from '../../bandwidth/index.ts'
 
 /** A ticket on the wire: TLS port (u16 BE) || identity (16 bytes) || secret (32 bytes). */
 export const TICKET_BYTES = 2 + 16 + 32
@@ -31,8 +32,8 @@ export interface TicketBookInit {
   ticketTtlMs?: number
   /** Outstanding tickets at most; past it, issue() refuses (a member asking in a loop). @default 1024 */
   maxTickets?: number
-  /** @default Date.now */
-  now?: () => number
+  /** Ticket expiry is measured on it (monotonic). @default systemClock */
+  clock?: Clock
 }
 
 /**
@@ -43,17 +44,17 @@ export class TicketBook {
   private readonly open = new Map<string, { peerId: string, secret: Buffer, expiresAt: number }>()
   private readonly ttlMs: number
   private readonly max: number
-  private readonly now: () => number
+  private readonly clock: Clock
 
   constructor(init: TicketBookInit = {}) {
     this.ttlMs = init.ticketTtlMs ?? 10_000
     this.max = init.maxTickets ?? 1024
-    this.now = init.now ?? Date.now
+    this.clock = init.clock ?? systemClock
   }
 
   /** A fresh ticket for `peerId` to connect to `port`; undefined when too many are outstanding. */
   issue(peerId: string, port: number): Ticket | undefined {
-    const now = this.now()
+    const now = this.clock.nowMs()
     for (const [id, t] of this.open) if (t.expiresAt <= now) this.open.delete(id)
     if (this.open.size >= this.max) return undefined
     const random = randomBytes(48)
@@ -66,7 +67,7 @@ export class TicketBook {
   take(identity: string): { peerId: string, secret: Buffer } | undefined {
     const t = this.open.get(identity)
     this.open.delete(identity)
-    return t === undefined || t.expiresAt <= this.now() ? undefined : t
+    return t === undefined || t.expiresAt <= this.clock.nowMs() ? undefined : t
   }
 
   get size(): number {

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls'
+import { systemClock, type Clock } from '../../bandwidth/index.ts'
 import { TicketBook, type Ticket, type TicketBookInit } from './tickets.ts'
 
 /** TLS 1.3 suites offered, in order: AES-GCM where the CPU has AES instructions, else ChaCha20. */
@@ -12,8 +13,21 @@ export interface BulkServerInit extends TicketBookInit {
   host: string
   /** @default 0 (any free port) */
   port?: number
-  /** A connection that has not finished its TLS handshake by then is dropped. @default 10_000 */
+  /**
+   * A connection that has not finished its TLS handshake by then is dropped. Node's TLS
+   * server keeps this timer (`handshakeTimeout`), on real time, not on `clock`.
+   * @default 10_000
+   */
   handshakeTimeoutMs?: number
+}
+
+export interface BulkConnectInit {
+  /** Local address to connect from. @default the OS choice */
+  localAddress?: string
+  /** The TLS handshake must be done by then. @default 5000 */
+  timeoutMs?: number
+  /** @default systemClock */
+  clock?: Clock
 }
 
 /**
@@ -85,23 +99,25 @@ export class BulkServer {
  * `localAddress` if given. Resolves once the handshake is done (the server's binder proves it
  * holds the same secret, so no certificate is checked); rejects on any failure or after `timeoutMs`.
  */
-export function bulkConnect(ip: string, ticket: Ticket, options: { localAddress?: string, timeoutMs?: number } = {}): Promise<TLSSocket> {
+export function bulkConnect(ip: string, ticket: Ticket, init: BulkConnectInit = {}): Promise<TLSSocket> {
+  const timeoutMs = init.timeoutMs ?? 5000
+  const clock = init.clock ?? systemClock
   return new Promise((resolve, reject) => {
     const socket = connect({
       ...TLS13,
       host: ip,
       port: ticket.port,
-      ...(options.localAddress !== undefined && { localAddress: options.localAddress }),
+      ...(init.localAddress !== undefined && { localAddress: init.localAddress }),
       pskCallback: () => ({ identity: ticket.identity, psk: ticket.secret }),
       checkServerIdentity: () => undefined,
     })
-    const timer = setTimeout(() => socket.destroy(new Error(`no TLS handshake with ${ip}:${ticket.port} in ${options.timeoutMs ?? 5000} ms`)), options.timeoutMs ?? 5000)
+    const cancel = clock.setTimer(() => socket.destroy(new Error(`no TLS handshake with ${ip}:${ticket.port} in ${timeoutMs} ms`)), timeoutMs)
     socket.once('secureConnect', () => {
-      clearTimeout(timer)
+      cancel()
       socket.off('error', reject)
       resolve(socket)
     })
-    socket.once('error', (err) => { clearTimeout(timer); reject(err) })
-    socket.once('close', () => { clearTimeout(timer); reject(new Error(`${ip}:${ticket.port} closed the TLS connection in its handshake`)) })
+    socket.once('error', (err) => { cancel(); reject(err) })
+    socket.once('close', () => { cancel(); reject(new Error(`${ip}:${ticket.port} closed the TLS connection in its handshake`)) })
   })
 }

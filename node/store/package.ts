@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { open, rm, type FileHandle } from 'node:fs/promises'
+import { systemClock, type Clock } from '../../bandwidth/index.ts'
 import { chunkHash, HASH_BYTES, type Manifest, type SignedManifest } from '../../chunker/index.ts'
 import { Bitfield } from './bitfield.ts'
 import { ioError } from './errors.ts'
@@ -8,10 +9,21 @@ import { filePath, preallocate, readExactly, sameStamp, stampOf, type FileStamp 
 import { badPresentPieces } from './recheck.ts'
 import type { Store } from './store.ts'
 
-/** Pieces are flushed to disk (and saved as present) in batches of this many bytes… */
-const FLUSH_BYTES = 32 * 1024 * 1024
-/** …or this long after the first unflushed write. */
-const FLUSH_DELAY_MS = 250
+export interface StoreInit {
+  /** Pieces are flushed to disk (and saved as present) in batches of this many bytes… @default 32 MiB */
+  flushBytes?: number
+  /** …or this long after the first unflushed write. @default 250 */
+  flushDelayMs?: number
+  /** Times flushDelayMs. @default systemClock */
+  clock?: Clock
+}
+
+/** StoreInit's defaults, in one place. */
+export const STORE_DEFAULTS = {
+  flushBytes: 32 * 1024 * 1024,
+  flushDelayMs: 250,
+  clock: systemClock,
+} as const satisfies Required<StoreInit>
 
 /** @internal what the store keeps per package besides its manifest and have-bitfield. */
 export interface PackageRecord {
@@ -50,10 +62,13 @@ export class StoredPackage {
   private readonly handles = new Map<number, Promise<FileHandle>>()
   private readonly unflushed: number[] = []
   private unflushedBytes = 0
-  private flushTimer: NodeJS.Timeout | undefined
+  /** Cancels the pending delayed flush. */
+  private cancelFlushTimer: (() => void) | undefined
+  private readonly init: Required<StoreInit>
   private flushing: Promise<void> = Promise.resolve()
 
-  constructor(store: Store, signed: SignedManifest, record: PackageRecord, have: Bitfield) {
+  constructor(store: Store, signed: SignedManifest, record: PackageRecord, have: Bitfield, init: StoreInit = {}) {
+    this.init = { ...STORE_DEFAULTS, ...init }
     this.store = store
     this.signed = signed
     this.manifest = signed.manifest
@@ -198,7 +213,7 @@ export class StoredPackage {
   /**
    * Writes a verified piece at its offset (off the main thread). It is readable, and `have`
    * says so, at once; it is saved as present only once flushed to disk, in batches of
-   * FLUSH_BYTES (or after FLUSH_DELAY_MS, or on completion), so a crash loses at most the
+   * flushBytes (or after flushDelayMs, or on completion), so a crash loses at most the
    * last batch and never marks a piece that is not on disk.
    */
   async writePiece(piece: number, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
@@ -224,8 +239,8 @@ export class StoredPackage {
     this.have.set(piece)
     this.unflushed.push(piece)
     this.unflushedBytes += length
-    if (this.unflushedBytes >= FLUSH_BYTES || this.complete) await this.flush()
-    else this.flushTimer ??= setTimeout(() => { void this.flush().catch(() => {}) }, FLUSH_DELAY_MS)
+    if (this.unflushedBytes >= this.init.flushBytes || this.complete) await this.flush()
+    else this.cancelFlushTimer ??= this.init.clock.setTimer(() => { void this.flush().catch(() => {}) }, this.init.flushDelayMs)
   }
 
   /** Flushes written pieces to disk, then saves them as present (one flush at a time). */
@@ -236,8 +251,8 @@ export class StoredPackage {
   }
 
   private async flushNow(): Promise<void> {
-    clearTimeout(this.flushTimer)
-    this.flushTimer = undefined
+    this.cancelFlushTimer?.()
+    this.cancelFlushTimer = undefined
     const pieces = this.unflushed.splice(0)
     this.unflushedBytes = 0
     if (pieces.length === 0) return

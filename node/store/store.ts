@@ -7,7 +7,7 @@ import { dataDirError, ioError } from './errors.ts'
 import { makeDataDir } from '../../common/index.ts'
 import { moveFiles } from './move.ts'
 import { preallocate } from './package-files.ts'
-import { StoredPackage, type ChunkLocation, type PackageRecord } from './package.ts'
+import { StoredPackage, type ChunkLocation, type PackageRecord, type StoreInit } from './package.ts'
 
 /**
  * A node's package data: manifests, have-bitfields and a chunk index (hash → where it is)
@@ -21,12 +21,15 @@ export class Store {
   /** Packages being reopened (and rechecked): a second caller waits for the same one. */
   private readonly opening = new Map<string, Promise<StoredPackage | undefined>>()
 
-  private constructor(db: Level<string, string>) {
+  private readonly init: StoreInit
+
+  private constructor(db: Level<string, string>, init: StoreInit) {
     this.db = db
+    this.init = init
   }
 
   /** Throws PEERSTAGE_STORE_DATA_DIR when `dbDir` is locked by another node, damaged, read-only or not a directory. */
-  static async open(dbDir: string): Promise<Store> {
+  static async open(dbDir: string, init: StoreInit = {}): Promise<Store> {
     const db = new Level<string, string>(dbDir)
     try {
       makeDataDir(dbDir)
@@ -34,7 +37,7 @@ export class Store {
     } catch (err) {
       throw dataDirError(dbDir, err)
     }
-    return new Store(db)
+    return new Store(db, init)
   }
 
   async close(): Promise<void> {
@@ -122,7 +125,7 @@ export class Store {
 
   /** Opens a package's record; one written to is rechecked where its files changed since. */
   private async opened(signed: SignedManifest, record: PackageRecord, recheck: boolean): Promise<StoredPackage> {
-    const pkg = new StoredPackage(this, signed, record, await this.loadHave(signed.packageId, signed.manifest.pieces.length))
+    const pkg = new StoredPackage(this, signed, record, await this.loadHave(signed.packageId, signed.manifest.pieces.length), this.init)
     if (recheck && !record.readOnly) await pkg.recheckChangedFiles()
     this.open.set(signed.packageId, pkg)
     return pkg

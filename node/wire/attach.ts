@@ -50,7 +50,9 @@ export function attachWireToSocket(socket: Socket, wire: Wire, options: AttachWi
     end: (err) => {
       if (err) return void socket.destroy()
       socket.end()
-      setTimeout(() => socket.destroy(), 5000).unref() // a peer that never ends its side
+      // A peer that never ends its side. A raw timer, not a Clock: it releases a real socket,
+      // so it must fire on real time even under a test's stopped clock; unref'd, it keeps no process up.
+      setTimeout(() => socket.destroy(), 5000).unref()
     },
   }, wire, options)
   socket.on('data', (data: Buffer) => carried.receive(data))

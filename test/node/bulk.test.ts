@@ -6,6 +6,7 @@ import { askTicket, bulkConnect, TicketBook } from '../../node/bulk/index.ts'
 import { createHost, dialPeer, type Host } from '../../node/host.ts'
 import type { PeerNode } from '../../node/peer-node.ts'
 import { attachWireToSocket, createWire, infoHashOf, maxMessageBytes } from '../../node/wire/index.ts'
+import { FakeClock } from '../helpers/fake-clock.ts'
 import { newSwarmKey, startNode, untilComplete } from '../helpers/nodes.ts'
 import { packSample, sampleTree, writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
@@ -128,15 +129,15 @@ describe('the bulk channel (TLS 1.3 PSK beside libp2p)', () => {
 })
 
 describe('TicketBook', () => {
-  it('hands a ticket over once, to the peer it was issued to, before it expires', () => {
-    let now = 0
-    const book = new TicketBook({ ticketTtlMs: 10_000, maxTickets: 2, now: () => now })
+  it('hands a ticket over once, to the peer it was issued to, before it expires', async () => {
+    const clock = new FakeClock()
+    const book = new TicketBook({ ticketTtlMs: 10_000, maxTickets: 2, clock })
     const a = book.issue('peer-a', 4000)!
     const b = book.issue('peer-b', 4000)!
     expect(book.issue('peer-c', 4000)).toBeUndefined() // too many outstanding
     expect(book.take(a.identity)).toEqual({ peerId: 'peer-a', secret: a.secret, expiresAt: 10_000 })
     expect(book.take(a.identity)).toBeUndefined()
-    now = 10_000
+    await clock.advance(10_000)
     expect(book.take(b.identity)).toBeUndefined() // expired
     expect(book.issue('peer-c', 4000)).toBeDefined()
   })
