@@ -83,6 +83,7 @@ export class PiecePicker {
     if (piece >= 0 && piece < this.availability.length) this.availability[piece]! += delta
   }
 
+  /** Asks for this piece before all others. Nothing in the node calls it yet (only tests). */
   markUrgent(piece: number): void {
     this.urgent.add(piece)
   }
