@@ -1,7 +1,10 @@
 /**
- * What every module shares: the error class, the logger, the progress bar and formatting.
+ * What every module shares: the error class and its code tables, the logger, the progress bar and formatting.
  */
-export { PeerstageError, isPeerstageError } from './errors.ts'
+export {
+  PeerstageError, isPeerstageError, defineErrorCodes, currentCode, errorCodes, errorClassOf, exitCodeOf, isTransient, EXIT_CODES,
+  type ErrorClass, type ErrorCodeSpec, type ErrorCodeInfo,
+} from './errors.ts'
 export { createLogger, silentLogger, type Logger, type LoggerInit } from './logger.ts'
 export { createProgress, type Progress, type ProgressInit } from './progress.ts'
 export { formatBytes, formatDuration } from './format.ts'
