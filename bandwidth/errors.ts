@@ -1,15 +1,16 @@
-import { PeerstageError } from '../common/index.ts'
+import { defineErrorCodes, PeerstageError } from '../common/index.ts'
 
-export const BandwidthErrorCodes = {
+/** Stable codes of the bandwidth module and their classes (common/errors.ts). */
+export const BandwidthErrorCodes = defineErrorCodes('bandwidth', {
   /** A rate that is not a number with a known unit, `unlimited` or `0`, or is above 1 Tbit/s. */
-  BAD_RATE: 'PEERSTAGE_BANDWIDTH_BAD_RATE',
+  BAD_RATE: { code: 'PEERSTAGE_BANDWIDTH_BAD_RATE', class: 'usage' },
   /** A window rule or schedule that does not parse or is not valid. */
-  BAD_SCHEDULE: 'PEERSTAGE_BANDWIDTH_BAD_SCHEDULE',
+  BAD_SCHEDULE: { code: 'PEERSTAGE_BANDWIDTH_BAD_SCHEDULE', class: 'usage' },
   /** A time zone name the IANA database does not know. */
-  BAD_TIMEZONE: 'PEERSTAGE_BANDWIDTH_BAD_TIMEZONE',
+  BAD_TIMEZONE: { code: 'PEERSTAGE_BANDWIDTH_BAD_TIMEZONE', class: 'usage' },
   /** A take() given up by its caller's AbortSignal. */
-  ABORTED: 'PEERSTAGE_BANDWIDTH_ABORTED',
-} as const
+  ABORTED: { code: 'PEERSTAGE_BANDWIDTH_ABORTED', class: 'failed' },
+})
 
 export type BandwidthErrorCode = typeof BandwidthErrorCodes[keyof typeof BandwidthErrorCodes]
 
