@@ -1,8 +1,14 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util'
-import { PeerstageError, isPeerstageError } from '../common/index.ts'
+import { PeerstageError, defineErrorCodes, exitCodeOf, isPeerstageError } from '../common/index.ts'
+
+/** Stable codes of the CLI itself and their classes (common/errors.ts). */
+export const CliErrorCodes = defineErrorCodes('cli', {
+  /** A missing or unknown option, or the wrong number of arguments: exit 2, one line, the command's help named. */
+  USAGE: { code: 'PEERSTAGE_CLI_USAGE', class: 'usage' },
+})
 
 /** A CLI usage mistake: exit 2, one line, the command's help named. */
-export const USAGE = 'PEERSTAGE_CLI_USAGE'
+export const USAGE = CliErrorCodes.USAGE
 
 export function usageError(message: string): PeerstageError {
   return new PeerstageError(USAGE, message)
@@ -30,14 +36,10 @@ export interface Command {
   run(ctx: CommandContext): Promise<number>
 }
 
-/** Error codes that mean "the work started and failed" rather than "could not start". */
-const RUNTIME_FAILURES = new Set(['PEERSTAGE_PACK_SOURCE_CHANGED', 'PEERSTAGE_PACK_OUTPUT_UNWRITABLE', 'PEERSTAGE_NODE_DIAL_FAILED',
-  'PEERSTAGE_NODE_SWARM_KEY_MISMATCH', 'PEERSTAGE_NODE_SOURCE_MISMATCH', 'PEERSTAGE_NODE_NO_PEER', 'PEERSTAGE_NODE_VERIFY_FAILED',
-  'PEERSTAGE_STORE_DISK_FULL', 'PEERSTAGE_STORE_IO', 'PEERSTAGE_TRACKER_UNREACHABLE', 'PEERSTAGE_TRACKER_STORE_FAILED'])
-
 /**
  * Parses argv for one command and runs it. Expected failures print one sentence (or the
- * error object with --json) and exit 2 for usage or unusable input, 1 for failed work.
+ * error object with --json) and exit by the class of their code (exitCodeOf): 2 when the
+ * work could not start (usage, refused), 1 when it started and failed or may pass later.
  */
 export async function runCommand(cmd: Command, argv: string[]): Promise<number> {
   const json = argv.includes('--json')
@@ -68,7 +70,7 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
       process.stderr.write(`peerstage ${cmd.name}: ${err.message}\n`)
       if (err.code === USAGE) process.stderr.write(`Try 'peerstage ${cmd.name} --help'.\n`)
     }
-    return RUNTIME_FAILURES.has(err.code) ? 1 : 2
+    return exitCodeOf(err)
   }
 }
 

@@ -18,7 +18,7 @@ export function readManifestText(path: string): string {
   try {
     return readFileSync(path, 'utf8')
   } catch (err) {
-    throw new PeerstageError('PEERSTAGE_MANIFEST_UNREADABLE', `cannot read manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err, details: { path } })
+    throw new PeerstageError('PEERSTAGE_CHUNKER_MANIFEST_UNREADABLE', `cannot read manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err, details: { path } })
   }
 }
 

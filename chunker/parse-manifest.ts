@@ -24,8 +24,9 @@ type Json = Record<string, unknown>
 
 const TOP_KEYS = ['format', 'name', 'version', 'createdAt', 'chunking', 'files', 'chunks', 'pieces', 'programs', 'publisher', 'signature']
 
+/** `details.field` names the field (`manifest.files[1].size`, `publisher`) for callers to decide by. */
 function schema(where: string, rule: string): never {
-  throw chunkerError(Codes.MANIFEST_SCHEMA, `${where} ${rule}`)
+  throw chunkerError(Codes.MANIFEST_SCHEMA, `${where} ${rule}`, { details: { field: where } })
 }
 
 function object(v: unknown, where: string, keys: readonly string[]): Json {
@@ -69,7 +70,7 @@ function parseJson(text: string, source: string): Json {
 /**
  * Parses and checks a manifest: format, schema, signature, trust, names and paths, and
  * that every size and range adds up. Anything wrong throws a PeerstageError with a
- * `PEERSTAGE_MANIFEST_*` code; nothing half-checked is returned.
+ * `PEERSTAGE_CHUNKER_MANIFEST_*` code; nothing half-checked is returned.
  */
 export function parseManifest(text: string, options: ParseManifestOptions = {}): SignedManifest {
   const source = options.source ?? 'manifest'
@@ -217,7 +218,7 @@ function checkPrograms(list: unknown[]): Program[] {
   })
 }
 
-/** Reads and parses a manifest file; unreadable files get PEERSTAGE_MANIFEST_UNREADABLE. */
+/** Reads and parses a manifest file; unreadable files get PEERSTAGE_CHUNKER_MANIFEST_UNREADABLE. */
 export function readManifest(path: string, options: ParseManifestOptions = {}): SignedManifest {
   let text: string
   try {

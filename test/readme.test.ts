@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { BandwidthErrorCodes } from '../bandwidth/index.ts'
 import { ChunkerErrorCodes } from '../chunker/index.ts'
+import { errorCodes, exitCodeOf, PeerstageError } from '../common/index.ts'
 import { USAGE } from '../bin/cli.ts'
 import { COMMANDS } from '../bin/commands.ts'
 import { NodeErrorCodes, StoreErrorCodes } from '../node/index.ts'
@@ -10,8 +11,16 @@ import { TrackerErrorCodes } from '../tracker/index.ts'
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 
 describe('README', () => {
-  it('lists every error code', () => {
-    for (const code of [USAGE, ...Object.values(ChunkerErrorCodes), ...Object.values(BandwidthErrorCodes), ...Object.values(NodeErrorCodes), ...Object.values(StoreErrorCodes), ...Object.values(TrackerErrorCodes)]) expect(readme, code).toContain(`\`${code}\``)
+  it('lists every error code, its class and its old codes', () => {
+    const declared = [USAGE, ...Object.values(ChunkerErrorCodes), ...Object.values(BandwidthErrorCodes), ...Object.values(NodeErrorCodes), ...Object.values(StoreErrorCodes), ...Object.values(TrackerErrorCodes)]
+    expect(errorCodes().map((e) => e.code).sort()).toEqual([...declared].sort())
+    const section = readme.slice(readme.indexOf('## Error codes'), readme.indexOf('\n## ', readme.indexOf('## Error codes') + 1))
+    for (const { code, class: cls, aliases } of errorCodes()) {
+      const row = section.split('\n').find((line) => line.startsWith(`| \`${code}\``))
+      expect(row, code).toBeDefined()
+      expect(row, code).toContain(`| ${cls} (${exitCodeOf(new PeerstageError(code, ''))}) |`)
+      for (const alias of aliases) expect(row, `${code} was ${alias}`).toContain(`(was \`${alias}\`)`)
+    }
   })
 
   it('names the two set-up commands', () => {

@@ -1,16 +1,22 @@
-import { diagnoseDataDir, PeerstageError } from '../../common/index.ts'
+import { defineErrorCodes, diagnoseDataDir, PeerstageError } from '../../common/index.ts'
 
-export const StoreErrorCodes = {
+/**
+ * Stable codes of the node's store, in the node module's namespace (`PEERSTAGE_NODE_STORE_*`),
+ * with their classes (common/errors.ts). Up to 0.1.0 they were `PEERSTAGE_STORE_*`, outside the
+ * `PEERSTAGE_<MODULE>_` rule: those old codes still match (isPeerstageError, `aliases` in --json)
+ * for one more release.
+ */
+export const StoreErrorCodes = defineErrorCodes('node', {
   /** The disk is full (or over quota): the piece was not written and is not marked present. */
-  DISK_FULL: 'PEERSTAGE_STORE_DISK_FULL',
+  DISK_FULL: { code: 'PEERSTAGE_NODE_STORE_DISK_FULL', class: 'failed', aliases: ['PEERSTAGE_STORE_DISK_FULL'] },
   /** Writing or reading package data failed for another reason (permissions, I/O error). */
-  IO: 'PEERSTAGE_STORE_IO',
+  IO: { code: 'PEERSTAGE_NODE_STORE_IO', class: 'failed', aliases: ['PEERSTAGE_STORE_IO'] },
   /**
    * The node's store (`DATA/db`) cannot be opened; `details.problem` says why: `in-use` (another
    * node runs with this --data), `damaged`, `read-only`, `not-a-directory`, `unusable`.
    */
-  DATA_DIR: 'PEERSTAGE_STORE_DATA_DIR',
-} as const
+  DATA_DIR: { code: 'PEERSTAGE_NODE_STORE_DATA_DIR', class: 'usage', aliases: ['PEERSTAGE_STORE_DATA_DIR'] },
+})
 
 /** A file system failure as the store reports it: a full disk says so (and that nothing was lost). */
 export function ioError(err: unknown, what: string): PeerstageError {

@@ -55,38 +55,38 @@ describe('manifest', () => {
   it('accepts a trusted publisher and rejects an untrusted one', async () => {
     const { result } = await sample()
     expect(parseManifest(result.canonical, { trusted: [publisherOf(result.key)] }).packageId).toBe(result.packageId)
-    rejects(result.canonical, 'PEERSTAGE_MANIFEST_UNTRUSTED', /not a trusted publisher/, [publisherOf(testKey())])
+    rejects(result.canonical, 'PEERSTAGE_CHUNKER_MANIFEST_UNTRUSTED', /not a trusted publisher/, [publisherOf(testKey())])
   })
 
   it('rejects a manifest altered after signing, or signed by another key than it names', async () => {
     const { result, json } = await sample()
-    rejects(result.canonical.replace('"24H2"', '"24H3"'), 'PEERSTAGE_MANIFEST_BAD_SIGNATURE', /altered after signing/)
+    rejects(result.canonical.replace('"24H2"', '"24H3"'), 'PEERSTAGE_CHUNKER_MANIFEST_BAD_SIGNATURE', /altered after signing/)
     const other = testKey()
     const forged = { ...json, signature: signBytes(other, Buffer.from(canonicalJson({ ...json, signature: undefined }))) }
-    rejects(canonicalJson(forged), 'PEERSTAGE_MANIFEST_BAD_SIGNATURE')
+    rejects(canonicalJson(forged), 'PEERSTAGE_CHUNKER_MANIFEST_BAD_SIGNATURE')
   })
 
   it('rejects a truncated file and a file that is not JSON', async () => {
     const { result } = await sample()
-    rejects(result.canonical.slice(0, 500), 'PEERSTAGE_MANIFEST_TRUNCATED', /truncated/)
-    rejects('', 'PEERSTAGE_MANIFEST_TRUNCATED')
-    rejects('<html>not found</html>', 'PEERSTAGE_MANIFEST_NOT_JSON', /not JSON/)
+    rejects(result.canonical.slice(0, 500), 'PEERSTAGE_CHUNKER_MANIFEST_TRUNCATED', /truncated/)
+    rejects('', 'PEERSTAGE_CHUNKER_MANIFEST_TRUNCATED')
+    rejects('<html>not found</html>', 'PEERSTAGE_CHUNKER_MANIFEST_NOT_JSON', /not JSON/)
   })
 
   it('rejects an unknown format version, and JSON that is no manifest', async () => {
     const { json, result } = await sample()
-    rejects(resigned(json, result.key, (m) => { m.format = 2 }), 'PEERSTAGE_MANIFEST_FORMAT', /format 2.*reads format 1/)
-    rejects('[1,2,3]', 'PEERSTAGE_MANIFEST_FORMAT', /not a peerstage manifest/)
-    rejects('{"hello":"world"}', 'PEERSTAGE_MANIFEST_FORMAT')
+    rejects(resigned(json, result.key, (m) => { m.format = 2 }), 'PEERSTAGE_CHUNKER_MANIFEST_FORMAT', /format 2.*reads format 1/)
+    rejects('[1,2,3]', 'PEERSTAGE_CHUNKER_MANIFEST_FORMAT', /not a peerstage manifest/)
+    rejects('{"hello":"world"}', 'PEERSTAGE_CHUNKER_MANIFEST_FORMAT')
   })
 
   it('rejects missing, unknown and mistyped fields, naming them', async () => {
     const { json, result } = await sample()
-    rejects(resigned(json, result.key, (m) => { delete m.pieces }), 'PEERSTAGE_MANIFEST_SCHEMA', /manifest.pieces is missing/)
-    rejects(resigned(json, result.key, (m) => { m.extra = 1 }), 'PEERSTAGE_MANIFEST_SCHEMA', /manifest.extra is not a known field/)
-    rejects(resigned(json, result.key, (m) => { m.files[1].size = '12' }), 'PEERSTAGE_MANIFEST_SCHEMA', /files\[1\].size must be an integer/)
-    rejects(resigned(json, result.key, (m) => { m.programs[0].args = 'x' }), 'PEERSTAGE_MANIFEST_SCHEMA', /programs\[0\].args must be an array/)
-    rejects(resigned(json, result.key, (m) => { m.chunks.hashes = `${m.chunks.hashes}!` }), 'PEERSTAGE_MANIFEST_SCHEMA', /canonical base64/)
+    rejects(resigned(json, result.key, (m) => { delete m.pieces }), 'PEERSTAGE_CHUNKER_MANIFEST_SCHEMA', /manifest.pieces is missing/)
+    rejects(resigned(json, result.key, (m) => { m.extra = 1 }), 'PEERSTAGE_CHUNKER_MANIFEST_SCHEMA', /manifest.extra is not a known field/)
+    rejects(resigned(json, result.key, (m) => { m.files[1].size = '12' }), 'PEERSTAGE_CHUNKER_MANIFEST_SCHEMA', /files\[1\].size must be an integer/)
+    rejects(resigned(json, result.key, (m) => { m.programs[0].args = 'x' }), 'PEERSTAGE_CHUNKER_MANIFEST_SCHEMA', /programs\[0\].args must be an array/)
+    rejects(resigned(json, result.key, (m) => { m.chunks.hashes = `${m.chunks.hashes}!` }), 'PEERSTAGE_CHUNKER_MANIFEST_SCHEMA', /canonical base64/)
   })
 
   for (const [path, why] of [
@@ -102,36 +102,36 @@ describe('manifest', () => {
   ] as const) {
     it(`rejects the path ${JSON.stringify(path)}`, async () => {
       const { json, result } = await sample()
-      rejects(resigned(json, result.key, (m) => { m.files[4].path = path }), 'PEERSTAGE_MANIFEST_BAD_PATH', why)
+      rejects(resigned(json, result.key, (m) => { m.files[4].path = path }), 'PEERSTAGE_CHUNKER_MANIFEST_BAD_PATH', why)
     })
   }
 
   it('rejects duplicate paths and a file that is also a directory', async () => {
     const { json, result } = await sample()
-    rejects(resigned(json, result.key, (m) => { m.files[4].path = m.files[3].path }), 'PEERSTAGE_MANIFEST_DUPLICATE_PATH', /appears twice/)
-    rejects(resigned(json, result.key, (m) => { m.files[0].path = 'drivers' }), 'PEERSTAGE_MANIFEST_DUPLICATE_PATH', /both a file and the directory/)
+    rejects(resigned(json, result.key, (m) => { m.files[4].path = m.files[3].path }), 'PEERSTAGE_CHUNKER_MANIFEST_DUPLICATE_PATH', /appears twice/)
+    rejects(resigned(json, result.key, (m) => { m.files[0].path = 'drivers' }), 'PEERSTAGE_CHUNKER_MANIFEST_DUPLICATE_PATH', /both a file and the directory/)
   })
 
   it('rejects names that cannot be a directory', async () => {
     const { json, result } = await sample()
-    rejects(resigned(json, result.key, (m) => { m.name = '../win' }), 'PEERSTAGE_MANIFEST_BAD_NAME')
-    rejects(resigned(json, result.key, (m) => { m.version = '' }), 'PEERSTAGE_MANIFEST_BAD_NAME')
+    rejects(resigned(json, result.key, (m) => { m.name = '../win' }), 'PEERSTAGE_CHUNKER_MANIFEST_BAD_NAME')
+    rejects(resigned(json, result.key, (m) => { m.version = '' }), 'PEERSTAGE_CHUNKER_MANIFEST_BAD_NAME')
   })
 
   it('rejects sizes that do not add up', async () => {
     const { json, result } = await sample()
     const k = result.key
-    rejects(resigned(json, k, (m) => { m.files[3].size += 1 }), 'PEERSTAGE_MANIFEST_SIZE_MISMATCH', /chunks add up to/)
-    rejects(resigned(json, k, (m) => { m.files[3].firstChunk += 1 }), 'PEERSTAGE_MANIFEST_SIZE_MISMATCH', /firstChunk/)
-    rejects(resigned(json, k, (m) => { m.chunks.count += 1 }), 'PEERSTAGE_MANIFEST_SIZE_MISMATCH', /expected/)
-    rejects(resigned(json, k, (m) => { m.pieces[1].length += 1 }), 'PEERSTAGE_MANIFEST_SIZE_MISMATCH', /pieces\[1\]/)
-    rejects(resigned(json, k, (m) => { m.pieces.pop() }), 'PEERSTAGE_MANIFEST_SIZE_MISMATCH', /pieces end/)
-    rejects(resigned(json, k, (m) => { m.pieces.splice(1, 1) }), 'PEERSTAGE_MANIFEST_SIZE_MISMATCH', /does not continue/)
+    rejects(resigned(json, k, (m) => { m.files[3].size += 1 }), 'PEERSTAGE_CHUNKER_MANIFEST_SIZE_MISMATCH', /chunks add up to/)
+    rejects(resigned(json, k, (m) => { m.files[3].firstChunk += 1 }), 'PEERSTAGE_CHUNKER_MANIFEST_SIZE_MISMATCH', /firstChunk/)
+    rejects(resigned(json, k, (m) => { m.chunks.count += 1 }), 'PEERSTAGE_CHUNKER_MANIFEST_SIZE_MISMATCH', /expected/)
+    rejects(resigned(json, k, (m) => { m.pieces[1].length += 1 }), 'PEERSTAGE_CHUNKER_MANIFEST_SIZE_MISMATCH', /pieces\[1\]/)
+    rejects(resigned(json, k, (m) => { m.pieces.pop() }), 'PEERSTAGE_CHUNKER_MANIFEST_SIZE_MISMATCH', /pieces end/)
+    rejects(resigned(json, k, (m) => { m.pieces.splice(1, 1) }), 'PEERSTAGE_CHUNKER_MANIFEST_SIZE_MISMATCH', /does not continue/)
   })
 
   it('rejects numbers that are not safe integers', async () => {
     const { json, result } = await sample()
     const text = resigned(json, result.key, () => {}).replace(/"mode":(\d+)/, '"mode":$1.5')
-    rejects(text, 'PEERSTAGE_MANIFEST_SCHEMA', /integers/)
+    rejects(text, 'PEERSTAGE_CHUNKER_MANIFEST_SCHEMA', /integers/)
   })
 })

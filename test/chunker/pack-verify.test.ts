@@ -74,9 +74,9 @@ describe('pack and verify', () => {
     const dir = tempDir()
     sampleTree(dir)
     symlinkSync('/etc/passwd', join(dir, 'passwd'))
-    await expect(pack(dir, { name: 'x', version: '1', privateKey: testKey() })).rejects.toMatchObject({ code: 'PEERSTAGE_PACK_UNSUPPORTED_FILE', message: /symbolic link/ })
-    await expect(pack(dir, { name: 'a/b', version: '1', privateKey: testKey() })).rejects.toMatchObject({ code: 'PEERSTAGE_MANIFEST_BAD_NAME' })
-    await expect(pack(join(dir, 'nope'), { name: 'x', version: '1', privateKey: testKey() })).rejects.toMatchObject({ code: 'PEERSTAGE_PACK_SOURCE_UNREADABLE' })
+    await expect(pack(dir, { name: 'x', version: '1', privateKey: testKey() })).rejects.toMatchObject({ code: 'PEERSTAGE_CHUNKER_PACK_UNSUPPORTED_FILE', message: /symbolic link/ })
+    await expect(pack(dir, { name: 'a/b', version: '1', privateKey: testKey() })).rejects.toMatchObject({ code: 'PEERSTAGE_CHUNKER_MANIFEST_BAD_NAME' })
+    await expect(pack(join(dir, 'nope'), { name: 'x', version: '1', privateKey: testKey() })).rejects.toMatchObject({ code: 'PEERSTAGE_CHUNKER_PACK_SOURCE_UNREADABLE' })
   })
 
   it('reuses ~all chunks between two versions with ten small edits', async () => {

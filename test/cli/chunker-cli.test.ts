@@ -41,7 +41,7 @@ describe('peerstage CLI: keygen, pack, verify, inspect, diff', () => {
     expect(readFileSync(join(dir, 'keys/publisher.pub'), 'utf8')).toContain('BEGIN PUBLIC KEY')
     const again = await peerstage(['keygen', '--out', join(dir, 'keys'), '--json'])
     expect(again.code).toBe(2)
-    expect(JSON.parse(again.stdout).error.code).toBe('PEERSTAGE_KEY_EXISTS')
+    expect(JSON.parse(again.stdout).error.code).toBe('PEERSTAGE_CHUNKER_KEY_EXISTS')
   })
 
   it('pack writes NAME@VER.manifest.json and --json prints the documented shape', async () => {
@@ -99,7 +99,7 @@ describe('peerstage CLI: keygen, pack, verify, inspect, diff', () => {
     writeFileSync(truncated, readFileSync(manifestPath, 'utf8').slice(0, 300))
     const t = await peerstage(['verify', truncated, src, '--json'])
     expect(t.code).toBe(2)
-    expect(JSON.parse(t.stdout).error.code).toBe('PEERSTAGE_MANIFEST_TRUNCATED')
+    expect(JSON.parse(t.stdout).error.code).toBe('PEERSTAGE_CHUNKER_MANIFEST_TRUNCATED')
     expect((await peerstage(['verify', manifestPath])).code).toBe(2)
     expect((await peerstage(['verify', join(dir, 'nope.json'), src])).code).toBe(2)
   })

@@ -86,7 +86,7 @@ describe('peerstage dp and fetch (real processes)', () => {
     try {
       const r = await peerstage(['fetch', manifest, '--out', out, '--data', data, '--peer', dpAddress, '--swarm-key', join(dir, 'swarm.key'), '--json'])
       expect(r.code).toBe(1)
-      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'PEERSTAGE_STORE_DISK_FULL', message: expect.stringMatching(/disk is full/) })
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'PEERSTAGE_NODE_STORE_DISK_FULL', message: expect.stringMatching(/disk is full/) })
       // Every piece the store calls present really is on disk and intact.
       const signed = readManifest(manifest)
       const store = await Store.open(join(data, 'db'))

@@ -137,7 +137,7 @@ describe('defect 8 (nodes): a --data a node cannot use is one sentence and exit 
     expect(human.stderr).toMatch(message)
     const json = await peerstage(['dp', '--data', data, '--swarm-key', key, '--listen', '/ip4/127.0.10.1/tcp/0', '--json'])
     expect(json.code, json.stderr).toBe(2)
-    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'PEERSTAGE_STORE_DATA_DIR', details: { problem } })
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'PEERSTAGE_NODE_STORE_DATA_DIR', details: { problem } })
   }
 
   it('a file instead of a directory, and a store held by another node', async () => {
