@@ -145,17 +145,17 @@ export async function verifyWithRepair(swarm: PackageSwarm, untilComplete: () =>
 
 /** Opens a wire to each `--peer`; throws (naming a wrong swarm key first) only when none answers. */
 export async function connectAll(node: PeerNode, packageId: string, peers: string[]): Promise<void> {
-  const failures: string[] = []
+  const failures: Error[] = []
   await Promise.all(peers.map(async (p) => {
     try {
       await node.connect(packageId, p)
     } catch (err) {
-      failures.push((err as Error).message)
+      failures.push(err as Error)
     }
   }))
   if (failures.length === peers.length) {
-    const mismatch = failures.find((f) => /swarm key/.test(f))
-    throw new PeerstageError(mismatch ? NodeErrorCodes.SWARM_KEY_MISMATCH : NodeErrorCodes.DIAL_FAILED, `no peer could be reached: ${mismatch ?? failures[0]}`)
+    const mismatch = failures.find((f) => isPeerstageError(f, NodeErrorCodes.SWARM_KEY_MISMATCH))
+    throw new PeerstageError(mismatch ? NodeErrorCodes.SWARM_KEY_MISMATCH : NodeErrorCodes.DIAL_FAILED, `no peer could be reached: ${(mismatch ?? failures[0])!.message}`)
   }
-  for (const f of failures) process.stderr.write(`peerstage fetch: ${f}\n`)
+  for (const f of failures) process.stderr.write(`peerstage fetch: ${f.message}\n`)
 }
