@@ -1,7 +1,6 @@
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { TrackerErrorCodes, trackerError } from './errors.ts'
-import { announcePayload, MAX_SIGNATURE_SKEW_MS, SIGNATURE_HEADER } from './node-auth.ts'
+import { announcePayload, MAX_SIGNATURE_SKEW_MS, SIGNATURE_HEADER, TrackerErrorCodes, trackerError } from './protocol/index.ts'
 
 /**
  * Checks announce signatures and remembers, per peer, its public key (parsed once) and

@@ -1,4 +1,4 @@
-import { TrackerErrorCodes, trackerError } from './errors.ts'
+import { TrackerErrorCodes, trackerError } from './protocol/index.ts'
 import type { StoreOp, TrackerStore } from './store/index.ts'
 
 /**

@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { nextChange, rateAt, UNLIMITED, type Clock, type Rate, type Schedule, type WindowSpec } from '../bandwidth/index.ts'
-import { slash24, SubnetIndex } from './cidr.ts'
 import { parseWanPolicy, type SiteConfig, type TrackerConfig, type WanPolicy } from './config.ts'
-import { TrackerErrorCodes, trackerError } from './errors.ts'
+import { placeAddress, SubnetIndex, TrackerErrorCodes, trackerError, type Placement } from './protocol/index.ts'
 
 /** What an operator may change on a site or a subnet; absent fields keep the config's. */
 export interface OverrideSpec {
@@ -15,13 +14,6 @@ export interface OverrideSpec {
 
 /** `site:NAME` or `subnet:CIDR`. */
 export type ScopeKey = string
-
-export interface Placement {
-  /** A configured CIDR, or the /24 of an address no configured subnet holds. */
-  subnet: string
-  /** undefined: the address is in no configured site. */
-  site: string | undefined
-}
 
 export interface BudgetNow {
   rate: Rate
@@ -89,9 +81,9 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
     this.index = new SubnetIndex(entries)
   }
 
-  /** Where a source address belongs. */
+  /** Where a source address belongs: the protocol's placement rule over the configured subnets. */
   place(ip: string): Placement {
-    return this.index.lookup(ip) ?? { subnet: slash24(ip), site: undefined }
+    return placeAddress(this.index, ip)
   }
 
   get configuredSubnets(): string[] {

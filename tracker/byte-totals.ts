@@ -1,4 +1,4 @@
-import { parseCidr } from './cidr.ts'
+import { parseCidr } from './protocol/index.ts'
 import type { TrackerMetrics } from './metrics.ts'
 import type { Registration } from './registry.ts'
 import type { StoreOp } from './store/index.ts'

@@ -4,8 +4,7 @@ import { parse as parseYaml } from 'yaml'
 import { checkTimeZone, parseSchedule, type Schedule } from '../bandwidth/index.ts'
 import { loadPublicKey, publisherOf } from '../chunker/index.ts'
 import { isPeerstageError } from '../common/index.ts'
-import { parseCidr, type Cidr } from './cidr.ts'
-import { TrackerErrorCodes, trackerError } from './errors.ts'
+import { parseCidr, TrackerErrorCodes, trackerError, type Cidr } from './protocol/index.ts'
 
 /** A scope's WAN rules: a bandwidth schedule plus how many clients may pull at once. */
 export interface WanPolicy {

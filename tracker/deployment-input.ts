@@ -1,39 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { ChunkerErrorCodes, parseManifest, type SignedManifest } from '../chunker/index.ts'
+import { parseManifest, type SignedManifest } from '../chunker/index.ts'
 import { isPeerstageError } from '../common/index.ts'
-import { parseCidr, type Cidr } from './cidr.ts'
-import type { Deployment, Target } from './deployment-types.ts'
-import { TrackerErrorCodes, trackerError } from './errors.ts'
+import { MAX_JITTER_SECONDS, parseCidr, parseIsoTime, TrackerErrorCodes, trackerError, type Cidr, type Deployment, type DeploymentInput, type Target } from './protocol/index.ts'
 
-/** What `POST /v1/deployments` takes: the signed manifest's text and when to run which program where. */
-export interface DeploymentInput {
-  /** The signed manifest as `peerstage pack` wrote it. */
-  manifest: string
-  program: string
-  /** `site:NAME`, `subnet:CIDR` or `client:PEERID`; at least one. */
-  targets: Target[]
-  /** ISO 8601 with a zone. */
-  availableAt: string
-  mandatoryAt: string
-  expiresAt?: string | null
-  /** @default 0; at most a week. */
-  jitterSeconds?: number
-}
-
-export const MAX_JITTER_SECONDS = 7 * 24 * 3600
-export const DEPLOYMENT_ID = /^d-[0-9a-f]{8}$/
 const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{1,128}$/
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/
-
-/** Milliseconds of an ISO 8601 time with a zone (`2026-11-27T20:00:00+00:00`, `…Z`); undefined otherwise. */
-export function parseIsoTime(text: string): number | undefined {
-  if (!ISO_TIME.test(text)) return undefined
-  // Date.parse takes 2026-02-30 for March 2nd: the calendar date must exist as written.
-  const [y, mo, d] = text.slice(0, 10).split('-').map(Number) as [number, number, number]
-  if (new Date(Date.UTC(y, mo - 1, d)).getUTCDate() !== d || mo < 1 || mo > 12) return undefined
-  const ms = Date.parse(text)
-  return Number.isNaN(ms) ? undefined : ms
-}
 
 /** A deployment's targets, parsed for matching against announcing clients. */
 export interface TargetSet {
@@ -85,9 +55,6 @@ export function targetSet(targets: readonly Target[]): TargetSet {
   return set
 }
 
-/** A manifest schema error on one of these fields (`details.field`) means it is not signed. */
-const UNSIGNED_FIELDS = new Set(['signature', 'publisher', 'manifest.signature', 'manifest.publisher'])
-
 /**
  * Parses the manifest against the trusted publishers: a signature or trust problem is
  * PEERSTAGE_TRACKER_UNTRUSTED_PACKAGE, anything else wrong with it BAD_REQUEST.
@@ -100,10 +67,10 @@ export function checkManifest(text: string, trusted: readonly string[], refused:
     return parseManifest(text, { trusted, source: 'the manifest' })
   } catch (err) {
     if (!isPeerstageError(err)) throw err
-    if (isPeerstageError(err, ChunkerErrorCodes.MANIFEST_BAD_SIGNATURE) || isPeerstageError(err, ChunkerErrorCodes.MANIFEST_UNTRUSTED)) {
+    if (err.code === 'PEERSTAGE_MANIFEST_BAD_SIGNATURE' || err.code === 'PEERSTAGE_MANIFEST_UNTRUSTED') {
       throw trackerError(TrackerErrorCodes.UNTRUSTED_PACKAGE, err.message, { cause: err })
     }
-    if (isPeerstageError(err, ChunkerErrorCodes.MANIFEST_SCHEMA) && UNSIGNED_FIELDS.has(String(err.details?.field))) {
+    if (err.code === 'PEERSTAGE_MANIFEST_SCHEMA' && /^(manifest\.)?(signature|publisher)\b/.test(err.message)) {
       throw trackerError(TrackerErrorCodes.UNTRUSTED_PACKAGE, `the manifest is not signed (${err.message}): sign it with peerstage pack --key`, { cause: err })
     }
     throw trackerError(TrackerErrorCodes.BAD_REQUEST, `manifest: ${err.message}`, { cause: err })

@@ -1,9 +1,7 @@
-import { cidrContains, cidrsOverlap, parseCidr } from './cidr.ts'
 import type { SiteConfig } from './config.ts'
 import type { SignedManifest } from '../chunker/index.ts'
-import { buildDeployment, targetSet, type DeploymentInput, type TargetSet } from './deployment-input.ts'
-import type { Deployment, DeploymentOffer, DeploymentReport, DeploymentState } from './deployment-types.ts'
-import { TrackerErrorCodes, trackerError } from './errors.ts'
+import { buildDeployment, targetSet, type TargetSet } from './deployment-input.ts'
+import { cidrContains, cidrsOverlap, parseCidr, TrackerErrorCodes, trackerError, type ClientProgress, type Deployment, type DeploymentInput, type DeploymentOffer, type DeploymentReport, type DeploymentState, type DeploymentStatus, type StateCounts, type SubnetProgress } from './protocol/index.ts'
 import type { ManifestTable } from './manifests.ts'
 import type { TrackerMetrics } from './metrics.ts'
 import type { Change, StoreOp } from './store/index.ts'
@@ -13,31 +11,6 @@ export interface StoredReport extends DeploymentReport {
   peerId: string
   subnet: string
   site: string | null
-}
-
-/** Clients per state; states no client is in are left out. */
-export type StateCounts = Partial<Record<DeploymentState, number>>
-
-export type ClientProgress = Omit<DeploymentReport, 'id'> & { peerId: string }
-
-export interface SubnetProgress {
-  subnet: string
-  counts: StateCounts
-  /** Sums of the clients' reported package bytes. */
-  bytes: { lan: number, wan: number, reused: number }
-  /** What DPs reported sending this subnet for the deployment's package. */
-  dpUploadBytes: number
-  clients: ClientProgress[]
-}
-
-/** `GET /v1/deployments/:id/status`: the deployment and its clients' states per site and subnet. */
-export interface DeploymentStatus {
-  deployment: Deployment
-  counts: StateCounts
-  /** Configured sites with a subnet the deployment targets or a client reported from. */
-  sites: Array<{ name: string, subnets: SubnetProgress[] }>
-  /** Subnets outside every site that clients reported from. */
-  unassigned: SubnetProgress[]
 }
 
 /** Where an announcing client is: what its deployments are matched against. */

@@ -10,22 +10,19 @@
  * `link` windows and `replicate` globs), tells each DP what its site must hold, hands DPs
  * only their own site's and parent site's DPs, and shows every replica's state.
  * HTTP/JSON on fastify; state behind one store interface (level by default).
+ *
+ * What a node and the tracker agree on (wire shapes, schemas, limits, placement, the
+ * signed announce, TrackerClient, error codes) is tracker/protocol/, re-exported here whole.
  */
+export * from './protocol/index.ts'
 export { createTrackerConfig, readTrackerConfig, type TrackerConfig, type TrackerConfigOptions, type SiteConfig, type DpConfig, type WanPolicy } from './config.ts'
-export { parseCidr, cidrContains, cidrsOverlap, slash24, SubnetIndex, type Cidr } from './cidr.ts'
-export { Budgets, type OverrideSpec, type BudgetNow, type LinkNow, type Placement } from './budgets.ts'
-export { Tracker, type TrackerComponents, type AnnounceRequest, type AnnounceAnswer, type BudgetList, type SubnetBudget, type LeaseGrant, type ReportedBytes } from './tracker.ts'
-export type { HandedPeer, Tier, Registration } from './registry.ts'
+export { Budgets, type OverrideSpec, type BudgetNow, type LinkNow } from './budgets.ts'
+export { Tracker, type TrackerComponents } from './tracker.ts'
+export type { Registration } from './registry.ts'
 export { globMatcher, ReplicaPlan, SiteTree } from './replication.ts'
 export { PackageCatalogue } from './packages.ts'
-export { DEPLOYMENT_STATES, FINAL_STATES, type Deployment, type DeploymentOffer, type DeploymentReport, type DeploymentState, type Target } from './deployment-types.ts'
-export { parseIsoTime, MAX_JITTER_SECONDS, type DeploymentInput } from './deployment-input.ts'
-export type { DeploymentStatus, SubnetProgress, ClientProgress, StateCounts, StoredReport } from './deployments.ts'
-export { REPLICA_STATES, type ReplicaState, type ReplicaReport, type ReplicaOffer, type LinkBudget, type KnownDp, type CataloguePackage, type DpPackageStatus, type PackageStatus } from './replication-types.ts'
+export type { StoredReport } from './deployments.ts'
 export { createTrackerServer, type TrackerServerInit } from './server.ts'
 export { createTrackerMetrics, type TrackerMetrics } from './metrics.ts'
-export { TrackerClient, type TrackerClientInit, type Scope } from './client.ts'
-export { announcePayload, MAX_SIGNATURE_SKEW_MS, SIGNATURE_HEADER, type AnnounceSigner } from './node-auth.ts'
 export { AnnounceVerifier } from './announce-verifier.ts'
-export { TrackerErrorCodes, type TrackerErrorCode } from './errors.ts'
 export { MemoryTrackerStore, LevelTrackerStore, type TrackerStore, type StoreOp, type StoreKind } from './store/index.ts'

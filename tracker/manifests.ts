@@ -1,5 +1,5 @@
 import type { SignedManifest } from '../chunker/index.ts'
-import { TrackerErrorCodes, trackerError } from './errors.ts'
+import { TrackerErrorCodes, trackerError } from './protocol/index.ts'
 import type { StoreOp } from './store/index.ts'
 
 /**

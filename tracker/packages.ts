@@ -1,8 +1,6 @@
 import { totalBytes, type SignedManifest } from '../chunker/index.ts'
-import type { Deployment } from './deployment-types.ts'
-import { TrackerErrorCodes, trackerError } from './errors.ts'
+import { TrackerErrorCodes, trackerError, type CataloguePackage, type Deployment } from './protocol/index.ts'
 import type { ManifestTable } from './manifests.ts'
-import type { CataloguePackage } from './replication-types.ts'
 import type { Change, StoreOp } from './store/index.ts'
 
 /**

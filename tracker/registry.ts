@@ -1,4 +1,4 @@
-import type { ReplicaReport } from './replication-types.ts'
+import type { HandedPeer, ReplicaReport, Tier } from './protocol/index.ts'
 
 /** What a node told the tracker at its last announce, and where the tracker placed it. */
 export interface Registration {
@@ -23,21 +23,6 @@ export interface Registration {
 const SAMPLE_MIN = 64
 /** or this many per place to fill. */
 const SAMPLE_FACTOR = 2
-
-/**
- * How near a handed-out peer is: `subnet` and `site` are LAN; `dp` a DP serving the
- * asker's site; `upstream-dp` a DP of an ancestor site (parent first); `remote-dp` any
- * other DP; `parent-dp` (to DPs only) a DP of the parent site to replicate from.
- */
-export type Tier = 'subnet' | 'site' | 'dp' | 'upstream-dp' | 'remote-dp' | 'parent-dp'
-
-export interface HandedPeer {
-  peerId: string
-  addresses: string[]
-  tier: Tier
-  have: number
-  pieces: number
-}
 
 /** One node's standing for one package, as the index keeps it. */
 interface Holding {

@@ -1,5 +1,5 @@
 import type { SiteConfig } from './config.ts'
-import type { CataloguePackage, ReplicaOffer } from './replication-types.ts'
+import type { CataloguePackage, ReplicaOffer } from './protocol/index.ts'
 
 /** `NAME@VERSION` glob → test: `*` any run of characters, `?` one, everything else itself. */
 export function globMatcher(globs: readonly string[]): (nameAtVersion: string) => boolean {

@@ -1,14 +1,14 @@
 import { timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { isPeerstageError, type Logger } from '../common/index.ts'
-import { parseCidr, plainIpv4 } from './cidr.ts'
 import type { OverrideSpec, ScopeKey } from './budgets.ts'
-import { TrackerErrorCodes, trackerError } from './errors.ts'
-import type { DeploymentInput } from './deployment-input.ts'
-import { addPackageBody, announceAnswer, announceBody, budgetsAnswer, budgetsQuery, createDeploymentBody, DEPLOYMENT_BODY_LIMIT, deploymentParams, manifestParams, nodeParams, packageParams, scopeQuery, throttleBody } from './schemas.ts'
+import {
+  addPackageBody, announceAnswer, announceBody, budgetsAnswer, budgetsQuery, createDeploymentBody, DEPLOYMENT_BODY_LIMIT, deploymentParams, manifestParams,
+  MAX_ANNOUNCE_BODY_BYTES, nodeParams, packageParams, parseCidr, plainIpv4, scopeQuery, SIGNATURE_HEADER, throttleBody, TrackerErrorCodes, trackerError,
+  type AnnounceRequest, type DeploymentInput,
+} from './protocol/index.ts'
 import { AnnounceVerifier } from './announce-verifier.ts'
-import { SIGNATURE_HEADER } from './node-auth.ts'
-import type { AnnounceRequest, Tracker } from './tracker.ts'
+import type { Tracker } from './tracker.ts'
 
 const STATUS_OF: Record<string, number> = {
   [TrackerErrorCodes.BAD_REQUEST]: 400,
@@ -53,8 +53,6 @@ declare module 'fastify' {
 
 /** Bodies of routes that do not name a larger limit: throttle specs are small. */
 const DEFAULT_BODY_LIMIT = 64 * 1024
-/** An announce: up to 256 packages with their counters and a DP's uploads per subnet. */
-const ANNOUNCE_BODY_LIMIT = 1024 * 1024
 
 /** `?site=` or `?subnet=` (exactly one) → scope key; subnets are canonicalised. */
 function scopeOf(input: { site?: string, subnet?: string }): ScopeKey {
@@ -131,7 +129,7 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
   })
   const verifier = new AnnounceVerifier()
 
-  app.post('/v1/announce', { bodyLimit: ANNOUNCE_BODY_LIMIT, config: { access: 'announce' }, schema: { body: announceBody, response: { 200: announceAnswer } } }, async (req) => {
+  app.post('/v1/announce', { bodyLimit: MAX_ANNOUNCE_BODY_BYTES, config: { access: 'announce' }, schema: { body: announceBody, response: { 200: announceAnswer } } }, async (req) => {
     const body = req.body as AnnounceRequest
     requireToken(req, body.role === 'dp' ? config.dpToken : config.clientToken, body.role === 'dp' ? 'a DP announce' : 'a client announce')
     for (const p of body.packages) {

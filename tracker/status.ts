@@ -10,7 +10,7 @@ import type { LeaseTable } from './leases.ts'
 import type { PackageCatalogue } from './packages.ts'
 import type { Registration, Registry } from './registry.ts'
 import type { ReplicaPlan } from './replication.ts'
-import type { DpPackageStatus, PackageStatus } from './replication-types.ts'
+import type { DpPackageStatus, PackageStatus } from './protocol/index.ts'
 
 /** The tracker's state, as the views read it. */
 export interface TrackerView {

@@ -63,7 +63,7 @@ describe('each command loads only what it uses', () => {
   ])('peerstage %j loads neither libp2p nor fastify nor level', async (args) => {
     const { code, urls } = await resolvedBy(args)
     expect(code).toBe(args.includes('--help') ? 0 : 1)
-    expect(urls.some((u) => u.endsWith('/tracker/client.ts'))).toBe(true)
+    expect(urls.some((u) => u.endsWith('/tracker/protocol/client.ts'))).toBe(true)
     expect(heavyIn(urls)).toEqual([])
   })
 

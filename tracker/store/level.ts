@@ -1,6 +1,6 @@
 import { Level } from 'level'
 import { diagnoseDataDir, makeDataDir, type PeerstageError } from '../../common/index.ts'
-import { TrackerErrorCodes, trackerError } from '../errors.ts'
+import { TrackerErrorCodes, trackerError } from '../protocol/index.ts'
 import type { StoreKind, StoreOp, TrackerStore } from './types.ts'
 
 /** `kind!key` → JSON; `!` sorts before every key character we use, so kinds list by range. */

@@ -1,6 +1,7 @@
 /**
- * IPv4 subnets in CIDR form, and the longest-prefix lookup that tells the tracker which
- * configured subnet a connection's source address belongs to.
+ * IPv4 subnets in CIDR form, the longest-prefix lookup that tells which configured subnet
+ * an address belongs to, and the placement rule both sides apply: the longest configured
+ * subnet holding the address, else the address's /24.
  */
 export interface Cidr {
   /** Canonical text, network address first: `127.0.1.0/24`. */
@@ -86,4 +87,17 @@ export class SubnetIndex<T> {
     }
     return undefined
   }
+}
+
+/** Where an address is placed: a configured subnet and its site, or its /24 and no site. */
+export interface Placement {
+  /** A configured CIDR, or the /24 of an address no configured subnet holds. */
+  subnet: string
+  /** undefined: the address is in no configured site. */
+  site: string | undefined
+}
+
+/** The placement rule: the longest configured subnet of `index` holding `ip`, else its /24 (slash24). */
+export function placeAddress(index: SubnetIndex<Placement>, ip: string): Placement {
+  return index.lookup(ip) ?? { subnet: slash24(ip), site: undefined }
 }

@@ -1,13 +1,15 @@
 /** JSON schemas of the tracker's HTTP API: every request is checked against one before it is used. */
-import { DEPLOYMENT_STATES } from './deployment-types.ts'
-import { MAX_JITTER_SECONDS } from './deployment-input.ts'
-import { REPLICA_STATES } from './replication-types.ts'
+import { DEPLOYMENT_STATES } from './deployment.ts'
+import { DEPLOYMENT_ID_PATTERN, MAX_ADDRESS_CHARS, MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, MAX_JITTER_SECONDS, MAX_LOG_TAIL_CHARS, MAX_PEER_ID_CHARS, MAX_REASON_CHARS, MAX_UPLOADED_SUBNETS, PACKAGE_ID_PATTERN, PEER_ID_PATTERN } from './limits.ts'
+import { REPLICA_STATES } from './replication.ts'
 
 const counter = { type: 'number', minimum: 0 } as const
-const deploymentId = { type: 'string', pattern: '^d-[0-9a-f]{8}$' } as const
+const deploymentId = { type: 'string', pattern: DEPLOYMENT_ID_PATTERN } as const
+const packageId = { type: 'string', pattern: PACKAGE_ID_PATTERN } as const
+const reason = { type: 'string', maxLength: MAX_REASON_CHARS } as const
 const time = { type: 'string', minLength: 1, maxLength: 64 } as const
 /** A libp2p peer id: base58btc. */
-const peerId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[1-9A-HJ-NP-Za-km-z]+$' } as const
+const peerId = { type: 'string', minLength: 1, maxLength: MAX_PEER_ID_CHARS, pattern: PEER_ID_PATTERN } as const
 
 /** A client's report for one deployment (DeploymentReport). */
 const deploymentReport = {
@@ -18,9 +20,9 @@ const deploymentReport = {
     id: deploymentId,
     state: { enum: DEPLOYMENT_STATES },
     progress: { type: 'number', minimum: 0, maximum: 1 },
-    reason: { type: 'string', maxLength: 512 },
+    reason,
     exitCode: { type: ['integer', 'null'] },
-    logTail: { type: 'string', maxLength: 4096 },
+    logTail: { type: 'string', maxLength: MAX_LOG_TAIL_CHARS },
     bytes: { type: 'object', additionalProperties: false, required: ['lan', 'wan', 'reused'], properties: { lan: counter, wan: counter, reused: counter } },
     verifyFailures: { type: 'integer', minimum: 0 },
     updatedAt: time,
@@ -37,7 +39,7 @@ const replicaReport = {
     presentBytes: { type: 'integer', minimum: 0 },
     totalBytes: { type: 'integer', minimum: 0 },
     copiedAt: time,
-    reason: { type: 'string', maxLength: 512 },
+    reason,
     origin: { enum: ['published', 'replicated'] },
   },
 } as const
@@ -49,26 +51,26 @@ export const announceBody = {
   properties: {
     peerId,
     role: { enum: ['client', 'dp'] },
-    addresses: { type: 'array', maxItems: 16, items: { type: 'string', minLength: 1, maxLength: 256, pattern: '^/' } },
+    addresses: { type: 'array', maxItems: MAX_ANNOUNCE_ADDRESSES, items: { type: 'string', minLength: 1, maxLength: MAX_ADDRESS_CHARS, pattern: '^/' } },
     packages: {
       type: 'array',
-      maxItems: 256,
+      maxItems: MAX_ANNOUNCE_PACKAGES,
       items: {
         type: 'object',
         additionalProperties: false,
         required: ['id', 'have', 'pieces'],
         properties: {
-          id: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          id: packageId,
           have: { type: 'integer', minimum: 0 },
           pieces: { type: 'integer', minimum: 1 },
           bytes: { type: 'object', additionalProperties: false, properties: { lan: counter, wan: counter, reused: counter } },
-          uploaded: { type: 'object', maxProperties: 4096, propertyNames: { maxLength: 18 }, additionalProperties: counter },
+          uploaded: { type: 'object', maxProperties: MAX_UPLOADED_SUBNETS, propertyNames: { maxLength: 18 }, additionalProperties: counter },
           replica: replicaReport,
         },
       },
     },
     event: { enum: ['stopped'] },
-    deployments: { type: 'array', maxItems: 64, items: deploymentReport },
+    deployments: { type: 'array', maxItems: MAX_ANNOUNCE_DEPLOYMENTS, items: deploymentReport },
   },
 } as const
 
@@ -171,9 +173,6 @@ export const announceAnswer = {
 
 export const budgetsAnswer = budgetList
 
-/** Manifests of big packages run to several MB: the create route's own body limit. */
-export const DEPLOYMENT_BODY_LIMIT = 64 * 1024 * 1024
-
 export const createDeploymentBody = {
   type: 'object',
   additionalProperties: false,
@@ -200,7 +199,7 @@ export const manifestParams = {
   type: 'object',
   additionalProperties: false,
   required: ['packageId'],
-  properties: { packageId: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+  properties: { packageId },
 } as const
 
 /** `POST /v1/packages`: the signed manifest's text, as for a deployment (same body limit). */
@@ -215,7 +214,7 @@ export const packageParams = {
   type: 'object',
   additionalProperties: false,
   required: ['id'],
-  properties: { id: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+  properties: { id: packageId },
 } as const
 
 export const nodeParams = {

@@ -3,7 +3,7 @@
  * (its peer id is its public key), over a timestamp and the exact body bytes. The
  * timestamp must be near the tracker's clock and rise with every announce of that peer,
  * so a captured announce cannot be replayed. This file is the format both sides agree on;
- * the tracker's check is announce-verifier.ts, apart so that signing loads no key parsing.
+ * the tracker's check is tracker/announce-verifier.ts, apart so that signing loads no key parsing.
  *
  * Header: `x-peerstage-signature: AT.SIG` — AT the signer's wall clock in ms (strictly
  * increasing per peer), SIG the base64url signature of `peerstage-announce/1\nAT\nBODY`.

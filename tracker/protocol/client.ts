@@ -1,13 +1,11 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { PeerstageError } from '../common/index.ts'
+import { PeerstageError } from '../../common/index.ts'
+import type { AnnounceAnswer, AnnounceRequest, BudgetList } from './announce.ts'
+import type { Deployment, DeploymentInput, DeploymentStatus } from './deployment.ts'
 import { TrackerErrorCodes, trackerError } from './errors.ts'
-import type { DeploymentInput } from './deployment-input.ts'
 import { SIGNATURE_HEADER, signatureHeader, type AnnounceSigner } from './node-auth.ts'
-import type { Deployment } from './deployment-types.ts'
-import type { DeploymentStatus } from './deployments.ts'
-import type { CataloguePackage, PackageStatus } from './replication-types.ts'
-import type { AnnounceAnswer, AnnounceRequest, BudgetList } from './tracker.ts'
+import type { CataloguePackage, PackageStatus } from './replication.ts'
 
 export interface TrackerClientInit {
   /** `http://host:port` of the tracker. */

@@ -2,9 +2,28 @@
  * The announce on the wire: what a node sends every interval and what the tracker answers
  * (peers, leases; DPs also budgets, links, the known DPs and what to replicate).
  */
-import type { DeploymentOffer, DeploymentReport } from './deployment-types.ts'
-import type { HandedPeer } from './registry.ts'
-import type { KnownDp, LinkBudget, ReplicaOffer, ReplicaReport } from './replication-types.ts'
+import type { DeploymentOffer, DeploymentReport } from './deployment.ts'
+import type { KnownDp, LinkBudget, ReplicaOffer, ReplicaReport } from './replication.ts'
+
+/**
+ * How near a handed-out peer is: `subnet` and `site` are LAN; `dp` a DP serving the
+ * asker's site; `upstream-dp` a DP of an ancestor site (parent first); `remote-dp` any
+ * other DP; `parent-dp` (to DPs only) a DP of the parent site to replicate from.
+ */
+export const TIERS = ['subnet', 'site', 'dp', 'upstream-dp', 'remote-dp', 'parent-dp'] as const
+export type Tier = typeof TIERS[number]
+
+/** Tiers handed out from the asker's own site: every other one is across the WAN. */
+export const LAN_TIERS: ReadonlySet<Tier> = new Set(['subnet', 'site'])
+
+/** A peer the tracker hands out for a package, nearest tier first. */
+export interface HandedPeer {
+  peerId: string
+  addresses: string[]
+  tier: Tier
+  have: number
+  pieces: number
+}
 
 /** Byte counters a node reports per package, cumulative since it started. */
 export interface ReportedBytes {

@@ -1,6 +1,7 @@
 /**
  * What a deployment is on the wire: the tracker hands clients their deployments in the
- * announce answer, and clients report their state per deployment in the announce request.
+ * announce answer, and clients report their state per deployment in the announce request;
+ * an admin creates one with a DeploymentInput and reads its DeploymentStatus.
  */
 
 /** A client's state for one deployment, in the order it normally goes through them. */
@@ -56,4 +57,56 @@ export interface DeploymentReport {
   verifyFailures: number
   /** ISO 8601 of the last state change. */
   updatedAt: string
+}
+
+/** What `POST /v1/deployments` takes: the signed manifest's text and when to run which program where. */
+export interface DeploymentInput {
+  /** The signed manifest as `peerstage pack` wrote it. */
+  manifest: string
+  program: string
+  /** `site:NAME`, `subnet:CIDR` or `client:PEERID`; at least one. */
+  targets: Target[]
+  /** ISO 8601 with a zone. */
+  availableAt: string
+  mandatoryAt: string
+  expiresAt?: string | null
+  /** @default 0; at most MAX_JITTER_SECONDS (a week). */
+  jitterSeconds?: number
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/
+
+/** Milliseconds of an ISO 8601 time with a zone (`2026-11-27T20:00:00+00:00`, `…Z`); undefined otherwise. */
+export function parseIsoTime(text: string): number | undefined {
+  if (!ISO_TIME.test(text)) return undefined
+  // Date.parse takes 2026-02-30 for March 2nd: the calendar date must exist as written.
+  const [y, mo, d] = text.slice(0, 10).split('-').map(Number) as [number, number, number]
+  if (new Date(Date.UTC(y, mo - 1, d)).getUTCDate() !== d || mo < 1 || mo > 12) return undefined
+  const ms = Date.parse(text)
+  return Number.isNaN(ms) ? undefined : ms
+}
+
+/** Clients per state; states no client is in are left out. */
+export type StateCounts = Partial<Record<DeploymentState, number>>
+
+export type ClientProgress = Omit<DeploymentReport, 'id'> & { peerId: string }
+
+export interface SubnetProgress {
+  subnet: string
+  counts: StateCounts
+  /** Sums of the clients' reported package bytes. */
+  bytes: { lan: number, wan: number, reused: number }
+  /** What DPs reported sending this subnet for the deployment's package. */
+  dpUploadBytes: number
+  clients: ClientProgress[]
+}
+
+/** `GET /v1/deployments/:id/status`: the deployment and its clients' states per site and subnet. */
+export interface DeploymentStatus {
+  deployment: Deployment
+  counts: StateCounts
+  /** Configured sites with a subnet the deployment targets or a client reported from. */
+  sites: Array<{ name: string, subnets: SubnetProgress[] }>
+  /** Subnets outside every site that clients reported from. */
+  unassigned: SubnetProgress[]
 }

@@ -1,0 +1,46 @@
+/**
+ * The limits a node and the tracker agree on. The tracker's request schemas (schemas.ts)
+ * refuse what breaks one with PEERSTAGE_TRACKER_BAD_REQUEST (HTTP 400), or the body limit
+ * with HTTP 413; a node keeps within them before it sends, rather than restating a number.
+ */
+
+/** Packages in one announce. */
+export const MAX_ANNOUNCE_PACKAGES = 256
+
+/** Listen addresses in one announce. */
+export const MAX_ANNOUNCE_ADDRESSES = 16
+
+/** Characters of one listen address (a multiaddr with its /p2p/ part). */
+export const MAX_ADDRESS_CHARS = 256
+
+/** Deployment reports in one client announce. */
+export const MAX_ANNOUNCE_DEPLOYMENTS = 64
+
+/** Destination subnets a DP reports uploads to, per package. */
+export const MAX_UPLOADED_SUBNETS = 4096
+
+/** Characters of a `reason` (why a deployment or a replica failed, or what it waits for). */
+export const MAX_REASON_CHARS = 512
+
+/** Characters of a deployment report's `logTail` (the program's last output). */
+export const MAX_LOG_TAIL_CHARS = 4096
+
+/** Bytes of one announce body: up to 256 packages with their counters and a DP's uploads per subnet. */
+export const MAX_ANNOUNCE_BODY_BYTES = 1024 * 1024
+
+/** Manifests of big packages run to several MB: the body limit of creating a deployment or listing a package. */
+export const DEPLOYMENT_BODY_LIMIT = 64 * 1024 * 1024
+
+/** A deployment id: `d-` and 8 hex digits. */
+export const DEPLOYMENT_ID_PATTERN = '^d-[0-9a-f]{8}$'
+export const DEPLOYMENT_ID = new RegExp(DEPLOYMENT_ID_PATTERN)
+
+/** A package id: the SHA-256 of its canonical manifest, lowercase hex. */
+export const PACKAGE_ID_PATTERN = '^[0-9a-f]{64}$'
+
+/** A libp2p peer id: base58btc, at most MAX_PEER_ID_CHARS. */
+export const PEER_ID_PATTERN = '^[1-9A-HJ-NP-Za-km-z]+$'
+export const MAX_PEER_ID_CHARS = 128
+
+/** A deployment's jitter: at most a week. */
+export const MAX_JITTER_SECONDS = 7 * 24 * 3600
