@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { parseManifest, type SignedManifest } from '../chunker/index.ts'
+import { ChunkerErrorCodes, parseManifest, type SignedManifest } from '../chunker/index.ts'
 import { isPeerstageError } from '../common/index.ts'
 import { MAX_JITTER_SECONDS, parseCidr, parseIsoTime, TrackerErrorCodes, trackerError, type Cidr, type Deployment, type DeploymentInput, type Target } from './protocol/index.ts'
 
@@ -55,6 +55,9 @@ export function targetSet(targets: readonly Target[]): TargetSet {
   return set
 }
 
+/** A manifest schema error on one of these fields (`details.field`) means it is not signed. */
+const UNSIGNED_FIELDS = new Set(['signature', 'publisher', 'manifest.signature', 'manifest.publisher'])
+
 /**
  * Parses the manifest against the trusted publishers: a signature or trust problem is
  * PEERSTAGE_TRACKER_UNTRUSTED_PACKAGE, anything else wrong with it BAD_REQUEST.
@@ -67,10 +70,10 @@ export function checkManifest(text: string, trusted: readonly string[], refused:
     return parseManifest(text, { trusted, source: 'the manifest' })
   } catch (err) {
     if (!isPeerstageError(err)) throw err
-    if (err.code === 'PEERSTAGE_MANIFEST_BAD_SIGNATURE' || err.code === 'PEERSTAGE_MANIFEST_UNTRUSTED') {
+    if (isPeerstageError(err, ChunkerErrorCodes.MANIFEST_BAD_SIGNATURE) || isPeerstageError(err, ChunkerErrorCodes.MANIFEST_UNTRUSTED)) {
       throw trackerError(TrackerErrorCodes.UNTRUSTED_PACKAGE, err.message, { cause: err })
     }
-    if (err.code === 'PEERSTAGE_MANIFEST_SCHEMA' && /^(manifest\.)?(signature|publisher)\b/.test(err.message)) {
+    if (isPeerstageError(err, ChunkerErrorCodes.MANIFEST_SCHEMA) && UNSIGNED_FIELDS.has(String(err.details?.field))) {
       throw trackerError(TrackerErrorCodes.UNTRUSTED_PACKAGE, `the manifest is not signed (${err.message}): sign it with peerstage pack --key`, { cause: err })
     }
     throw trackerError(TrackerErrorCodes.BAD_REQUEST, `manifest: ${err.message}`, { cause: err })

@@ -1,48 +1,52 @@
-import { PeerstageError } from '../../common/index.ts'
+import { defineErrorCodes, PeerstageError } from '../../common/index.ts'
 
-/** Stable codes of the tracker module; README lists them all and a test keeps it so. */
-export const TrackerErrorCodes = {
+/**
+ * Stable codes of the tracker module and their classes (common/errors.ts); README lists them
+ * all and a test keeps it so. Only UNREACHABLE and STORE_FAILED are transient: a node retries
+ * those; a refused token (UNAUTHORIZED) or request stays refused until someone changes it.
+ */
+export const TrackerErrorCodes = defineErrorCodes('tracker', {
   /** The tracker's YAML config is unreadable, not YAML, or breaks a rule (the message names the key). */
-  BAD_CONFIG: 'PEERSTAGE_TRACKER_BAD_CONFIG',
+  BAD_CONFIG: { code: 'PEERSTAGE_TRACKER_BAD_CONFIG', class: 'usage' },
   /** An API request whose body or query breaks the schema (HTTP 400). */
-  BAD_REQUEST: 'PEERSTAGE_TRACKER_BAD_REQUEST',
+  BAD_REQUEST: { code: 'PEERSTAGE_TRACKER_BAD_REQUEST', class: 'usage' },
   /** A missing or wrong bearer token (HTTP 401). */
-  UNAUTHORIZED: 'PEERSTAGE_TRACKER_UNAUTHORIZED',
+  UNAUTHORIZED: { code: 'PEERSTAGE_TRACKER_UNAUTHORIZED', class: 'refused' },
   /** A site, subnet, deployment, package, manifest or route the tracker does not have (HTTP 404). */
-  NOT_FOUND: 'PEERSTAGE_TRACKER_NOT_FOUND',
+  NOT_FOUND: { code: 'PEERSTAGE_TRACKER_NOT_FOUND', class: 'usage' },
   /** The tracker failed on a request it should have handled (HTTP 500): see its log. */
-  INTERNAL: 'PEERSTAGE_TRACKER_INTERNAL',
+  INTERNAL: { code: 'PEERSTAGE_TRACKER_INTERNAL', class: 'failed' },
   /**
    * A deployment's manifest is unsigned, its signature does not match, its publisher is not
    * in the tracker's `trust` list, or the tracker trusts no publisher at all (HTTP 400).
    */
-  UNTRUSTED_PACKAGE: 'PEERSTAGE_TRACKER_UNTRUSTED_PACKAGE',
+  UNTRUSTED_PACKAGE: { code: 'PEERSTAGE_TRACKER_UNTRUSTED_PACKAGE', class: 'refused' },
   /**
    * A package cannot leave the catalogue while a deployment that is neither cancelled nor
    * expired names it: the message lists those deployments (HTTP 409).
    */
-  PACKAGE_IN_USE: 'PEERSTAGE_TRACKER_PACKAGE_IN_USE',
+  PACKAGE_IN_USE: { code: 'PEERSTAGE_TRACKER_PACKAGE_IN_USE', class: 'refused' },
   /** An announce without a valid signature by the key of the peer id it names (HTTP 401). */
-  BAD_SIGNATURE: 'PEERSTAGE_TRACKER_BAD_SIGNATURE',
+  BAD_SIGNATURE: { code: 'PEERSTAGE_TRACKER_BAD_SIGNATURE', class: 'refused' },
   /** An announce signed too far from the tracker's clock, or not later than that peer's last: a replay or a skewed clock (HTTP 401). */
-  STALE_SIGNATURE: 'PEERSTAGE_TRACKER_STALE_SIGNATURE',
+  STALE_SIGNATURE: { code: 'PEERSTAGE_TRACKER_STALE_SIGNATURE', class: 'refused' },
   /**
    * A peer id announced from another subnet than the one it registered from: it stays bound
    * there until its registration expires or an admin releases it (HTTP 409).
    */
-  PEER_BOUND: 'PEERSTAGE_TRACKER_PEER_BOUND',
+  PEER_BOUND: { code: 'PEERSTAGE_TRACKER_PEER_BOUND', class: 'refused' },
   /** `NAME@VERSION` is already bound to another package id: a version is immutable (HTTP 409). */
-  VERSION_TAKEN: 'PEERSTAGE_TRACKER_VERSION_TAKEN',
+  VERSION_TAKEN: { code: 'PEERSTAGE_TRACKER_VERSION_TAKEN', class: 'refused' },
   /** The tracker could not write a change to its store: nothing changed; try again (HTTP 503). */
-  STORE_FAILED: 'PEERSTAGE_TRACKER_STORE_FAILED',
+  STORE_FAILED: { code: 'PEERSTAGE_TRACKER_STORE_FAILED', class: 'transient' },
   /**
    * The tracker's state directory (`--data`) cannot be used: held by another running
    * tracker, damaged, read-only, or not a directory. `details.problem` says which.
    */
-  DATA_DIR: 'PEERSTAGE_TRACKER_DATA_DIR',
+  DATA_DIR: { code: 'PEERSTAGE_TRACKER_DATA_DIR', class: 'usage' },
   /** The tracker could not be reached or answered with a server error. */
-  UNREACHABLE: 'PEERSTAGE_TRACKER_UNREACHABLE',
-} as const
+  UNREACHABLE: { code: 'PEERSTAGE_TRACKER_UNREACHABLE', class: 'transient' },
+})
 
 export type TrackerErrorCode = typeof TrackerErrorCodes[keyof typeof TrackerErrorCodes]
 
