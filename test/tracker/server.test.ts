@@ -1,6 +1,6 @@
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker } from '../../tracker/index.ts'
+import { createTrackerConfig, createTrackerServer, MAX_ANNOUNCE_BODY_BYTES, MemoryTrackerStore, Tracker } from '../../tracker/index.ts'
 import { announceOf, CONFIG, peerId, PKG, serveTracker, SigningTrackerClient } from './helpers.ts'
 
 let tracker: Tracker
@@ -67,7 +67,7 @@ describe('tracker HTTP API', () => {
     ['have over pieces', 'POST', '/v1/announce', JSON.stringify(announceOf('Abc', 'client', 11, 10)), {}, 400, /have \(11\) is more than pieces \(10\)/],
     ['an unknown role', 'POST', '/v1/announce', JSON.stringify({ ...announceOf('Abc', 'client', 0), role: 'king' }), {}, 400, /role/],
     ['a peer id with bad letters', 'POST', '/v1/announce', JSON.stringify(announceOf('0OIl/..', 'client', 0)), {}, 400, /peerId/],
-    ['an oversize body', 'POST', '/v1/announce', JSON.stringify({ ...announceOf('Abc', 'client', 0), pad: 'x'.repeat(2 * 1024 * 1024) }), {}, 413, /too large/i],
+    ['an oversize body', 'POST', '/v1/announce', JSON.stringify({ ...announceOf('Abc', 'client', 0), pad: 'x'.repeat(MAX_ANNOUNCE_BODY_BYTES) }), {}, 413, /too large/i],
     ['a DP announce without its token', 'POST', '/v1/announce', JSON.stringify(announceOf('Abc', 'dp', 10)), {}, 401, /needs 'Authorization: Bearer TOKEN'/],
     ['a DP announce with a wrong token', 'POST', '/v1/announce', JSON.stringify(announceOf('Abc', 'dp', 10)), { authorization: 'Bearer nope' }, 401, /wrong token/],
     ['budgets without the DP token', 'GET', '/v1/budgets', undefined, {}, 401, /Bearer/],

@@ -4,8 +4,13 @@
  * with HTTP 413; a node keeps within them before it sends, rather than restating a number.
  */
 
-/** Packages in one announce. */
-export const MAX_ANNOUNCE_PACKAGES = 256
+/**
+ * Packages in one announce. A DP announces every package it holds or replicates, and must
+ * be able to hold 1,000 (issue 16); 4096 leaves room above that. A DP's entry is ~340 bytes
+ * of JSON with its replica state (a client's ~180), so 4096 of them, each with a full
+ * `reason` and uploads to 16 subnets, stay under MAX_ANNOUNCE_BODY_BYTES.
+ */
+export const MAX_ANNOUNCE_PACKAGES = 4096
 
 /** Listen addresses in one announce. */
 export const MAX_ANNOUNCE_ADDRESSES = 16
@@ -25,8 +30,12 @@ export const MAX_REASON_CHARS = 512
 /** Characters of a deployment report's `logTail` (the program's last output). */
 export const MAX_LOG_TAIL_CHARS = 4096
 
-/** Bytes of one announce body: up to 256 packages with their counters and a DP's uploads per subnet. */
-export const MAX_ANNOUNCE_BODY_BYTES = 1024 * 1024
+/**
+ * Bytes of one announce body. 4096 DP entries at ~340 bytes, each with a 512-character
+ * reason and uploads to 16 subnets (~28 bytes each), are ~5.3 MB: 8 MiB holds them.
+ * (It was 1 MiB while the package cap was 256.)
+ */
+export const MAX_ANNOUNCE_BODY_BYTES = 8 * 1024 * 1024
 
 /** Manifests of big packages run to several MB: the body limit of creating a deployment or listing a package. */
 export const DEPLOYMENT_BODY_LIMIT = 64 * 1024 * 1024
