@@ -18,3 +18,13 @@ export const systemClock: Clock = {
     return () => clearTimeout(t)
   },
 }
+
+/** The system clock whose timers do not keep the process alive (background loops: announces, retries). */
+export const backgroundClock: Clock = {
+  nowMs: systemClock.nowMs,
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, Math.max(0, ms))
+    t.unref()
+    return () => clearTimeout(t)
+  },
+}

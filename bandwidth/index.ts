@@ -7,7 +7,7 @@
  * - Schedules: `Mon-Fri 08:00-18:00 2Mbit/s` windows in an IANA zone, scoped precedence,
  *   rateAt / nextChange, applySchedule to re-apply at each boundary without polling.
  */
-export { systemClock, type Clock } from './clock.ts'
+export { backgroundClock, systemClock, type Clock } from './clock.ts'
 export { parseRate, formatRate, UNLIMITED, MAX_RATE, type Rate } from './rate.ts'
 export { TokenBucket, defaultCapacity, type Limiter, type TokenBucketInit, type TokenBucketComponents } from './token-bucket.ts'
 export { LimiterChain, BandwidthHierarchy, type LimiterScope, type BandwidthHierarchyInit } from './limiter.ts'

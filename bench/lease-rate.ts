@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pack } from '../chunker/index.ts'
-import { PeerNode, TrackerAgent, generateSwarmKeyFile, loadSwarmKey, type PackageSwarm } from '../node/index.ts'
+import { createDp, createFetcher, generateSwarmKeyFile, loadSwarmKey, type NodeService, type PackageSwarm } from '../node/index.ts'
 import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker, TrackerClient } from '../tracker/index.ts'
 import { cachedRandomFile, windowExtremes, worst, type BenchOutcome, type BenchRow } from './common.ts'
 
@@ -48,15 +48,14 @@ export async function run(): Promise<BenchOutcome> {
     stops.push(() => tracker.stop(), () => app.close())
     const url = `http://127.0.10.10:${(app.server.address() as { port: number }).port}`
 
-    const node = async (ip: string, role: 'dp' | 'client'): Promise<{ node: PeerNode, agent: TrackerAgent }> => {
-      const agent = new TrackerAgent({ tracker: new TrackerClient({ url, localAddress: ip, ...(role === 'dp' && { token: 'dp' }) }), role })
-      const n = await PeerNode.start({ dataDir: join(dir, ip), swarmKey, listen: [`/ip4/${ip}/tcp/0`], dialFrom: ip, ...agent.nodeHooks() })
-      stops.unshift(() => n.stop(), () => agent.stop())
-      return { node: n, agent }
+    const node = async (ip: string, role: 'dp' | 'client'): Promise<NodeService> => {
+      const init = { dataDir: join(dir, ip), swarmKey, listen: [`/ip4/${ip}/tcp/0`], dialFrom: ip, tracker: { url, ...(role === 'dp' && { token: 'dp' }) } }
+      const n = role === 'dp' ? await createDp({ ...init, publish: [{ signed, source: src }] }) : await createFetcher(init)
+      stops.unshift(() => n.stop())
+      return n
     }
     const dp = await node('127.0.10.1', 'dp')
-    await dp.node.seed(signed, src)
-    await dp.agent.start(dp.node)
+    await dp.start()
     let t0 = 0
     const bins: number[] = []
     dp.node.swarmOf(signed.packageId)!.on('upload', (n) => {
@@ -70,7 +69,7 @@ export async function run(): Promise<BenchOutcome> {
     for (const ip of ['127.0.2.1', '127.0.2.2']) {
       const c = await node(ip, 'client')
       swarms.push(await c.node.want(signed, join(dir, `out-${ip}`)))
-      await c.agent.start(c.node)
+      await c.start()
     }
 
     const admin = new TrackerClient({ url, token: 'admin' })

@@ -1,15 +1,14 @@
 import { join, resolve } from 'node:path'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { BandwidthHierarchy, parseRate, TokenBucket } from '../bandwidth/index.ts'
-import { HashPool, readManifest } from '../chunker/index.ts'
+import { parseRate } from '../bandwidth/index.ts'
+import { readManifest } from '../chunker/index.ts'
 import { trustedKeys } from './chunker-commands.ts'
-import { createLogger, createProgress, formatBytes, isPeerstageError } from '../common/index.ts'
-import { DeploymentClient, generateSwarmKeyFile, loadSwarmKey, PeerNode, Replicator, serveMetrics, subnet24, TrackerAgent, type PeerInfo, type PeerNodeInit } from '../node/index.ts'
-import { trackerClient } from './tracker-cli.ts'
+import { createLogger, createProgress, formatBytes, isTransient } from '../common/index.ts'
+import {
+  connectAll, createClient, createDp, createFetcher, FETCH_STALL_SECONDS, generateSwarmKeyFile, loadSwarmKey, REPAIR_ROUNDS, StallWatch, verifyWithRepair,
+  type Client, type NodeComponents, type NodeInit,
+} from '../node/index.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { untilSignal } from './signals.ts'
-import { connectAll, FETCH_STALL_SECONDS, REPAIR_ROUNDS, StallWatch, verifyWithRepair } from './fetch-steps.ts'
 
 export const swarmKey: Command = {
   name: 'swarm-key',
@@ -56,7 +55,7 @@ const BULK_PORT_HELP = `--bulk-port PORT|off  TCP port of the bulk TLS channel t
                         on the --listen IP (default any free port: open it, or fix one, where
                         a firewall sits between peers); off: every wire on libp2p`
 
-function bulkOption(ctx: CommandContext): Pick<PeerNodeInit, 'bulk' | 'bulkPort'> {
+function bulkOption(ctx: CommandContext): Pick<NodeInit, 'bulk' | 'bulkPort'> {
   const value = optionalString(ctx, 'bulk-port')
   if (value === undefined) return {}
   if (value === 'off') return { bulk: false }
@@ -65,29 +64,33 @@ function bulkOption(ctx: CommandContext): Pick<PeerNodeInit, 'bulk' | 'bulkPort'
   return { bulkPort: port }
 }
 
-async function startNode(ctx: CommandContext, dataDir: string, extra: Partial<PeerNodeInit>): Promise<{ node: PeerNode, metrics?: Server }> {
-  const key = loadSwarmKey(requireString(ctx, 'swarm-key'))
+/** The flags every node command shares, as a role's init; `token` for --tracker. */
+function nodeInit(ctx: CommandContext, dataDir: string, token: string | undefined): NodeInit {
   const listen = stringList(ctx, 'listen')
   const dialFrom = optionalString(ctx, 'dial-from')
-  const node = await PeerNode.start({
-    dataDir, swarmKey: key, logger: createLogger({ module: 'node', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }),
-    ...(listen.length > 0 && { listen }), ...(dialFrom && { dialFrom }), ...bulkOption(ctx), ...extra,
-  })
-  const metricsAt = ctx.values['metrics-listen']
-  if (typeof metricsAt === 'string' && !/^.+:\d+$/.test(metricsAt)) throw usageError(`--metrics-listen takes HOST:PORT, got '${metricsAt}'`)
-  const metrics = typeof metricsAt === 'string' ? await serveMetrics(node.metrics.registry, metricsAt) : undefined
-  return { node, ...(metrics && { metrics }) }
+  const metricsListen = optionalString(ctx, 'metrics-listen')
+  if (metricsListen !== undefined && !/^.+:\d+$/.test(metricsListen)) throw usageError(`--metrics-listen takes HOST:PORT, got '${metricsListen}'`)
+  const tracker = optionalString(ctx, 'tracker')
+  if (tracker !== undefined && !URL.canParse(tracker)) throw usageError(`tracker URL '${tracker}' is not a URL like http://10.0.0.5:7070`)
+  return {
+    dataDir, swarmKey: loadSwarmKey(requireString(ctx, 'swarm-key')),
+    ...(listen.length > 0 && { listen }), ...(dialFrom !== undefined && { dialFrom }), ...(metricsListen !== undefined && { metricsListen }),
+    ...(tracker !== undefined && { tracker: { url: tracker, ...(token !== undefined && { token }) } }),
+    ...bulkOption(ctx),
+  }
 }
 
-/** `--tracker URL` → an agent announcing from the --dial-from address (the tracker places us by it). */
-function trackerAgent(ctx: CommandContext, role: 'client' | 'dp', token: string | undefined, uploadLimiterFor?: PeerNodeInit['uploadLimiterFor']): TrackerAgent | undefined {
-  if (typeof ctx.values.tracker !== 'string') return undefined
-  return new TrackerAgent({
-    tracker: trackerClient(ctx, token, optionalString(ctx, 'dial-from')),
-    role,
-    ...(uploadLimiterFor && { uploadLimiterFor }),
-    logger: createLogger({ module: 'tracker-agent', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }),
-  })
+/** Logs on stderr, at PEERSTAGE_LOG_LEVEL (default warn: a service's stderr stays quiet). */
+const components: NodeComponents = { logger: (module) => createLogger({ module, level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }) }
+
+/** A role's config errors (RangeError naming the key) are usage errors. */
+async function built<T>(make: () => Promise<T>): Promise<T> {
+  try {
+    return await make()
+  } catch (err) {
+    if (err instanceof RangeError) throw usageError(err.message)
+    throw err
+  }
 }
 
 export const dp: Command = {
@@ -136,43 +139,26 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
     const trust = trustedKeys(ctx)
     const manifests = publish.map((m) => readManifest(m, trust === undefined ? {} : { trusted: trust }))
     const uploadLimit = rateOption(ctx, 'upload-limit')
-    const limits = new BandwidthHierarchy()
-    const cap = uploadLimit === undefined ? undefined : (peer: PeerInfo) => {
-      const subnet = subnet24(peer.ip)
-      if (limits.rateOf('subnet', subnet) !== uploadLimit) limits.setRate('subnet', subnet, uploadLimit)
-      return limits.limiterFor({ subnet })
-    }
     if (typeof ctx.values.tracker === 'string') requireString(ctx, 'dp-token')
-    const agent = trackerAgent(ctx, 'dp', optionalString(ctx, 'dp-token'), cap)
-    const manifestSource = agent && trackerClient(ctx, optionalString(ctx, 'dp-token'), optionalString(ctx, 'dial-from'))
-    const { node, metrics } = await startNode(ctx, dataDir, agent?.nodeHooks() ?? (cap === undefined ? {} : { uploadLimiterFor: cap }))
-    let replicator: Replicator | undefined
+    const dp = await built(() => createDp({
+      ...nodeInit(ctx, dataDir, optionalString(ctx, 'dp-token')),
+      publish: manifests.map((signed, i) => ({ signed, source: resolve(sources[i]!) })),
+      ...(uploadLimit !== undefined && { uploadLimitBytesPerSec: uploadLimit }), ...(trust !== undefined && { trusted: trust }),
+    }, components))
     try {
-      const pool = new HashPool()
-      try {
-        for (const [i, m] of manifests.entries()) await node.seed(m, resolve(sources[i]!), pool)
-      } finally {
-        await pool.close()
-      }
+      dp.replicator?.on('state', (r) => {
+        const pkg = `${r.name}@${r.version}`
+        if (ctx.json) process.stdout.write(`${JSON.stringify({ package: pkg, packageId: r.packageId, state: r.state, ...(r.reason !== undefined && { reason: r.reason }), at: r.updatedAt })}\n`)
+        else ctx.print(`${r.updatedAt}  ${pkg}: ${r.state}${r.reason !== undefined ? ` — ${r.reason}` : ''}`)
+      })
+      dp.replicator?.on('removed', (r) => {
+        if (ctx.json) process.stdout.write(`${JSON.stringify({ package: `${r.name}@${r.version}`, packageId: r.packageId, state: 'removed' })}\n`)
+        else ctx.print(`${r.name}@${r.version}: no longer listed by the tracker, deleted`)
+      })
       const packages = manifests.map((m) => ({ name: m.manifest.name, version: m.manifest.version, packageId: m.packageId }))
-      if (agent !== undefined) {
-        replicator = await Replicator.start({
-          node, agent, tracker: manifestSource!, dataDir, ...(trust !== undefined && { trusted: trust }),
-          logger: createLogger({ module: 'replication', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }),
-        })
-        replicator.on('state', (r) => {
-          const pkg = `${r.name}@${r.version}`
-          if (ctx.json) process.stdout.write(`${JSON.stringify({ package: pkg, packageId: r.packageId, state: r.state, ...(r.reason !== undefined && { reason: r.reason }), at: r.updatedAt })}\n`)
-          else ctx.print(`${r.updatedAt}  ${pkg}: ${r.state}${r.reason !== undefined ? ` — ${r.reason}` : ''}`)
-        })
-        replicator.on('removed', (r) => {
-          if (ctx.json) process.stdout.write(`${JSON.stringify({ package: `${r.name}@${r.version}`, packageId: r.packageId, state: 'removed' })}\n`)
-          else ctx.print(`${r.name}@${r.version}: no longer listed by the tracker, deleted`)
-        })
-      }
-      const placed = await agent?.start(node)
+      const placed = await dp.start()
       const tracker = placed && { subnet: placed.subnet, site: placed.site }
-      const metricsUrl = metrics && `http://${String(ctx.values['metrics-listen']).replace(/:\d+$/, '')}:${(metrics.address() as AddressInfo).port}/metrics`
+      const { node, metricsUrl } = dp
       if (ctx.json) process.stdout.write(`${JSON.stringify({ peerId: node.peerId, addresses: node.addresses, packages, ...(tracker && { tracker }), ...(metricsUrl && { metrics: metricsUrl }) })}\n`)
       else {
         ctx.print(`dp ${node.peerId} listening on:`)
@@ -183,11 +169,7 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
       await untilSignal()
       return 0
     } finally {
-      await replicator?.stop()
-      await agent?.stop()
-      manifestSource?.close()
-      metrics?.close()
-      await node.stop()
+      await dp.stop()
     }
   },
 }
@@ -238,11 +220,11 @@ manifest that is invalid or untrusted, or a bad swarm key.`,
     const signed = readManifest(ctx.positionals[0]!, trust === undefined ? {} : { trusted: trust })
     const downloadLimit = rateOption(ctx, 'download-limit')
     const dataDir = resolve(typeof ctx.values.data === 'string' ? ctx.values.data : `${out}/.peerstage`)
-    const agent = trackerAgent(ctx, 'client', optionalString(ctx, 'client-token'))
-    const { node, metrics } = await startNode(ctx, dataDir, {
-      ...agent?.nodeHooks(),
-      ...(downloadLimit !== undefined && { downloadLimiter: new TokenBucket({ rateBytesPerSec: downloadLimit }) }),
-    })
+    const fetcher = await built(() => createFetcher({
+      ...nodeInit(ctx, dataDir, optionalString(ctx, 'client-token')),
+      ...(downloadLimit !== undefined && { downloadLimitBytesPerSec: downloadLimit }),
+    }, components))
+    const { node, announcer } = fetcher
     const started = performance.now()
     try {
       // Reopening rechecks staged files changed since their last flush (a killed run, an edit).
@@ -258,20 +240,20 @@ manifest that is invalid or untrusted, or a bad swarm key.`,
       const bar = ctx.json ? undefined : createProgress({ label: 'fetching', totalBytes: total, detail: () => `${swarm.peerCount} peer${swarm.peerCount === 1 ? '' : 's'}` })
       bar?.update(pkg.presentBytes)
       swarm.on('piece', () => bar?.update(pkg.presentBytes))
-      const watch = new StallWatch(node, swarm, stallSeconds * 1000, agent)
+      const watch = new StallWatch(node, swarm, stallSeconds * 1000, announcer)
 
       const transferStarted = performance.now()
       let joined = false
       const untilComplete = async (): Promise<void> => {
         if (!joined) {
           joined = true
-          if (agent === undefined) await connectAll(node, signed.packageId, peers)
-          else await agent.start(node)
+          if (announcer === undefined) for (const f of await connectAll(node, signed.packageId, peers)) process.stderr.write(`peerstage fetch: ${f.message}\n`)
+          else await fetcher.start()
         }
-        await watch.untilComplete({ untilPeersGone: agent === undefined })
+        await watch.untilComplete({ untilPeersGone: announcer === undefined })
       }
       // Announced even when complete already: a tracker counts us as a holder.
-      if (agent !== undefined || !pkg.complete) await untilComplete()
+      if (announcer !== undefined || !pkg.complete) await untilComplete()
       const repairedPieces = await verifyWithRepair(swarm, untilComplete)
       bar?.done()
       const transferSeconds = (performance.now() - transferStarted) / 1000
@@ -283,9 +265,7 @@ manifest that is invalid or untrusted, or a bad swarm key.`,
       if (seedFor > 0) await untilSignal(seedFor)
       return 0
     } finally {
-      await agent?.stop()
-      metrics?.close()
-      await node.stop()
+      await fetcher.stop()
     }
   },
 }
@@ -295,15 +275,16 @@ const UNREACHABLE_RETRY_SECONDS = 5
 
 /**
  * A client is a service: it may start before the network or the tracker is up, so it keeps
- * trying (saying so once) instead of exiting. Undefined when a signal stops it first.
+ * trying while the failure may pass (saying so once) instead of exiting. Undefined when a
+ * signal stops it first.
  */
-async function firstAnnounce(agent: TrackerAgent, node: PeerNode): Promise<Awaited<ReturnType<TrackerAgent['start']>> | undefined> {
+async function firstAnnounce(client: Client): Promise<Awaited<ReturnType<Client['start']>> | undefined> {
   for (let said = false; ;said = true) {
     try {
-      return await agent.start(node)
+      return await client.start()
     } catch (err) {
-      if (!isPeerstageError(err) || err.code !== 'PEERSTAGE_TRACKER_UNREACHABLE') throw err
-      if (!said) process.stderr.write(`peerstage client: ${err.message}; trying again every ${UNREACHABLE_RETRY_SECONDS} s\n`)
+      if (!isTransient(err)) throw err
+      if (!said) process.stderr.write(`peerstage client: ${(err as Error).message}; trying again every ${UNREACHABLE_RETRY_SECONDS} s\n`)
     }
     if (await untilSignal(UNREACHABLE_RETRY_SECONDS)) return undefined
   }
@@ -361,23 +342,19 @@ Exit codes: 0 stopped by a signal; 2 usage, bad token or key.`,
     const trusted = trustedKeys(ctx)
     if (trusted === undefined) throw usageError('--trust PUBFILE is required: the client runs only packages of publishers it trusts')
     const cacheMaxBytes = sizeOption(ctx, 'cache-max')
-    const agent = trackerAgent(ctx, 'client', optionalString(ctx, 'client-token'))!
-    const manifests = trackerClient(ctx, optionalString(ctx, 'client-token'), optionalString(ctx, 'dial-from'))
-    const { node, metrics } = await startNode(ctx, dataDir, agent.nodeHooks())
-    let deployments: DeploymentClient | undefined
+    const client = await built(() => createClient({
+      ...nodeInit(ctx, dataDir, optionalString(ctx, 'client-token')),
+      tracker: { url: requireString(ctx, 'tracker'), ...(optionalString(ctx, 'client-token') !== undefined && { token: optionalString(ctx, 'client-token')! }) },
+      trusted, ...(cacheMaxBytes !== undefined && { cacheMaxBytes }),
+    }, components))
     try {
-      const swarms = await node.openStored()
-      for (const s of swarms) if (!s.pkg.complete) await node.reuseLocalChunks(s.pkg)
-      deployments = await DeploymentClient.start({
-        node, agent, tracker: manifests, dataDir, trusted, ...(cacheMaxBytes !== undefined && { cacheMaxBytes }),
-        logger: createLogger({ module: 'deployments', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }),
-      })
+      const { node, deployments } = client
       deployments.on('state', (r) => {
         const pkg = `${r.offer.name}@${r.offer.version}`
         if (ctx.json) process.stdout.write(`${JSON.stringify({ deployment: r.offer.id, package: pkg, state: r.state, ...(r.reason !== undefined && { reason: r.reason }), ...(r.exitCode !== undefined && { exitCode: r.exitCode }), at: r.updatedAt })}\n`)
         else ctx.print(`${r.updatedAt}  ${r.offer.id} ${pkg}: ${r.state}${r.exitCode !== undefined && r.exitCode !== null ? ` (exit ${r.exitCode})` : ''}${r.reason !== undefined ? ` — ${r.reason}` : ''}`)
       })
-      const placed = await firstAnnounce(agent, node)
+      const placed = await firstAnnounce(client)
       if (placed === undefined) return 0 // stopped by a signal before the tracker answered
       const packages = node.allSwarms.map((s) => ({ name: s.pkg.manifest.name, version: s.pkg.manifest.version, packageId: s.pkg.packageId, complete: s.pkg.complete }))
       const known = deployments.list().map((r) => ({ id: r.offer.id, package: `${r.offer.name}@${r.offer.version}`, state: r.state }))
@@ -390,11 +367,7 @@ Exit codes: 0 stopped by a signal; 2 usage, bad token or key.`,
       await untilSignal()
       return 0
     } finally {
-      await deployments?.stop()
-      await agent.stop()
-      manifests.close()
-      metrics?.close()
-      await node.stop()
+      await client.stop()
     }
   },
 }

@@ -38,9 +38,3 @@ export async function serveMetrics(registry: Registry, hostPort: string): Promis
   })
   return server
 }
-
-/** The /24 of an IPv4 address (a host's subnet in tests and small sites). */
-export function subnet24(ip: string): string {
-  const parts = ip.split('.')
-  return parts.length === 4 ? `${parts.slice(0, 3).join('.')}.0/24` : ip
-}

@@ -5,14 +5,14 @@ import type { Connection, PrivateKey, Stream } from '@libp2p/interface'
 import type { Socket } from 'node:net'
 import type { Limiter } from '../bandwidth/index.ts'
 import { HashPool, verifyDirectory, type SignedManifest } from '../chunker/index.ts'
-import type { AnnounceSigner } from '../tracker/index.ts'
+import { slash24, type AnnounceSigner } from '../tracker/protocol/index.ts'
 import { makeDataDir, PeerstageError, silentLogger, type Logger } from '../common/index.ts'
 import { NodeErrorCodes, nodeError } from './errors.ts'
 import { linkName } from './staging/index.ts'
 import { answerTicket, askTicket, BULK_PROTOCOL, bulkConnect, BulkServer } from './bulk/index.ts'
 import { createHost, dialPeer, loadOrCreateIdentity, parseMultiaddr, type Host } from './host.ts'
 import { dataDirError, readExactly, Store, type ChunkLocation, type StoredPackage } from './store/index.ts'
-import { createNodeMetrics, subnet24, type NodeMetrics } from './metrics.ts'
+import { createNodeMetrics, type NodeMetrics } from './metrics.ts'
 import { PackageSwarm, type LocalChunk, type PeerInfo, type SwarmInit } from './swarm.ts'
 import { attachWire, attachWireToSocket, createWire, infoHashOf, maxMessageBytes, WIRE_PROTOCOL, type Wire } from './wire/index.ts'
 
@@ -75,7 +75,7 @@ export class PeerNode {
     this.log = init.logger ?? silentLogger()
     this.wireId = createHash('sha256').update(host.peerId.toString()).digest('hex').slice(0, 40)
     this.metrics = createNodeMetrics()
-    this.ownSubnet = subnet24(init.dialFrom ?? '127.0.0.1')
+    this.ownSubnet = slash24(init.dialFrom ?? '127.0.0.1')
   }
 
   private readonly ownSubnet: string
@@ -305,10 +305,10 @@ export class PeerNode {
 
   private count(swarm: PackageSwarm): void {
     const m = this.metrics
-    const cls = (p: PeerInfo): string => (subnet24(p.ip) === this.ownSubnet ? 'lan' : 'wan')
+    const cls = (p: PeerInfo): string => (slash24(p.ip) === this.ownSubnet ? 'lan' : 'wan')
     swarm.on('upload', (n, p) => {
       m.bytes.inc({ direction: 'up', class: cls(p) }, n)
-      m.uploadBySubnet.inc({ subnet: subnet24(p.ip) }, n)
+      m.uploadBySubnet.inc({ subnet: slash24(p.ip) }, n)
     })
     swarm.on('download', (n, p) => m.bytes.inc({ direction: 'down', class: cls(p) }, n))
     swarm.on('piece', () => m.piecesVerified.inc())

@@ -2,31 +2,28 @@ import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { systemClock, type Clock } from '../../bandwidth/index.ts'
 import { totalBytes } from '../../chunker/index.ts'
-import { formatBytes, isPeerstageError, silentLogger, type Logger } from '../../common/index.ts'
-import { FINAL_STATES, type AnnounceAnswer, type DeploymentOffer, type DeploymentReport, type DeploymentState, type TrackerClient } from '../../tracker/index.ts'
+import { silentLogger, type Logger } from '../../common/index.ts'
+import { FINAL_STATES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_LOG_TAIL_CHARS, MAX_REASON_CHARS, type AnnounceAnswer, type DeploymentOffer, type DeploymentReport, type DeploymentState } from '../../tracker/protocol/index.ts'
 import type { PeerNode } from '../peer-node.ts'
-import { StoreErrorCodes, type StoredPackage } from '../store/index.ts'
-import { freeBytes, materialize, stagingRoot, trustedManifest, verifyOnDisk } from '../staging/index.ts'
+import type { StoredPackage } from '../store/index.ts'
+import { freeBytes, Stager, type StagerInit } from '../staging/index.ts'
 import type { PackageSwarm } from '../swarm.ts'
-import type { TrackerAgent } from '../tracker-agent.ts'
+import type { ByteCounter } from '../tracker/index.ts'
 import { evictFor, packagesBytes } from './cache.ts'
 import { createClientMetrics, type ClientMetrics } from './metrics.ts'
 import { runProgram } from './program.ts'
 import { loadRecords, saveRecord, touchPackage, type ByteSources, type DeploymentRecord } from './records.ts'
 import { expiresAt, startAt } from './schedule.ts'
 
-/** A failure that may pass (disk space) is tried again this long after. */
-const RETRY_MS = 60_000
 /** Even with nothing due, look again this often (a wall-clock jump, a long timer). */
 const MAX_SLEEP_MS = 60 * 60_000
-/** Reports sent per announce: the most recently changed. */
-const MAX_REPORTS = 64
 
 export interface DeploymentClientInit {
   node: PeerNode
-  agent: TrackerAgent
-  /** Where manifests come from. */
-  tracker: TrackerClient
+  /** Where manifests come from: the stager's tracker. */
+  tracker: StagerInit['tracker']
+  /** Bytes by source, for the reports. */
+  bytes: ByteCounter
   /** The client's data directory: packages/ and staging/ and logs/ go under it. */
   dataDir: string
   /** Publishers (`ed25519:…`) whose packages this client accepts. */
@@ -43,13 +40,14 @@ export interface DeploymentClientInit {
 }
 
 /**
- * A client's deployments: learns them from the tracker's announce answers, pre-stages each
+ * A client's deployments: learns them from the tracker's announce answers (`onAnswer`), pre-stages each
  * package from availableAt (+ jitter), verifies it from disk and materializes it under
  * `packages/ID/` (linked from `NAME@VERSION`), then at mandatoryAt verifies again and runs the program once.
  * Every state change is saved before it takes effect, so a restart resumes and a program
- * never runs twice; bad content is fetched again and never run.
+ * never runs twice; bad content is fetched again and never run. Emits `changed` when the
+ * tracker should hear at once (the announcer sends `reports()`).
  */
-export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }> {
+export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord], changed: [] }> {
   readonly metrics: ClientMetrics
   private readonly init: DeploymentClientInit
   private readonly log: Logger
@@ -59,6 +57,7 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
   private readonly watched = new WeakSet<PackageSwarm>()
   private readonly now: () => number
   private readonly clock: Clock
+  private readonly stager: Stager
   private work: Promise<void> = Promise.resolve()
   private cancelWake: (() => void) | undefined
   private program: { id: string, done: Promise<void>, abort: AbortController } | undefined
@@ -70,12 +69,16 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
     this.log = init.logger ?? silentLogger()
     this.now = () => (init.now ?? (() => new Date()))().getTime()
     this.clock = init.clock ?? systemClock
+    this.stager = new Stager({
+      node: init.node, tracker: init.tracker, dataDir: init.dataDir, trusted: init.trusted, now: this.now,
+      makeRoom: (need, packageId) => this.makeRoom(need, packageId),
+    })
     this.metrics = createClientMetrics(init.node.metrics.registry, () => [...this.records.values()].map((r) => r.state))
   }
 
   /**
    * Loads saved deployments (one that was running when the process died is failed: it is
-   * never run twice) and hooks into the agent. Call before `agent.start`.
+   * never run twice) and starts their timers.
    */
   static async start(init: DeploymentClientInit): Promise<DeploymentClient> {
     const c = new DeploymentClient(init)
@@ -84,9 +87,7 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
       c.earlierBytes.set(r.offer.id, r.bytes)
       if (r.state === 'running') await c.set(r, 'failed', { reason: 'the client stopped while the program ran; a program is never run twice', exitCode: null })
     }
-    init.agent.deploymentReports = () => c.reports()
-    init.agent.on('answer', (a) => c.onAnswer(a))
-    c.tick()
+    void c.tick()
     return c
   }
 
@@ -112,7 +113,8 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
     await this.work
     const p = this.program
     if (p === undefined) return
-    const grace = new Promise<'late'>((resolve) => { const t = setTimeout(() => resolve('late'), this.init.stopGraceMs ?? 30_000); t.unref() })
+    // Real time, whatever clock times the deployments: the program runs on it.
+    const grace = new Promise<'late'>((resolve) => { setTimeout(() => resolve('late'), this.init.stopGraceMs ?? 30_000).unref() })
     if (await Promise.race([p.done.then(() => 'done' as const), grace]) === 'late') {
       this.log.warn({ deployment: p.id }, 'program still running at stop: terminating it')
       p.abort.abort()
@@ -120,7 +122,8 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
     }
   }
 
-  private onAnswer(answer: AnnounceAnswer): void {
+  /** Follows the deployments of a tracker's answer. */
+  onAnswer(answer: AnnounceAnswer): void {
     const offers = answer.deployments
     if (offers === undefined || this.stopped) return
     this.work = this.work.then(() => this.follow(offers)).catch((err: Error) => this.log.error({ err: err.message }, 'deployment update failed'))
@@ -153,7 +156,8 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
         await this.advance(r)
       } catch (err) {
         this.log.error({ deployment: r.offer.id, err: (err as Error).message }, 'deployment step failed')
-        if (isPeerstageError(err) && err.code === StoreErrorCodes.DISK_FULL) await this.set(r, 'failed', { reason: err.message, retryAt: this.now() + RETRY_MS })
+        const retryAt = this.stager.retryAfter(err as Error)
+        if (retryAt !== undefined) await this.set(r, 'failed', { reason: (err as Error).message, retryAt })
       }
     }
     await this.keepCacheUnderMax()
@@ -179,8 +183,9 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
       if (swarm === undefined) return
       this.watch(swarm)
       if (!swarm.pkg.complete) return
-      if (!await this.checkOnDisk(r, swarm)) return
-      await this.materialize(swarm.pkg)
+      const end = await this.stager.finish(swarm)
+      if (end.kind === 'repairing') return this.refetch(r, end.badPieces)
+      await touchPackage(this.init.node.store, swarm.pkg.packageId, this.now())
       await this.set(r, 'verified')
       justVerified = true
     }
@@ -193,32 +198,24 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
     }
   }
 
-  /** Gets the manifest, checks trust and disk space, and starts fetching. Undefined when it cannot start now. */
+  /** Starts pre-staging; undefined when it cannot start now. */
   private async begin(r: DeploymentRecord): Promise<PackageSwarm | undefined> {
-    const { node } = this.init
-    let got: Awaited<ReturnType<typeof trustedManifest>>
-    try {
-      got = await trustedManifest(node.store, this.init.tracker, r.offer.packageId, this.init.trusted)
-    } catch (err) {
-      if (isPeerstageError(err) && err.code.startsWith('PEERSTAGE_TRACKER_')) {
-        this.log.warn({ deployment: r.offer.id, err: err.message }, 'cannot get the manifest yet')
+    const start = await this.stager.begin(r.offer.packageId)
+    switch (start.kind) {
+      case 'transient':
+        this.log.warn({ deployment: r.offer.id, err: start.reason }, 'cannot start yet')
         return undefined
-      }
-      await this.set(r, 'failed', { reason: `package refused: ${(err as Error).message}` })
-      return undefined
+      case 'refused':
+        await this.set(r, 'failed', { reason: start.reason })
+        return undefined
+      case 'no-space':
+        await this.set(r, 'failed', { reason: start.reason, retryAt: start.retryAt })
+        return undefined
     }
-    const { signed, stored } = got
-    const need = totalBytes(signed.manifest) - (stored?.presentBytes ?? 0)
-    if (!await this.makeRoom(need, r.offer.packageId)) {
-      const free = await freeBytes(this.init.dataDir)
-      await this.set(r, 'failed', { reason: `not enough disk space: needs ${formatBytes(need)} in ${this.init.dataDir}, ${formatBytes(free)} free`, retryAt: this.now() + RETRY_MS })
-      return undefined
-    }
-    const swarm = await node.want(signed, stagingRoot(this.init.dataDir, signed, stored), { reuse: true })
-    this.watch(swarm)
+    this.watch(start.swarm)
     if (r.state !== 'downloading') await this.set(r, 'downloading')
-    this.init.agent.announceNow()
-    return swarm
+    this.emit('changed')
+    return start.swarm
   }
 
   /**
@@ -256,19 +253,16 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
 
   /** Re-reads every chunk from disk; bad pieces are marked missing and fetched again. */
   private async checkOnDisk(r: DeploymentRecord, swarm: PackageSwarm): Promise<boolean> {
-    const bad = await verifyOnDisk(swarm)
-    if (bad === 0) return true
+    const bad = await this.stager.verify(swarm)
+    if (bad > 0) await this.refetch(r, bad)
+    return bad === 0
+  }
+
+  private async refetch(r: DeploymentRecord, bad: number): Promise<void> {
     this.metrics.verificationFailures.inc()
     this.log.warn({ deployment: r.offer.id, pieces: bad }, 'package failed verification on disk: fetching the bad pieces again')
     await this.set(r, 'downloading', { reason: `${bad} piece(s) failed verification on disk; fetching them again`, verifyFailures: r.verifyFailures + 1 })
-    this.init.agent.announceNow()
-    return false
-  }
-
-  /** Moves a verified package under packages/ and marks it used now (for the cache's LRU). */
-  private async materialize(pkg: StoredPackage): Promise<void> {
-    await materialize(pkg, this.init.dataDir)
-    await touchPackage(this.init.node.store, pkg.packageId, this.now())
+    this.emit('changed')
   }
 
   /** Saves `running` first, then runs: a crash mid-run is never followed by a second run. */
@@ -304,8 +298,8 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
     swarm.on('error', (err) => {
       for (const r of this.records.values()) {
         if (r.offer.packageId !== swarm.pkg.packageId || r.state !== 'downloading') continue
-        const retry = isPeerstageError(err) && err.code === StoreErrorCodes.DISK_FULL
-        void this.set(r, 'failed', { reason: err.message, ...(retry && { retryAt: this.now() + RETRY_MS }) })
+        const retryAt = this.stager.retryAfter(err)
+        void this.set(r, 'failed', { reason: err.message, ...(retryAt !== undefined && { retryAt }) })
       }
     })
   }
@@ -321,7 +315,7 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
     if (changed) {
       this.log.info({ deployment: r.offer.id, state, reason: r.reason }, 'deployment state')
       this.emit('state', r)
-      this.init.agent.announceNow()
+      this.emit('changed')
     }
   }
 
@@ -332,12 +326,13 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
 
   private bytesOf(r: DeploymentRecord): ByteSources {
     const before = this.earlierBytes.get(r.offer.id) ?? { lan: 0, wan: 0, reused: 0 }
-    const now = this.init.agent.bytesOf(r.offer.packageId)
+    const now = this.init.bytes.bytesOf(r.offer.packageId)
     return { lan: before.lan + now.lan, wan: before.wan + now.wan, reused: before.reused + this.init.node.reusedBytesOf(r.offer.packageId) }
   }
 
-  private reports(): DeploymentReport[] {
-    return this.list().slice(0, MAX_REPORTS).map((r) => {
+  /** What the announces carry: the most recently changed deployments. */
+  reports(): DeploymentReport[] {
+    return this.list().slice(0, MAX_ANNOUNCE_DEPLOYMENTS).map((r) => {
       const pkg = this.init.node.swarmOf(r.offer.packageId)?.pkg
       const total = pkg === undefined ? 0 : totalBytes(pkg.manifest)
       const progress = ['verified', 'running', 'succeeded'].includes(r.state) ? 1 : pkg === undefined || total === 0 ? 0 : pkg.presentBytes / total
@@ -345,9 +340,9 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord] }
         id: r.offer.id,
         state: r.state,
         progress,
-        ...(r.reason !== undefined && { reason: r.reason.slice(0, 512) }),
+        ...(r.reason !== undefined && { reason: r.reason.slice(0, MAX_REASON_CHARS) }),
         ...(r.exitCode !== undefined && { exitCode: r.exitCode }),
-        ...(r.logTail !== undefined && { logTail: r.logTail }),
+        ...(r.logTail !== undefined && { logTail: r.logTail.slice(-MAX_LOG_TAIL_CHARS) }),
         bytes: this.bytesOf(r),
         verifyFailures: r.verifyFailures,
         updatedAt: r.updatedAt,

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { DEPLOYMENT_STATES, type DeploymentState } from '../../tracker/index.ts'
+import { DEPLOYMENT_STATES, type DeploymentState } from '../../tracker/protocol/index.ts'
 
 /** The client's deployment metrics, in the node's registry. */
 export function createClientMetrics(registry: Registry, statesNow: () => Iterable<DeploymentState>) {

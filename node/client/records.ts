@@ -1,4 +1,4 @@
-import type { DeploymentOffer, DeploymentState } from '../../tracker/index.ts'
+import type { DeploymentOffer, DeploymentState } from '../../tracker/protocol/index.ts'
 import type { Store } from '../store/index.ts'
 
 export type ByteSources = { lan: number, wan: number, reused: number }

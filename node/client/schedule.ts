@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { DeploymentOffer } from '../../tracker/index.ts'
+import type { DeploymentOffer } from '../../tracker/protocol/index.ts'
 
 /**
  * This client's delay after availableAt: in [0, jitterSeconds), fixed by its peer id and

@@ -1,4 +1,4 @@
-import type { ReplicaState } from '../../tracker/index.ts'
+import type { ReplicaState } from '../../tracker/protocol/index.ts'
 import type { Store } from '../store/index.ts'
 
 /** What a DP keeps per package it replicates (in its store), so a restart resumes. */

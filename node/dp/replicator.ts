@@ -1,22 +1,16 @@
 import { EventEmitter } from 'node:events'
 import { totalBytes } from '../../chunker/index.ts'
-import { formatBytes, isPeerstageError, silentLogger, type Logger } from '../../common/index.ts'
-import type { AnnounceAnswer, AnnounceRequest, ReplicaOffer, ReplicaReport, ReplicaState, TrackerClient } from '../../tracker/index.ts'
+import { silentLogger, type Logger } from '../../common/index.ts'
+import { MAX_REASON_CHARS, type AnnounceAnswer, type AnnounceRequest, type ReplicaOffer, type ReplicaReport, type ReplicaState } from '../../tracker/protocol/index.ts'
 import type { PeerNode } from '../peer-node.ts'
-import { freeBytes, materialize, stagingRoot, trustedManifest, verifyOnDisk } from '../staging/index.ts'
-import { StoreErrorCodes } from '../store/index.ts'
+import { Stager, type StagerInit } from '../staging/index.ts'
 import type { PackageSwarm } from '../swarm.ts'
-import type { TrackerAgent } from '../tracker-agent.ts'
 import { deleteReplica, loadReplicas, saveReplica, type ReplicaRecord } from './records.ts'
-
-/** A failure that may pass (disk space, disk full) is tried again this long after. */
-const RETRY_MS = 60_000
 
 export interface ReplicatorInit {
   node: PeerNode
-  agent: TrackerAgent
-  /** Where manifests come from. */
-  tracker: TrackerClient
+  /** Where manifests come from: the stager's tracker. */
+  tracker: StagerInit['tracker']
   /** The DP's data directory: staging/ and packages/ go under it. */
   dataDir: string
   /** Publishers whose packages this DP accepts; undefined: any validly signed one the tracker lists (the tracker checks its own trust). */
@@ -33,12 +27,15 @@ export interface ReplicatorInit {
  * once whole it is verified from disk, moved under `packages/ID` in one rename,
  * and seeded. A package no longer listed is deleted once nothing replicating might still
  * reuse its chunks. Every state is saved before it takes effect, so a restart resumes.
+ * Follows the tracker's answers (`onAnswer`); emits `changed` when the tracker should hear
+ * at once (the announcer sends `report()` and `unheld()`).
  */
-export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: [ReplicaRecord] }> {
+export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: [ReplicaRecord], changed: [] }> {
   private readonly init: ReplicatorInit
   private readonly log: Logger
   private readonly records = new Map<string, ReplicaRecord>()
   private readonly watched = new WeakSet<PackageSwarm>()
+  private readonly stager: Stager
   private work: Promise<void> = Promise.resolve()
   private stopped = false
 
@@ -46,9 +43,10 @@ export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: 
     super()
     this.init = init
     this.log = init.logger ?? silentLogger()
+    this.stager = new Stager({ node: init.node, tracker: init.tracker, dataDir: init.dataDir, ...(init.trusted !== undefined && { trusted: init.trusted }), now: () => this.now() })
   }
 
-  /** Loads saved replicas and resumes those under way. Call before `agent.start`. */
+  /** Loads saved replicas and resumes those under way. */
   static async start(init: ReplicatorInit): Promise<Replicator> {
     const r = new Replicator(init)
     for (const rec of await loadReplicas(init.node.store)) {
@@ -57,9 +55,6 @@ export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: 
       const stored = await init.node.store.getPackage(rec.packageId)
       if (stored !== undefined) r.watch(await init.node.want(stored.signed, stored.root, { reuse: true }))
     }
-    init.agent.replicaReport = (swarm) => r.report(swarm)
-    init.agent.unheldReplicas = () => r.unheld()
-    init.agent.on('answer', (a) => r.onAnswer(a))
     return r
   }
 
@@ -78,7 +73,8 @@ export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: 
     await this.work
   }
 
-  private onAnswer(answer: AnnounceAnswer): void {
+  /** Follows the packages a tracker's answer says this DP's site must hold. */
+  onAnswer(answer: AnnounceAnswer): void {
     const offers = answer.replicate
     if (offers === undefined || this.stopped) return // a tracker without replication
     this.enqueue(() => this.follow(offers))
@@ -119,47 +115,35 @@ export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: 
     }
   }
 
-  /** Gets the manifest, checks disk space, and starts fetching with every chunk already here. */
+  /** Starts fetching with every chunk already here, or says why it cannot. */
   private async begin(rec: ReplicaRecord): Promise<void> {
-    const { node } = this.init
-    let got: Awaited<ReturnType<typeof trustedManifest>>
-    try {
-      got = await trustedManifest(node.store, this.init.tracker, rec.packageId, this.init.trusted)
-    } catch (err) {
-      const transient = isPeerstageError(err) && err.code.startsWith('PEERSTAGE_TRACKER_')
-      await this.set(rec, 'failed', { reason: `${transient ? 'cannot get the manifest yet' : 'package refused'}: ${(err as Error).message}`, ...(transient && { retryAt: this.now() }) })
+    const start = await this.stager.begin(rec.packageId)
+    if (start.kind === 'no-space') rec.pieces = start.pieces
+    if (start.kind !== 'fetching') {
+      await this.set(rec, 'failed', { reason: start.reason, ...(start.kind !== 'refused' && { retryAt: start.retryAt }) })
       return
     }
-    const { signed, stored } = got
-    rec.pieces = signed.manifest.pieces.length
-    const need = totalBytes(signed.manifest) - (stored?.presentBytes ?? 0)
-    const free = await freeBytes(this.init.dataDir)
-    if (need > free) {
-      await this.set(rec, 'failed', { reason: `not enough disk space: needs ${formatBytes(need)} in ${this.init.dataDir}, ${formatBytes(free)} free`, retryAt: this.now() + RETRY_MS })
-      return
-    }
-    const swarm = await node.want(signed, stagingRoot(this.init.dataDir, signed, stored), { reuse: true })
+    const swarm = start.swarm
+    rec.pieces = swarm.pkg.pieceCount
     this.watch(swarm)
     if (swarm.pkg.complete) await this.finish(rec, swarm)
     else await this.set(rec, 'replicating')
-    this.init.agent.announceNow()
+    this.emit('changed')
   }
 
   /** Verifies from disk (bad pieces go back to the swarm), then moves it under packages/ and seeds. */
   private async finish(rec: ReplicaRecord, swarm: PackageSwarm): Promise<void> {
     if (!swarm.pkg.complete) return this.set(rec, 'replicating')
     await this.set(rec, 'verifying')
-    const bad = await verifyOnDisk(swarm)
-    if (bad > 0) {
-      this.log.warn({ package: `${rec.name}@${rec.version}`, pieces: bad }, 'replica failed verification on disk: fetching the bad pieces again')
-      await this.set(rec, 'replicating', { reason: `${bad} piece(s) failed verification on disk; fetching them again` })
-      this.init.agent.announceNow()
-      return
+    const end = await this.stager.finish(swarm)
+    if (end.kind === 'repairing') {
+      this.log.warn({ package: `${rec.name}@${rec.version}`, pieces: end.badPieces }, 'replica failed verification on disk: fetching the bad pieces again')
+      await this.set(rec, 'replicating', { reason: end.reason })
+    } else {
+      await this.set(rec, 'seeding', { copiedAt: new Date(this.now()).toISOString() })
+      this.log.info({ package: `${rec.name}@${rec.version}`, at: end.target }, 'replica complete and verified')
     }
-    const target = await materialize(swarm.pkg, this.init.dataDir)
-    await this.set(rec, 'seeding', { copiedAt: new Date(this.now()).toISOString() })
-    this.log.info({ package: `${rec.name}@${rec.version}`, at: target }, 'replica complete and verified')
-    this.init.agent.announceNow()
+    this.emit('changed')
   }
 
   private async remove(rec: ReplicaRecord): Promise<void> {
@@ -167,7 +151,7 @@ export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: 
     await this.init.node.drop(rec.packageId)
     await this.forget(rec)
     this.emit('removed', rec)
-    this.init.agent.announceNow()
+    this.emit('changed')
   }
 
   private async forget(rec: ReplicaRecord): Promise<void> {
@@ -185,28 +169,28 @@ export class Replicator extends EventEmitter<{ state: [ReplicaRecord], removed: 
     }))
     swarm.on('error', (err) => this.enqueue(async () => {
       const rec = this.records.get(id)
-      const retry = isPeerstageError(err) && err.code === StoreErrorCodes.DISK_FULL
-      if (rec !== undefined) await this.set(rec, 'failed', { reason: err.message, ...(retry && { retryAt: this.now() + RETRY_MS }) })
+      const retryAt = this.stager.retryAfter(err)
+      if (rec !== undefined) await this.set(rec, 'failed', { reason: err.message, ...(retryAt !== undefined && { retryAt }) })
     }))
   }
 
-  /** What the agent sends for a package of this DP. */
-  private report(swarm: PackageSwarm): ReplicaReport | undefined {
+  /** What the announces carry for a package of this DP. */
+  report(swarm: PackageSwarm): ReplicaReport | undefined {
     const pkg = swarm.pkg
     const base = { presentBytes: pkg.presentBytes, totalBytes: totalBytes(pkg.manifest) }
     if (pkg.readOnly) return { state: 'seeding', ...base, origin: 'published' }
     const rec = this.records.get(pkg.packageId)
     if (rec === undefined) return undefined
-    return { state: rec.state, ...base, origin: 'replicated', ...(rec.copiedAt !== undefined && { copiedAt: rec.copiedAt }), ...(rec.reason !== undefined && { reason: rec.reason.slice(0, 512) }) }
+    return { state: rec.state, ...base, origin: 'replicated', ...(rec.copiedAt !== undefined && { copiedAt: rec.copiedAt }), ...(rec.reason !== undefined && { reason: rec.reason.slice(0, MAX_REASON_CHARS) }) }
   }
 
   /** Replicas that failed before they had a swarm (refused manifest, no disk space): reported so status shows why. */
-  private unheld(): AnnounceRequest['packages'] {
+  unheld(): AnnounceRequest['packages'] {
     return [...this.records.values()].filter((r) => this.init.node.swarmOf(r.packageId) === undefined).map((r) => ({
       id: r.packageId,
       have: 0,
       pieces: r.pieces ?? 1,
-      replica: { state: r.state, presentBytes: 0, totalBytes: 0, origin: 'replicated' as const, ...(r.reason !== undefined && { reason: r.reason.slice(0, 512) }) },
+      replica: { state: r.state, presentBytes: 0, totalBytes: 0, origin: 'replicated' as const, ...(r.reason !== undefined && { reason: r.reason.slice(0, MAX_REASON_CHARS) }) },
     }))
   }
 

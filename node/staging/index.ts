@@ -5,3 +5,4 @@
  */
 export { linkName, materialize, ON_DISK_VERIFY_THREADS, stagingRoot, trustedManifest, verifyOnDisk } from './staging.ts'
 export { freeBytes } from './disk.ts'
+export { Stager, type StagerInit, type StageStart, type StageEnd } from './stager.ts'

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path'
 import { parseManifest, verifyDirectory, type SignedManifest } from '../../chunker/index.ts'
 import { PeerstageError } from '../../common/index.ts'
 import { NodeErrorCodes } from '../errors.ts'
-import type { TrackerClient } from '../../tracker/index.ts'
+import type { TrackerClient } from '../../tracker/protocol/index.ts'
 import { piecesHolding, type Store, type StoredPackage } from '../store/index.ts'
 import type { PackageSwarm } from '../swarm.ts'
 

@@ -3,10 +3,20 @@ import { afterEach } from 'vitest'
 import { PeerNode, type PeerNodeInit } from '../../node/peer-node.ts'
 import { generateSwarmKeyFile, loadSwarmKey } from '../../node/swarm-key.ts'
 
-const nodes: PeerNode[] = []
+const nodes: Array<{ stop(): Promise<void> }> = []
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop()))
 })
+
+/** A role built by createDp, createClient or createFetcher, stopped after the test. */
+export async function started<T extends { stop(): Promise<void> }>(service: Promise<T>): Promise<T> {
+  const s = await service
+  nodes.push(s)
+  return s
+}
+
+/** The init of a node on 127.0.S.H (site/subnet S, host H): listening and dialling from it. */
+export const on = (ip: string): { listen: string[], dialFrom: string } => ({ listen: [`/ip4/${ip}/tcp/0`], dialFrom: ip })
 
 export function newSwarmKey(dir: string): Uint8Array {
   const path = join(dir, 'swarm.key')

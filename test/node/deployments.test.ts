@@ -4,13 +4,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, writeFile
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { generatePublisherKeys, loadPrivateKey, loadPublicKey, pack, publisherOf, type PackResult } from '../../chunker/index.ts'
-import { TokenBucket } from '../../bandwidth/index.ts'
-import { DeploymentClient, TrackerAgent, type PeerNode } from '../../node/index.ts'
+import { createClient, createDp, type PeerNode } from '../../node/index.ts'
 import { saveRecord, type DeploymentRecord } from '../../node/client/records.ts'
 import { startAt } from '../../node/client/index.ts'
 import { createTrackerConfig, MemoryTrackerStore, Tracker, TrackerClient, type DeploymentOffer, type DeploymentState } from '../../tracker/index.ts'
 import { FakeClock, signingNow } from '../helpers/fake-clock.ts'
-import { newSwarmKey, startNode } from '../helpers/nodes.ts'
+import { newSwarmKey, on } from '../helpers/nodes.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 import { until } from '../helpers/until.ts'
@@ -68,38 +67,33 @@ async function world(options: { dpRate?: number } = {}) {
   const swarmKey = newSwarmKey(dir)
   const v1 = await packPackage(dir, '24H2', keys.privateKeyPath, 61)
 
-  const dpAgent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp', now: signAt })
-  cleanups.push(() => dpAgent.stop())
-  const slow = options.dpRate === undefined ? undefined : new TokenBucket({ rateBytesPerSec: options.dpRate, capacityBytes: 256 * 1024 })
-  const hooks = dpAgent.nodeHooks()
-  const dp = await startNode(join(dir, 'dp'), swarmKey, '127.0.10.1', { ...hooks, ...(slow && { uploadLimiterFor: () => slow }) })
-  await dp.seed(v1, v1.src)
-  await dpAgent.start(dp)
+  const dpService = await createDp({
+    dataDir: join(dir, 'dp'), swarmKey, ...on('127.0.10.1'), publish: [{ signed: v1, source: v1.src }],
+    ...(options.dpRate !== undefined && { uploadLimitBytesPerSec: options.dpRate }),
+  }, { tracker: new TrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), signAt })
+  cleanups.push(() => dpService.stop())
+  await dpService.start()
+  const dp = dpService.node
+  const dpAgent = dpService.announcer!
 
   const states = new Map<string, DeploymentState[]>()
   async function client(ip: string, init: { trusted?: string[], dataDir?: string, cacheMaxBytes?: number, stopGraceMs?: number } = {}) {
     const dataDir = init.dataDir ?? join(dir, `client-${ip}`)
-    const agent = new TrackerAgent({ tracker: new TrackerClient({ url, localAddress: ip }), role: 'client', retryMs: 200, now: signAt })
-    const node = await startNode(dataDir, swarmKey, ip, agent.nodeHooks())
-    await node.openStored()
-    const manifests = new TrackerClient({ url, localAddress: ip })
-    const deployments = await DeploymentClient.start({
-      node, agent, tracker: manifests, dataDir, trusted: init.trusted ?? trusted, now, clock,
+    const service = await createClient({
+      dataDir, swarmKey, ...on(ip), trusted: init.trusted ?? trusted, retryMs: 200,
       ...(init.cacheMaxBytes !== undefined && { cacheMaxBytes: init.cacheMaxBytes }),
       ...(init.stopGraceMs !== undefined && { stopGraceMs: init.stopGraceMs }),
-    })
+    }, { tracker: new TrackerClient({ url, localAddress: ip }), now, signAt, clock })
+    const { node, announcer: agent, deployments } = service
     deployments.on('state', (r) => states.set(`${ip} ${r.offer.id}`, [...(states.get(`${ip} ${r.offer.id}`) ?? []), r.state]))
     let stopped = false
     const stop = async (): Promise<void> => {
       if (stopped) return
       stopped = true
-      await deployments.stop()
-      await agent.stop()
-      manifests.close()
-      await node.stop()
+      await service.stop()
     }
     cleanups.push(stop)
-    await agent.start(node)
+    await service.start()
     const stateOf = (id: string): DeploymentState | undefined => deployments.get(id)?.state
     // Reached once saved and announced as an event (a new deployment starts `waiting` without one).
     const reached = (id: string, state: DeploymentState): boolean => stateOf(id) === state && (state === 'waiting' || states.get(`${ip} ${id}`)?.at(-1) === state)

@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { chunkHash, generatePublisherKeys, loadPrivateKey, loadPublicKey, pack, publisherOf, totalBytes, verifyDirectory, type PackResult } from '../../chunker/index.ts'
-import { Replicator, TrackerAgent, type PeerNode } from '../../node/index.ts'
+import { createDp, type PeerNode } from '../../node/index.ts'
 import { createTrackerConfig, MemoryTrackerStore, Tracker, TrackerClient, type ReplicaState } from '../../tracker/index.ts'
 import { FakeClock, signingNow } from '../helpers/fake-clock.ts'
-import { newSwarmKey, startNode } from '../helpers/nodes.ts'
+import { newSwarmKey, on, startNode } from '../helpers/nodes.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 import { until } from '../helpers/until.ts'
@@ -90,27 +90,24 @@ async function chain(options: { regionLink?: Record<string, unknown> } = {}) {
 
   /** A DP with a replicator, announcing from `ip`. */
   async function dp(ip: string, dataDir = join(dir, `dp-${ip}`), options: { trusted?: string[] } = {}) {
-    const agent = new TrackerAgent({ tracker: new TrackerClient({ url, token: 'dp', localAddress: ip }), role: 'dp', retryMs: 200, budgetWaitSeconds: 5, now: signAt })
-    const node = await startNode(dataDir, swarmKey, ip, agent.nodeHooks())
-    const manifests = new TrackerClient({ url, token: 'dp', localAddress: ip })
-    const replicator = await Replicator.start({ node, agent, tracker: manifests, dataDir, trusted: options.trusted ?? trusted, now })
+    const service = await createDp({ dataDir, swarmKey, ...on(ip), trusted: options.trusted ?? trusted, retryMs: 200, budgetWaitSeconds: 5 }, { tracker: new TrackerClient({ url, token: 'dp', localAddress: ip }), now, signAt })
+    const { node } = service
+    const agent = service.announcer!
+    const replicator = service.replicator!
     const states: ReplicaState[] = []
     replicator.on('state', (r) => states.push(r.state))
     let stopped = false
     const stop = async (): Promise<void> => {
       if (stopped) return
       stopped = true
-      await replicator.stop()
-      await agent.stop()
-      manifests.close()
-      await node.stop()
+      await service.stop()
     }
     cleanups.push(stop)
     const seeding = (p: PackResult): boolean => replicator.get(p.packageId)?.state === 'seeding'
     const reach = (p: PackResult, timeoutMs = 30_000): Promise<void> =>
       until(() => seeding(p), `${ip} to seed ${p.manifest.version} (is ${replicator.get(p.packageId)?.state}: ${replicator.get(p.packageId)?.reason ?? ''})`, timeoutMs)
     const packageDir = (p: PackResult): string => join(dataDir, 'packages', `win11@${p.manifest.version}`)
-    return { ip, dataDir, agent, node, replicator, states, stop, reach, packageDir, start: () => agent.start(node) }
+    return { ip, dataDir, agent, limits: service.limits, node, replicator, states, stop, reach, packageDir, start: async () => (await service.start())! }
   }
 
   const hub = await dp(HUB)
@@ -185,7 +182,7 @@ describe('inter-site replication', () => {
     await c.admin.addPackage(v1.canonical)
     const region = await c.dp(REGION)
     await region.start()
-    await until(() => region.replicator.get(v1.packageId)?.state === 'replicating' && region.agent.linkRateOf('region') === 0, 'the region to know its link is closed')
+    await until(() => region.replicator.get(v1.packageId)?.state === 'replicating' && region.limits.linkRateOf('region') === 0, 'the region to know its link is closed')
     // Several announce rounds (every second) pass: not a byte crosses the closed link.
     for (let round = 0; round < 3; round++) {
       await new Promise((r) => setTimeout(r, 1000))

@@ -1,11 +1,18 @@
 import { verifyDirectory } from '../chunker/index.ts'
 import { formatBytes, isPeerstageError, PeerstageError } from '../common/index.ts'
-import { dialPeer, NodeErrorCodes, ON_DISK_VERIFY_THREADS, piecesHolding, type PackageSwarm, type PeerNode, type TrackerAgent } from '../node/index.ts'
-import type { AnnounceAnswer } from '../tracker/index.ts'
+import { LAN_TIERS, type AnnounceAnswer } from '../tracker/protocol/index.ts'
+import { NodeErrorCodes } from './errors.ts'
+import { dialPeer } from './host.ts'
+import type { PeerNode } from './peer-node.ts'
+import { ON_DISK_VERIFY_THREADS } from './staging/index.ts'
+import { piecesHolding } from './store/index.ts'
+import type { PackageSwarm } from './swarm.ts'
+import type { Announcer } from './tracker/index.ts'
 
 /**
- * The parts of `peerstage fetch` that decide when it has failed: no data for too long (and
- * why), and files that still do not verify after their bad pieces were fetched again.
+ * The parts of `peerstage fetch` that decide when it has failed: no peer reachable, no data
+ * for too long (and why), and files that still do not verify after their bad pieces were
+ * fetched again.
  */
 
 /** Seconds a fetch waits with no block arriving before it gives up, naming why. */
@@ -16,8 +23,6 @@ export const REPAIR_ROUNDS = 3
 
 /** How long the diagnosis dials of a stalled fetch may take. */
 const PROBE_MS = 5000
-/** Tiers the tracker hands out from the client's own site: every other one is across the WAN. */
-const LAN_TIERS = new Set(['subnet', 'site'])
 
 type HandedOut = AnnounceAnswer['packages'][number]
 
@@ -37,7 +42,7 @@ export class StallWatch {
   private handedOut: HandedOut | undefined
   private answered = false
 
-  constructor(node: PeerNode, swarm: PackageSwarm, stallMs: number, agent?: TrackerAgent) {
+  constructor(node: PeerNode, swarm: PackageSwarm, stallMs: number, agent?: Announcer) {
     this.node = node
     this.swarm = swarm
     this.stallMs = stallMs
@@ -143,8 +148,11 @@ export async function verifyWithRepair(swarm: PackageSwarm, untilComplete: () =>
   }
 }
 
-/** Opens a wire to each `--peer`; throws (naming a wrong swarm key first) only when none answers. */
-export async function connectAll(node: PeerNode, packageId: string, peers: string[]): Promise<void> {
+/**
+ * Opens a wire to each peer; throws (naming a wrong swarm key first) only when none answers.
+ * Returns the others' failures, for the caller to say.
+ */
+export async function connectAll(node: PeerNode, packageId: string, peers: string[]): Promise<Error[]> {
   const failures: Error[] = []
   await Promise.all(peers.map(async (p) => {
     try {
@@ -157,5 +165,5 @@ export async function connectAll(node: PeerNode, packageId: string, peers: strin
     const mismatch = failures.find((f) => isPeerstageError(f, NodeErrorCodes.SWARM_KEY_MISMATCH))
     throw new PeerstageError(mismatch ? NodeErrorCodes.SWARM_KEY_MISMATCH : NodeErrorCodes.DIAL_FAILED, `no peer could be reached: ${(mismatch ?? failures[0])!.message}`)
   }
-  for (const f of failures) process.stderr.write(`peerstage fetch: ${f.message}\n`)
+  return failures
 }

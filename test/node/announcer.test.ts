@@ -1,9 +1,9 @@
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { TrackerAgent, type PackageSwarm } from '../../node/index.ts'
+import { createDp, createFetcher, type PackageSwarm } from '../../node/index.ts'
 import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker } from '../../tracker/index.ts'
 import { packSample, sampleTree, writeTree } from '../helpers/packages.ts'
-import { newSwarmKey, startNode } from '../helpers/nodes.ts'
+import { newSwarmKey, on, started, startNode } from '../helpers/nodes.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 import { until } from '../helpers/until.ts'
 import { peerId, serveTracker, signedPackage, SigningTrackerClient } from '../tracker/helpers.ts'
@@ -11,7 +11,6 @@ import { peerId, serveTracker, signedPackage, SigningTrackerClient } from '../tr
 let tracker: Tracker
 let app: ReturnType<typeof createTrackerServer>
 let url: string
-const agents: TrackerAgent[] = []
 
 beforeEach(async () => {
   tracker = await Tracker.start(createTrackerConfig({
@@ -22,7 +21,6 @@ beforeEach(async () => {
 })
 
 afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.stop()))
   await app.close()
   await tracker.stop()
 })
@@ -41,11 +39,13 @@ async function dpUnderTracker() {
   const key = newSwarmKey(dir)
   sampleTree(join(dir, 'src'))
   const signed = await packSample(join(dir, 'src'))
-  const agent = new TrackerAgent({ tracker: new SigningTrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp' })
-  agents.push(agent)
-  const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', agent.nodeHooks())
-  await dp.seed(signed, join(dir, 'src'))
-  return { dir, key, signed, agent, dp, start: () => agent.start(dp) }
+  const service = await started(createDp({ dataDir: join(dir, 'dp'), swarmKey: key, ...on('127.0.10.1'), publish: [{ signed, source: join(dir, 'src') }] }, { tracker: new SigningTrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }) }))
+  return { dir, key, signed, agent: service.announcer!, limits: service.limits, dp: service.node, start: async () => (await service.start())! }
+}
+
+/** A fetching node on `ip` under the tracker (the `fetch --tracker` role). */
+function fetcherUnderTracker(dataDir: string, swarmKey: Uint8Array, ip: string) {
+  return started(createFetcher({ dataDir, swarmKey, ...on(ip) }, { tracker: new SigningTrackerClient({ url, localAddress: ip }) }))
 }
 
 describe('a DP under the tracker', () => {
@@ -53,11 +53,11 @@ describe('a DP under the tracker', () => {
     const admin = new SigningTrackerClient({ url, token: 'admin' })
     // leeds closed before the DP even starts
     await admin.setThrottle({ site: 'leeds' }, { windows: ['Mon-Sun 00:00-24:00 0'] })
-    const { dir, key, signed, agent, dp, start } = await dpUnderTracker()
+    const { dir, key, signed, agent, limits, dp, start } = await dpUnderTracker()
     const placed = await start()
     expect([placed.subnet, placed.site]).toEqual(['127.0.10.0/24', 'dc'])
-    expect(agent.uploadRateTo('127.0.2.7')).toBe(0)
-    expect(agent.uploadRateTo('127.0.10.7')).toBe(Number.POSITIVE_INFINITY) // its own site: LAN
+    expect(limits.uploadRateTo('127.0.2.7')).toBe(0)
+    expect(limits.uploadRateTo('127.0.10.7')).toBe(Number.POSITIVE_INFINITY) // its own site: LAN
 
     // A client that skips the tracker and dials the DP directly gets nothing while closed.
     const rogue = await startNode(join(dir, 'rogue'), key, '127.0.2.7')
@@ -73,7 +73,7 @@ describe('a DP under the tracker', () => {
     const heard = new Promise<number>((resolve) => agent.once('budgets', (b) => resolve(b.subnets.find((s) => s.subnet === '127.0.2.0/24')!.rateBytesPerSec ?? -1)))
     await admin.setThrottle({ site: 'leeds' }, { windows: ['Mon-Sun 00:00-24:00 8MiB/s'] })
     expect(await heard).toBe(8 * 1024 * 1024)
-    expect(agent.uploadRateTo('127.0.2.7')).toBe(8 * 1024 * 1024)
+    expect(limits.uploadRateTo('127.0.2.7')).toBe(8 * 1024 * 1024)
     await until(() => swarm.pkg.complete, 'the download once open')
     expect(received).toBe(signed.manifest.files.reduce((n, f) => n + f.size, 0))
     admin.close()
@@ -90,16 +90,15 @@ describe('a client under the tracker', () => {
     const holder = await new SigningTrackerClient({ url, localAddress: '127.0.2.50' }).announce({ peerId: holderId, role: 'client', addresses: [], packages: [{ id: signed.packageId, have: 0, pieces: signed.manifest.pieces.length }] })
     expect(holder.packages[0]!.lease).not.toBeNull()
 
-    const agent = new TrackerAgent({ tracker: new SigningTrackerClient({ url, localAddress: '127.0.2.1' }), role: 'client' })
-    agents.push(agent)
-    const client = await startNode(join(dir, 'client'), key, '127.0.2.1', agent.nodeHooks())
-    const swarm = await client.want(signed, join(dir, 'out'))
+    const client = await fetcherUnderTracker(join(dir, 'client'), key, '127.0.2.1')
+    const agent = client.announcer!
+    const swarm = await client.node.want(signed, join(dir, 'out'))
     const leases: Array<number | null> = []
     agent.on('answer', (a) => { if (a.packages[0]?.lease) leases.push(a.packages[0].lease.rateBytesPerSec) })
-    const first = await agent.start(client)
+    const first = (await client.start())!
     expect(first.packages[0]!.lease).toBeNull()
     expect(first.packages[0]!.peers.map((p) => p.tier)).toEqual(['subnet']) // the holder; no DP without a lease
-    expect(agent.leaseRateBytesPerSec).toBe(0)
+    expect(client.limits.leaseRateBytesPerSec).toBe(0)
     await new Promise((r) => setTimeout(r, 1500))
     expect(swarm.peerCount).toBe(0)
 
@@ -107,7 +106,7 @@ describe('a client under the tracker', () => {
     await new SigningTrackerClient({ url, localAddress: '127.0.2.50' }).announce({ peerId: holderId, role: 'client', addresses: [], packages: [], event: 'stopped' })
     await until(() => swarm.pkg.complete, 'the download under lease')
     expect(leases[0]).toBeNull() // leeds has no windows: unlimited
-    await until(() => agent.leaseRateBytesPerSec === 0, 'the lease going back once complete')
+    await until(() => client.limits.leaseRateBytesPerSec === 0, 'the lease going back once complete')
     await until(() => (tracker.status().sites as any[])[1].subnets[0].packages[0]?.wanBytes > 0, 'the client\'s report')
     const reported = (tracker.status().sites as any[])[1].subnets[0].packages[0]
     expect(reported.wanBytes).toBe(signed.manifest.files.reduce((n, f) => n + f.size, 0))
@@ -121,13 +120,11 @@ describe('a client with no useful peer', () => {
     const { dir, key, signed, start } = await dpUnderTracker()
 
     // The client starts first: its lease comes with no DP to pull from.
-    const agent = new TrackerAgent({ tracker: new SigningTrackerClient({ url, localAddress: '127.0.2.1' }), role: 'client' })
-    agents.push(agent)
-    const client = await startNode(join(dir, 'client'), key, '127.0.2.1', agent.nodeHooks())
-    const swarm = await client.want(signed, join(dir, 'out'))
+    const client = await fetcherUnderTracker(join(dir, 'client'), key, '127.0.2.1')
+    const swarm = await client.node.want(signed, join(dir, 'out'))
     const answers: number[] = []
-    agent.on('answer', (a) => answers.push(a.packages[0]!.peers.length))
-    const first = await agent.start(client)
+    client.announcer!.on('answer', (a) => answers.push(a.packages[0]!.peers.length))
+    const first = (await client.start())!
     expect(first.packages[0]!.lease).not.toBeNull()
     expect(first.packages[0]!.peers).toEqual([])
 
@@ -145,21 +142,17 @@ describe('two lease holders in one subnet', () => {
     const key = newSwarmKey(dir)
     writeTree(join(dir, 'src'), { 'install.wim': pseudoRandomBytes(64 * 1024 * 1024, 9) })
     const signed = await packSample(join(dir, 'src'))
-    const dpAgent = new TrackerAgent({ tracker: new SigningTrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }), role: 'dp' })
-    agents.push(dpAgent)
-    const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', dpAgent.nodeHooks())
-    await dp.seed(signed, join(dir, 'src'))
-    await dpAgent.start(dp)
+    const dpService = await started(createDp({ dataDir: join(dir, 'dp'), swarmKey: key, ...on('127.0.10.1'), publish: [{ signed, source: join(dir, 'src') }] }, { tracker: new SigningTrackerClient({ url, token: 'dp', localAddress: '127.0.10.1' }) }))
+    const dp = dpService.node
+    await dpService.start()
     let wan = 0
     dp.swarmOf(signed.packageId)!.on('upload', (n) => { wan += n })
 
     const swarms: PackageSwarm[] = []
     for (const ip of ['127.0.2.1', '127.0.2.2']) {
-      const agent = new TrackerAgent({ tracker: new SigningTrackerClient({ url, localAddress: ip }), role: 'client' })
-      agents.push(agent)
-      const client = await startNode(join(dir, ip), key, ip, agent.nodeHooks())
-      swarms.push(await client.want(signed, join(dir, `out-${ip}`)))
-      await agent.start(client)
+      const client = await fetcherUnderTracker(join(dir, ip), key, ip)
+      swarms.push(await client.node.want(signed, join(dir, `out-${ip}`)))
+      await client.start()
     }
     await until(() => swarms.every((s) => s.pkg.complete), 'both clients complete', 60_000)
     expect(wan).toBeGreaterThanOrEqual(signed.totalBytes)
@@ -173,10 +166,9 @@ describe('a DP when the catalogue changes', () => {
     const dir = tempDir()
     const signed = await signedPackage(dir)
     await retrack({ announceIntervalSeconds: 600, trust: [signed.keys.publicKeyPath], sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.2.0/24'], parent: 'dc', replicate: ['win11@*'] }] })
-    const agent = new TrackerAgent({ tracker: new SigningTrackerClient({ url, token: 'dp', localAddress: '127.0.2.1' }), role: 'dp', budgetWaitSeconds: 30 })
-    agents.push(agent)
-    const dp = await startNode(join(dir, 'dp'), newSwarmKey(dir), '127.0.2.1', agent.nodeHooks())
-    expect((await agent.start(dp)).replicate).toEqual([])
+    const dp = await started(createDp({ dataDir: join(dir, 'dp'), swarmKey: newSwarmKey(dir), ...on('127.0.2.1'), budgetWaitSeconds: 30 }, { tracker: new SigningTrackerClient({ url, token: 'dp', localAddress: '127.0.2.1' }) }))
+    const agent = dp.announcer!
+    expect((await dp.start())!.replicate).toEqual([])
 
     const offered = new Promise<string[]>((resolve) => agent.on('answer', (a) => { if ((a.replicate ?? []).length > 0) resolve(a.replicate!.map((r) => r.id)) }))
     const admin = new SigningTrackerClient({ url, token: 'admin' })

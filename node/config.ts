@@ -1,0 +1,71 @@
+import { isIP } from 'node:net'
+import type { SignedManifest } from '../chunker/index.ts'
+
+/** What every role of a node takes. */
+export interface NodeInit {
+  /** Identity and store: `DIR/peer.key`, `DIR/db`; staging/ and packages/ beside them. */
+  dataDir: string
+  /** The organisation's pre-shared key (`peerstage swarm-key`). */
+  swarmKey: Uint8Array
+  /** libp2p listen multiaddrs. @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** Local IP outgoing connections and announces leave from: the tracker places the node by it. */
+  dialFrom?: string
+  /** Run the bulk TLS channel beside libp2p. @default true */
+  bulk?: boolean
+  /** TCP port of the bulk channel. @default 0 (any free port) */
+  bulkPort?: number
+  /** Serve Prometheus metrics at http://HOST:PORT/metrics. */
+  metricsListen?: string
+  /** Announce to this tracker (`http://host:port`) with this token; none: a node on its own. */
+  tracker?: { url: string, token?: string }
+  /** Wait before retrying a failed announce or budget poll, ms. @default 5000 */
+  retryMs?: number
+  /** Longest wait of one budgets long-poll (DP), seconds. @default 25 */
+  budgetWaitSeconds?: number
+}
+
+export interface DpInit extends NodeInit {
+  /** Packages seeded from their source directories in place. */
+  publish?: Array<{ signed: SignedManifest, source: string }>
+  /** A cap per destination /24 on top of the tracker's budgets, bytes/s. @default none */
+  uploadLimitBytesPerSec?: number
+  /** Publishers whose packages this DP replicates; undefined: any the tracker lists. */
+  trusted?: string[]
+}
+
+export interface ClientInit extends NodeInit {
+  /** Publishers whose packages this client runs. */
+  trusted: string[]
+  /** Keep the packages under this many bytes, evicting least recently used unneeded ones. @default no limit */
+  cacheMaxBytes?: number
+  /** At stop, a running program gets this long before it is terminated, ms. @default 30000 */
+  stopGraceMs?: number
+}
+
+export interface FetcherInit extends NodeInit {
+  /** Pace every download to this, bytes/s. @default none */
+  downloadLimitBytesPerSec?: number
+}
+
+/**
+ * Checks a role's init and fills its defaults; a RangeError names the key and the rule it
+ * breaks (the CLI reports it as a usage error).
+ */
+export function createNodeConfig<T extends NodeInit>(init: T): T & Required<Pick<NodeInit, 'listen' | 'bulk' | 'bulkPort' | 'retryMs' | 'budgetWaitSeconds'>> {
+  const bad = (key: string, rule: string): never => { throw new RangeError(`${key} ${rule}`) }
+  if (typeof init.dataDir !== 'string' || init.dataDir === '') bad('dataDir', 'must name a directory')
+  if (!(init.swarmKey instanceof Uint8Array) || init.swarmKey.length === 0) bad('swarmKey', 'must be the bytes of a swarm key file')
+  for (const a of init.listen ?? []) if (!a.startsWith('/')) bad('listen', `takes multiaddrs like /ip4/0.0.0.0/tcp/7000, got '${a}'`)
+  if (init.dialFrom !== undefined && isIP(init.dialFrom) === 0) bad('dialFrom', `must be an IP address, got '${init.dialFrom}'`)
+  if (init.bulkPort !== undefined && !(Number.isInteger(init.bulkPort) && init.bulkPort >= 0 && init.bulkPort <= 65535)) bad('bulkPort', `takes a TCP port (0-65535) or 'off', got '${init.bulkPort}'`)
+  if (init.metricsListen !== undefined && !/^.+:\d+$/.test(init.metricsListen)) bad('metricsListen', `takes HOST:PORT, got '${init.metricsListen}'`)
+  if (init.tracker !== undefined && !/^https?:\/\//.test(init.tracker.url)) bad('tracker', `must be a URL like http://10.0.0.5:7070, got '${init.tracker.url}'`)
+  for (const key of ['retryMs', 'budgetWaitSeconds', 'uploadLimitBytesPerSec', 'downloadLimitBytesPerSec', 'cacheMaxBytes'] as const) {
+    const v = (init as Record<string, unknown>)[key]
+    if (v !== undefined && !(typeof v === 'number' && v > 0)) bad(key, `must be a number > 0, got '${String(v)}'`)
+  }
+  const grace = (init as Partial<ClientInit>).stopGraceMs
+  if (grace !== undefined && !(grace >= 0)) bad('stopGraceMs', `must be a number >= 0, got '${grace}'`)
+  return { ...init, listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'], bulk: init.bulk ?? true, bulkPort: init.bulkPort ?? 0, retryMs: init.retryMs ?? 5000, budgetWaitSeconds: init.budgetWaitSeconds ?? 25 }
+}

@@ -1,0 +1,269 @@
+import { EventEmitter } from 'node:events'
+import { backgroundClock, type Clock } from '../../bandwidth/index.ts'
+import { silentLogger, type Logger } from '../../common/index.ts'
+import { MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type DeploymentReport, type HandedPeer, type ReplicaReport, type TrackerClient } from '../../tracker/protocol/index.ts'
+import type { PeerNode } from '../peer-node.ts'
+import type { PackageSwarm } from '../swarm.ts'
+import type { ByteCounter } from './byte-counter.ts'
+import type { WanLimits } from './wan-limits.ts'
+
+/** What a role adds to every announce, given at construction. */
+export interface AnnounceReports {
+  /** Client: its deployments' states. */
+  deployments?: () => DeploymentReport[]
+  /** DP: a package's replication state. */
+  replica?: (swarm: PackageSwarm) => ReplicaReport | undefined
+  /** DP: packages it must hold but has no swarm for (they failed first), so the tracker shows why. */
+  unheld?: () => AnnounceRequest['packages']
+}
+
+export interface AnnouncerInit {
+  tracker: TrackerClient
+  role: 'client' | 'dp'
+  node: PeerNode
+  limits: WanLimits
+  bytes: ByteCounter
+  reports?: AnnounceReports
+  /** Wait before retrying a failed announce or budget poll, ms. @default 5000 */
+  retryMs?: number
+  /** Longest wait of one budgets long-poll (DP), seconds. @default 25 */
+  budgetWaitSeconds?: number
+  /** The wall clock announces are signed at (the tracker checks it against its own). @default the system's */
+  now?: () => Date
+  /** Timers and dial back-off. @default backgroundClock (its timers keep no process alive) */
+  clock?: Clock
+  logger?: Logger
+}
+
+/** A peer that failed to dial is not tried again for this long. */
+const DIAL_BACKOFF_MS = 30_000
+/** First wait before asking the tracker again when a package has no useful peer; it doubles up to the announce interval. */
+const STARVED_FIRST_MS = 1000
+
+/**
+ * A node's side of the tracker: announces every interval (and at once when a package
+ * completes, so its WAN lease moves on), hands each answer to the WAN limits, dials the
+ * peers handed out, and (DP) long-polls the budgets so a window change lands at once.
+ * `start()` is the first announce; `announceNow()` asks for one soon.
+ */
+export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets: [BudgetList], warning: [Error] }> {
+  private readonly init: AnnouncerInit
+  private readonly log: Logger
+  private readonly clock: Clock
+  private readonly dialFailedAt = new Map<string, number>()
+  /** `PACKAGE PEER` of dials under way: an announce answered meanwhile must not open a second wire. */
+  private readonly dialing = new Set<string>()
+  private readonly watched = new WeakSet<PackageSwarm>()
+  private cancelTimer: (() => void) | undefined
+  private announcing: Promise<void> | undefined
+  private again = false
+  private started = false
+  private pollingBudgets = false
+  private saidCapped = false
+  /** Wait before the next announce while some package has no useful peer (0: none starved). */
+  private starvedMs = 0
+  /** Counts announces: only the latest one's dials time the next. */
+  private generation = 0
+  private stopped = false
+  private readonly polling = new AbortController()
+  /** The tracker's announce interval, from its last answer. */
+  intervalSeconds = 30
+
+  constructor(init: AnnouncerInit) {
+    super()
+    this.init = init
+    this.log = init.logger ?? silentLogger()
+    this.clock = init.clock ?? backgroundClock
+  }
+
+  /** First announce: throws when the tracker is unreachable or refuses us. */
+  async start(): Promise<AnnounceAnswer> {
+    this.started = true
+    const answer = await this.announceOnce()
+    if (this.init.role === 'dp' && !this.pollingBudgets) {
+      this.pollingBudgets = true
+      void this.pollBudgets()
+    }
+    return answer
+  }
+
+  /** Announces now (coalescing with one in flight); nothing before `start()`. */
+  announceNow(): void {
+    if (this.stopped || !this.started) return
+    if (this.announcing !== undefined) {
+      this.again = true
+      return
+    }
+    this.announcing = this.announceOnce().then(
+      () => undefined,
+      (err: Error) => {
+        this.log.warn({ err: err.message }, 'announce failed')
+        this.emit('warning', err)
+        this.schedule(this.init.retryMs ?? 5000)
+      },
+    ).finally(() => {
+      this.announcing = undefined
+      if (this.again) {
+        this.again = false
+        this.announceNow()
+      }
+    })
+  }
+
+  /** Stops announcing and tells the tracker we are gone, so our leases move on at once. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    this.cancelTimer?.()
+    this.polling.abort()
+    await this.announcing
+    if (this.started) {
+      try {
+        await this.send({ ...this.request(), event: 'stopped' })
+      } catch (err) {
+        this.log.info({ err: (err as Error).message }, 'could not tell the tracker we stopped; our registration will expire')
+      }
+    }
+    this.init.tracker.close()
+  }
+
+  /**
+   * The announce interval, or sooner while some package has no useful peer: 1 s, then
+   * doubling, so a client that started before its peers finds them without waiting a whole
+   * interval, and one that truly has none does not hammer the tracker.
+   */
+  private nextWaitMs(): number {
+    const interval = this.intervalSeconds * 1000
+    this.starvedMs = this.starving() ? Math.min(interval, this.starvedMs === 0 ? STARVED_FIRST_MS : 2 * this.starvedMs) : 0
+    return this.starvedMs === 0 ? interval : this.starvedMs
+  }
+
+  /** Some package we still miss pieces of has no peer holding any of them. */
+  private starving(): boolean {
+    return this.init.node.allSwarms.some((s) => !s.pkg.complete && s.usefulPeerCount === 0)
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return
+    this.generation++
+    this.cancelTimer?.()
+    this.cancelTimer = this.clock.setTimer(() => this.announceNow(), ms)
+  }
+
+  private request(): AnnounceRequest {
+    const { node, role, bytes, reports } = this.init
+    const packages = node.allSwarms.map((s): AnnounceRequest['packages'][number] => {
+      this.watch(s)
+      const id = s.pkg.packageId
+      const replica = role === 'dp' ? reports?.replica?.(s) : undefined
+      return {
+        id,
+        have: s.pkg.have.count(),
+        pieces: s.pkg.pieceCount,
+        bytes: { ...bytes.bytesOf(id), reused: node.reusedBytesOf(id) },
+        ...(role === 'dp' && { uploaded: bytes.uploadedOf(id) }),
+        ...(replica !== undefined && { replica }),
+      }
+    })
+    if (role === 'dp') packages.push(...reports?.unheld?.() ?? [])
+    const deployments = reports?.deployments?.().slice(0, MAX_ANNOUNCE_DEPLOYMENTS)
+    return { peerId: node.peerId, role, addresses: node.addresses.slice(0, MAX_ANNOUNCE_ADDRESSES), packages: this.withinCap(packages), ...(deployments !== undefined && { deployments }) }
+  }
+
+  /** The tracker takes MAX_ANNOUNCE_PACKAGES at most: past it, those still incomplete first (they need peers), said once. */
+  private withinCap(packages: AnnounceRequest['packages']): AnnounceRequest['packages'] {
+    if (packages.length <= MAX_ANNOUNCE_PACKAGES) return packages
+    if (!this.saidCapped) this.log.warn({ packages: packages.length, cap: MAX_ANNOUNCE_PACKAGES }, 'more packages than one announce may carry: the complete ones past the cap are not announced')
+    this.saidCapped = true
+    return [...packages].sort((a, b) => Number(a.have === a.pieces) - Number(b.have === b.pieces)).slice(0, MAX_ANNOUNCE_PACKAGES)
+  }
+
+  private watch(swarm: PackageSwarm): void {
+    this.init.bytes.watch(swarm)
+    if (this.watched.has(swarm)) return
+    this.watched.add(swarm)
+    // Done: tell the tracker now so our lease goes to the next client.
+    swarm.on('complete', () => this.announceNow())
+  }
+
+  /** Every announce is signed with the node's key, at the announcer's wall clock. */
+  private send(body: AnnounceRequest): Promise<AnnounceAnswer> {
+    const now = this.init.now
+    return this.init.tracker.announce(body, this.init.node.signer, now === undefined ? Date.now : () => now().getTime())
+  }
+
+  /** Announces and follows the answer; the next announce is timed once its dials are done, by what they brought. */
+  private async announceOnce(): Promise<AnnounceAnswer> {
+    const answer = await this.send(this.request())
+    this.intervalSeconds = answer.intervalSeconds
+    if (answer.budgets !== undefined) this.applyBudgets(answer.budgets)
+    const dials = this.follow(answer)
+    const generation = ++this.generation
+    void Promise.all(dials).then(() => {
+      if (generation === this.generation) this.schedule(this.nextWaitMs())
+    })
+    this.emit('answer', answer)
+    return answer
+  }
+
+  /** Hands each package's answer to the WAN limits and dials the new peers; returns the dials. */
+  private follow(answer: AnnounceAnswer): Array<Promise<void>> {
+    const { node, limits } = this.init
+    const dials: Array<Promise<void>> = []
+    for (const pa of answer.packages) {
+      const swarm = node.swarmOf(pa.id)
+      if (swarm === undefined) continue
+      limits.followAnswer(pa, swarm, answer.site)
+      if (swarm.pkg.complete) continue
+      for (const p of pa.peers) {
+        if (swarm.hasPeer(p.peerId) || swarm.isBanned(p.peerId) || this.dialing.has(`${pa.id} ${p.peerId}`)) continue
+        if (this.clock.nowMs() - (this.dialFailedAt.get(p.peerId) ?? -Infinity) < DIAL_BACKOFF_MS) continue
+        dials.push(this.dial(pa.id, p))
+      }
+    }
+    return dials
+  }
+
+  private async dial(packageId: string, peer: HandedPeer): Promise<void> {
+    const key = `${packageId} ${peer.peerId}`
+    this.dialing.add(key)
+    try {
+      for (const address of peer.addresses) {
+        try {
+          await this.init.node.connect(packageId, address)
+          this.dialFailedAt.delete(peer.peerId)
+          return
+        } catch (err) {
+          this.log.info({ peer: peer.peerId, address, err: (err as Error).message }, 'dial failed')
+        }
+      }
+      this.dialFailedAt.set(peer.peerId, this.clock.nowMs())
+    } finally {
+      this.dialing.delete(key)
+    }
+  }
+
+  private applyBudgets(b: BudgetList): boolean {
+    if (!this.init.limits.applyBudgets(b)) return false
+    this.log.info({ version: b.version }, 'budgets applied')
+    this.emit('budgets', b)
+    return true
+  }
+
+  /** DP: long-polls the budgets so a window edge or an operator's change lands at once. */
+  private async pollBudgets(): Promise<void> {
+    const wait = this.init.budgetWaitSeconds ?? 25
+    while (!this.stopped) {
+      try {
+        const budgets = await this.init.tracker.budgets(this.init.limits.version, wait, this.polling.signal)
+        // The version also moves when the catalogue does: announce now for what to replicate.
+        if (this.applyBudgets(budgets)) this.announceNow()
+      } catch (err) {
+        if (this.stopped) return
+        this.log.warn({ err: (err as Error).message }, 'budget poll failed')
+        this.emit('warning', err as Error)
+        await new Promise<void>((resolve) => this.clock.setTimer(resolve, this.init.retryMs ?? 5000))
+      }
+    }
+  }
+}
