@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { HashPool, pack } from '../../chunker/index.ts'
 import { createClient, createDp, createNodeConfig } from '../../node/index.ts'
@@ -68,4 +70,16 @@ describe('createDp: a DP holding many packages', () => {
     const handed = await client.announce({ peerId: peerId(), role: 'client', addresses: [], packages: [{ id: last.packageId, have: 0, pieces: last.manifest.pieces.length }] })
     expect(handed.packages[0]!.peers.map((p) => p.peerId)).toEqual([dp.node.peerId])
   }, 120_000)
+})
+
+describe('node/index.ts', () => {
+  it('loads none of the tracker server (fastify): node/ imports only the tracker protocol', () => {
+    const script = `import { createRequire } from 'node:module'
+await import(${JSON.stringify(fileURLToPath(new URL('../../node/index.ts', import.meta.url)))})
+const loaded = Object.keys(createRequire(import.meta.url).cache)
+console.log(JSON.stringify({ all: loaded.length, server: loaded.filter((f) => /node_modules\\/(fastify|avvio|ajv)\\//.test(f)) }))`
+    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as { all: number, server: string[] }
+    expect(out.all).toBeGreaterThan(0) // the recorder sees the CommonJS modules the node loads (level, prom-client, …)
+    expect(out.server).toEqual([])
+  })
 })
