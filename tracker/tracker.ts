@@ -1,4 +1,5 @@
 import { systemClock, type Clock } from '../bandwidth/index.ts'
+import { AnnounceHandler } from './announce.ts'
 import { silentLogger, type Logger } from '../common/index.ts'
 import { BatchWriter } from './batch-writer.ts'
 import { Budgets, type OverrideSpec, type ScopeKey } from './budgets.ts'
@@ -10,12 +11,12 @@ import { leaseKey, LeaseTable, type Lease } from './leases.ts'
 import { ManifestTable } from './manifests.ts'
 import { createTrackerMetrics, type TrackerMetrics } from './metrics.ts'
 import { PackageCatalogue } from './packages.ts'
-import { Registry, signatureOf, type Registration } from './registry.ts'
+import { Registry, type Registration } from './registry.ts'
 import { ReplicaPlan, SiteTree } from './replication.ts'
 import { describeScope, packageStatus, trackerStatus, type TrackerView } from './status.ts'
 import type { Change, StoreOp, TrackerStore } from './store/index.ts'
 import type { SignedManifest } from '../chunker/index.ts'
-import { TrackerErrorCodes, trackerError, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type CataloguePackage, type Deployment, type DeploymentInput, type DeploymentStatus, type HandedPeer, type StateCounts, type KnownDp, type LinkBudget, type PackageStatus } from './protocol/index.ts'
+import { TrackerErrorCodes, trackerError, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type CataloguePackage, type Deployment, type DeploymentInput, type DeploymentStatus, type StateCounts, type KnownDp, type LinkBudget, type PackageStatus } from './protocol/index.ts'
 
 export type { AnnounceAnswer, AnnounceRequest, BudgetList, LeaseGrant, ReportedBytes, SubnetBudget } from './protocol/index.ts'
 
@@ -56,7 +57,7 @@ export class Tracker {
   private readonly clock: Clock
   private readonly log: Logger
   private readonly siteSubnets = new Map<string, string[]>()
-  private readonly dpServes = new Map<string, Set<string>>()
+  private readonly announcer: AnnounceHandler
   private cancelSweep: (() => void) | undefined
 
   private constructor(config: TrackerConfig, components: TrackerComponents) {
@@ -73,7 +74,24 @@ export class Tracker {
     this.tree = new SiteTree(config.sites)
     this.plan = new ReplicaPlan(config.sites, [], this.tree)
     for (const s of config.sites) this.siteSubnets.set(s.name, s.subnets.map((c) => c.text))
-    for (const d of config.dps) this.dpServes.set(d.peerId, new Set(d.serves))
+    this.announcer = new AnnounceHandler({
+      config,
+      budgets: this.budgets,
+      registry: this.registry,
+      leases: this.leases,
+      bytes: this.bytes,
+      deployments: this.deploymentTable,
+      catalogue: this.catalogue,
+      tree: this.tree,
+      metrics: this.metrics,
+      now: this.now,
+      plan: () => this.plan,
+      write: (ops) => this.writer.write(ops),
+      forget: (peerId, ops) => this.forget(peerId, ops),
+      releaseLease: (subnet, packageId, peerId, ops) => this.releaseLease(subnet, packageId, peerId, ops),
+      leaseRate: (subnet) => this.leaseRate(subnet),
+      budgetList: (site) => this.budgetList(site),
+    })
     this.metrics.observe(this)
   }
 
@@ -131,64 +149,9 @@ export class Tracker {
     return this.registry.size
   }
 
-  /** Handles one announce from `sourceIp` (the connection's address). */
-  async announce(req: AnnounceRequest, sourceIp: string): Promise<AnnounceAnswer> {
-    const started = performance.now()
-    const now = this.now().getTime()
-    const { subnet, site } = this.budgets.place(sourceIp)
-    const ops: StoreOp[] = []
-    const previous = this.registry.get(req.peerId)
-    // A peer id stays where it first announced from: another subnet is refused until it expires or is released.
-    if (previous !== undefined && previous.subnet !== subnet && previous.expiresAt > now) {
-      throw trackerError(TrackerErrorCodes.PEER_BOUND, `${req.peerId} is registered from subnet ${previous.subnet} until ${new Date(previous.expiresAt).toISOString()}; an announce from ${subnet} is refused (an admin may release it: peerstage node release ${req.peerId})`, { details: { subnet: previous.subnet } })
-    }
-    if (req.event === 'stopped') {
-      this.forget(req.peerId, ops)
-      await this.writer.write(ops)
-      return { subnet, site: site ?? null, intervalSeconds: this.config.announceIntervalSeconds, packages: [], deployments: [] }
-    }
-    if (previous !== undefined && previous.subnet !== subnet) this.forget(req.peerId, ops) // expired there, not yet swept: its leases were for the old subnet
-    const reg: Registration = {
-      peerId: req.peerId,
-      role: req.role,
-      ip: sourceIp,
-      subnet,
-      site,
-      addresses: req.addresses.map((a) => a.replace(/^\/ip4\/0\.0\.0\.0\//, `/ip4/${sourceIp}/`)),
-      packages: Object.fromEntries(req.packages.map((p) => [p.id, { have: p.have, pieces: p.pieces, ...(req.role === 'dp' && p.replica !== undefined && { replica: p.replica }) }])),
-      counters: previous?.subnet === subnet ? previous.counters : {},
-      expiresAt: now + this.config.registrationSeconds * 1000,
-    }
-    const packageBytes = (id: string): number | undefined => (this.catalogue.has(id) ? this.catalogue.get(id).bytes : undefined)
-    this.bytes.count(reg, req.packages, (ip) => this.budgets.place(ip).subnet, ops, packageBytes)
-    if (req.role === 'client' && req.deployments !== undefined) this.deploymentTable.report(reg, req.deployments, ops, packageBytes)
-    this.registry.put(reg)
-    // Other DPs tell replication (by link) from client pulls by the DP list: they learn of a new DP at once.
-    if ((req.role === 'dp' || previous?.role === 'dp') && (previous?.role !== req.role || previous.site !== site)) this.budgets.bump()
-    if (this.worthSaving(reg, previous, now)) ops.push({ type: 'put', kind: 'registration', key: reg.peerId, value: reg })
-
-    const packages: AnnounceAnswer['packages'] = []
-    for (const p of req.packages) {
-      const wanted = p.have < p.pieces
-      // A site's own DP holding it all serves its clients over the LAN: no lease, so no DP across the WAN races it.
-      const lease = req.role === 'client' ? this.leaseFor(reg, p.id, wanted && !this.registry.siteDpHolds(site, p.id), now, ops) : undefined
-      const peers = wanted ? this.peersFor(reg, p.id, lease !== undefined) : []
-      packages.push({ id: p.id, peers, lease: lease === undefined ? null : { rateBytesPerSec: this.leaseRate(subnet), expiresAt: new Date(lease.expiresAt).toISOString(), share: this.leases.shareOf(lease) } })
-    }
-    // Leases of packages this client no longer reports at all.
-    if (previous !== undefined) {
-      for (const id of Object.keys(previous.packages)) if (!(id in reg.packages)) this.releaseLease(subnet, id, reg.peerId, ops)
-    }
-    await this.writer.write(ops)
-    const deployments = req.role === 'client' ? this.deploymentTable.offersFor(reg, now) : []
-    const answer: AnnounceAnswer = { subnet, site: site ?? null, intervalSeconds: this.config.announceIntervalSeconds, packages, deployments }
-    if (req.role === 'dp') {
-      answer.budgets = this.budgetList(site)
-      answer.replicate = this.plan.offersFor(site)
-    }
-    this.metrics.announces.inc({ role: req.role })
-    this.metrics.announceSeconds.observe((performance.now() - started) / 1000)
-    return answer
+  /** Handles one announce from `sourceIp` (the connection's address): announce.ts. */
+  announce(req: AnnounceRequest, sourceIp: string): Promise<AnnounceAnswer> {
+    return this.announcer.announce(req, sourceIp)
   }
 
   /** Forgets a node now (admin): its registration, leases and subnet binding; false if it was not registered. */
@@ -198,32 +161,6 @@ export class Tracker {
     this.forget(peerId, ops)
     await this.writer.write(ops)
     return { peerId, released: true }
-  }
-
-  /** A DP replicates from its own site's DPs, then its parent site's; a client takes LAN peers, then (with a lease) DPs nearest first. */
-  private peersFor(reg: Registration, packageId: string, leased: boolean): HandedPeer[] {
-    if (reg.role === 'dp') return this.registry.dpPeersFor(reg, packageId, { max: this.config.maxPeers, parentSite: this.tree.parentOf(reg.site) })
-    return this.registry.peersFor(reg, packageId, {
-      max: this.config.maxPeers,
-      wan: leased,
-      siteSubnets: reg.site === undefined ? [] : this.siteSubnets.get(reg.site) ?? [],
-      servesSite: (dp, s) => this.dpServes.get(dp)?.has(s) ?? false,
-      upstreamSites: this.tree.ancestorsOf(reg.site),
-    })
-  }
-
-  /**
-   * A re-announce that changes nothing but the expiry is saved only once a third of the
-   * registration's life has passed since the last save: a restarted tracker may then expire
-   * a silent node up to a third early, never keep one too long.
-   */
-  private worthSaving(reg: Registration, previous: Registration | undefined, now: number): boolean {
-    reg.signature = signatureOf(reg)
-    reg.savedAt = now
-    if (previous === undefined || previous.signature !== reg.signature || previous.savedAt === undefined) return true
-    if (now - previous.savedAt >= this.config.registrationSeconds * 1000 / 3) return true
-    reg.savedAt = previous.savedAt
-    return false
   }
 
   /** The rate each lease holder of a subnet gets: its budget split evenly. */
@@ -397,17 +334,6 @@ export class Tracker {
   private replan(): void {
     this.plan = new ReplicaPlan(this.config.sites, this.catalogue.list(), this.tree)
     this.budgets.bump()
-  }
-
-  private leaseFor(reg: Registration, packageId: string, wanted: boolean, now: number, ops: StoreOp[]): Lease | undefined {
-    if (!wanted) {
-      this.releaseLease(reg.subnet, packageId, reg.peerId, ops)
-      return undefined
-    }
-    const { lease, expired } = this.leases.acquire(reg.subnet, packageId, reg.peerId, this.budgets.maxWanClientsOf(reg.subnet), now, this.config.leaseSeconds * 1000)
-    for (const l of expired) ops.push({ type: 'del', kind: 'lease', key: leaseKey(l) })
-    if (lease !== undefined) ops.push({ type: 'put', kind: 'lease', key: leaseKey(lease), value: lease })
-    return lease
   }
 
   private releaseLease(subnet: string, packageId: string, peerId: string, ops: StoreOp[]): void {
