@@ -6,12 +6,14 @@
  * classic-level (a native addon) and pino (loaded on first log line) stay in node_modules.
  */
 import { build } from 'esbuild'
+import { rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export const DIST = fileURLToPath(new URL('../dist/', import.meta.url))
 export const DIST_BIN = `${DIST}peerstage.mjs`
 
 export async function buildBundle(outdir = DIST): Promise<void> {
+  rmSync(outdir, { recursive: true, force: true }) // chunks of an earlier build would linger
   await build({
     entryPoints: {
       peerstage: fileURLToPath(new URL('../bin/peerstage.ts', import.meta.url)),
