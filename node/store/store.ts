@@ -28,7 +28,7 @@ export class Store {
     this.init = init
   }
 
-  /** Throws PEERSTAGE_STORE_DATA_DIR when `dbDir` is locked by another node, damaged, read-only or not a directory. */
+  /** Throws PEERSTAGE_NODE_STORE_DATA_DIR when `dbDir` is locked by another node, damaged, read-only or not a directory. */
   static async open(dbDir: string, init: StoreInit = {}): Promise<Store> {
     const db = new Level<string, string>(dbDir)
     try {
