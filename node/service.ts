@@ -13,7 +13,7 @@ import { Announcer, ByteCounter, WanLimits } from './tracker/index.ts'
 
 /** What a role is built from besides its init: tests pass fakes. */
 export interface NodeComponents {
-  /** A logger per part (`node`, `tracker-agent`, `replication`, `deployments`). @default silent */
+  /** A logger per part (`node`, `announcer`, `replication`, `deployments`). @default silent */
   logger?: (module: string) => Logger
   /** Timers of the deployments (the announcer's stay on the system clock). @default the system's */
   clock?: Clock
@@ -169,7 +169,7 @@ function announcerInit(config: ReturnType<typeof createNodeConfig<NodeInit>>, co
     tracker, node: base.node, limits: base.limits, bytes: base.bytes,
     retryMs: config.retryMs, budgetWaitSeconds: config.budgetWaitSeconds,
     ...((components.signAt ?? components.now) && { now: (components.signAt ?? components.now)! }),
-    logger: logger(components, 'tracker-agent'),
+    logger: logger(components, 'announcer'),
   }
 }
 
