@@ -1,11 +1,28 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { UNLIMITED } from '../bandwidth/index.ts'
-import { dpPackageCounts } from './status.ts'
-import type { Tracker } from './tracker.ts'
+import { UNLIMITED, type Rate } from '../bandwidth/index.ts'
+import type { StateCounts } from './protocol/index.ts'
 
-/** The tracker's metrics, in their own registry; gauges read the tracker when scraped. */
+/**
+ * What the scrape-time gauges read, when scraped: the Tracker implements it. An interface
+ * and not the Tracker itself, so this file imports nothing of the tracker's (the Tracker,
+ * its tables and its views all import the metrics).
+ */
+export interface TrackerMetricsSource {
+  /** Nodes with a live registration, by role. */
+  registeredByRole(): { client: number, dp: number }
+  /** Leases active, by subnet. */
+  leasesBySubnet(): Map<string, number>
+  /** Each configured subnet and its WAN budget now (UNLIMITED: none). */
+  subnetRates(): Iterable<[string, Rate]>
+  /** Clients per deployment and state, from their latest reports. */
+  deploymentClientCounts(): Array<{ deployment: string, counts: StateCounts }>
+  /** Site → replica state (or `missing`) → DP × package pairs. */
+  dpPackageCounts(): Map<string, Map<string, number>>
+}
+
+/** The tracker's metrics, in their own registry; gauges read the source (the tracker) when scraped. */
 export function createTrackerMetrics(registry: Registry = new Registry()) {
-  let tracker: Tracker | undefined
+  let tracker: TrackerMetricsSource | undefined
   return {
     registry,
     announces: new Counter({ name: 'peerstage_tracker_announces_total', help: 'Announces handled, by node role', labelNames: ['role'] as const, registers: [registry] }),
@@ -24,10 +41,7 @@ export function createTrackerMetrics(registry: Registry = new Registry()) {
     } }),
     budget: new Gauge({ name: 'peerstage_tracker_subnet_budget_bytes_per_second', help: 'WAN budget of each configured subnet now (+Inf: unlimited)', labelNames: ['subnet'] as const, registers: [registry], collect() {
       if (tracker === undefined) return
-      for (const subnet of tracker.budgets.configuredSubnets) {
-        const rate = tracker.budgets.rateOf(subnet)
-        this.set({ subnet }, rate === UNLIMITED ? Number.POSITIVE_INFINITY : rate)
-      }
+      for (const [subnet, rate] of tracker.subnetRates()) this.set({ subnet }, rate === UNLIMITED ? Number.POSITIVE_INFINITY : rate)
     } }),
     deploymentClients: new Gauge({ name: 'peerstage_tracker_deployment_clients', help: 'Clients per deployment and state, from their latest reports', labelNames: ['deployment', 'state'] as const, registers: [registry], collect() {
       if (tracker === undefined) return
@@ -39,13 +53,13 @@ export function createTrackerMetrics(registry: Registry = new Registry()) {
     dpPackages: new Gauge({ name: 'peerstage_tracker_dp_packages', help: 'DP × package pairs per site and replica state (missing: the site must hold it and the DP does not report it)', labelNames: ['site', 'state'] as const, registers: [registry], collect() {
       if (tracker === undefined) return
       this.reset()
-      for (const [site, states] of dpPackageCounts(tracker.packageStatus())) for (const [state, n] of states) this.set({ site, state }, n)
+      for (const [site, states] of tracker.dpPackageCounts()) for (const [state, n] of states) this.set({ site, state }, n)
     } }),
     verificationFailures: new Counter({ name: 'peerstage_tracker_verification_failures_total', help: 'Checks of a package on a client\'s disk that found bad chunks, as clients reported them', registers: [registry] }),
     ignoredReports: new Counter({ name: 'peerstage_tracker_ignored_reports_total', help: 'Deployment reports (or their byte counts) not counted: not_targeted, a deployment that does not target the reporter; implausible_bytes, counters that grew by more than the package in one report', labelNames: ['reason'] as const, registers: [registry] }),
     programExits: new Counter({ name: 'peerstage_tracker_program_exits_total', help: 'Deployment programs that ran to an end, by exit code (signal: killed)', labelNames: ['code'] as const, registers: [registry] }),
     /** Binds the scrape-time gauges to a tracker. */
-    observe(t: Tracker): void {
+    observe(t: TrackerMetricsSource): void {
       tracker = t
     },
   }

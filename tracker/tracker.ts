@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '../bandwidth/index.ts'
+import { systemClock, type Clock, type Rate } from '../bandwidth/index.ts'
 import { AnnounceHandler } from './announce.ts'
 import { silentLogger, type Logger } from '../common/index.ts'
 import { BatchWriter } from './batch-writer.ts'
@@ -9,11 +9,11 @@ import { checkManifest } from './deployment-input.ts'
 import { DeploymentTable } from './deployments.ts'
 import { leaseKey, LeaseTable, type Lease } from './leases.ts'
 import { ManifestTable } from './manifests.ts'
-import { createTrackerMetrics, type TrackerMetrics } from './metrics.ts'
+import { createTrackerMetrics, type TrackerMetrics, type TrackerMetricsSource } from './metrics.ts'
 import { PackageCatalogue } from './packages.ts'
 import { Registry, type Registration } from './registry.ts'
 import { ReplicaPlan, SiteTree } from './replication.ts'
-import { describeScope, packageStatus, trackerStatus, type TrackerView } from './status.ts'
+import { describeScope, dpPackageCounts, packageStatus, trackerStatus, type TrackerView } from './status.ts'
 import type { Change, StoreOp, TrackerStore } from './store/index.ts'
 import type { SignedManifest } from '../chunker/index.ts'
 import { TrackerErrorCodes, trackerError, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type CataloguePackage, type Deployment, type DeploymentInput, type DeploymentStatus, type StateCounts, type KnownDp, type LinkBudget, type PackageStatus } from './protocol/index.ts'
@@ -37,7 +37,7 @@ export interface TrackerComponents {
  * of packages DPs replicate. Every change is written to the store (one batch per tick)
  * before the call that made it returns.
  */
-export class Tracker {
+export class Tracker implements TrackerMetricsSource {
   readonly config: TrackerConfig
   readonly budgets: Budgets
   readonly metrics: TrackerMetrics
@@ -317,6 +317,16 @@ export class Tracker {
     const out = new Map<string, number>()
     for (const l of this.leases.all()) out.set(l.subnet, (out.get(l.subnet) ?? 0) + 1)
     return out
+  }
+
+  /** Each configured subnet and its WAN budget now (for metrics). */
+  subnetRates(): Array<[string, Rate]> {
+    return this.budgets.configuredSubnets.map((subnet) => [subnet, this.budgets.rateOf(subnet)])
+  }
+
+  /** Site → replica state → DP × package pairs (for metrics). */
+  dpPackageCounts(): Map<string, Map<string, number>> {
+    return dpPackageCounts(this.packageStatus())
   }
 
   registeredByRole(): { client: number, dp: number } {
