@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { ChunkerErrorCodes, parseManifest, type SignedManifest } from '../chunker/index.ts'
 import { isPeerstageError } from '../common/index.ts'
-import { MAX_JITTER_SECONDS, parseCidr, parseIsoTime, TrackerErrorCodes, trackerError, type Cidr, type Deployment, type DeploymentInput, type Target } from './protocol/index.ts'
+import { MAX_JITTER_SECONDS, MAX_PEER_ID_CHARS, parseCidr, PEER_ID_PATTERN, parseIsoTime, TrackerErrorCodes, trackerError, type Cidr, type Deployment, type DeploymentInput, type Target } from './protocol/index.ts'
 
-const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{1,128}$/
+const PEER_ID = new RegExp(PEER_ID_PATTERN)
 
 /** A deployment's targets, parsed for matching against announcing clients. */
 export interface TargetSet {
@@ -33,7 +33,7 @@ export function checkTargets(targets: readonly string[], knownSites: readonly st
       if (cidr === undefined) badRequest(`targets[${i}]: '${value}' is not an IPv4 CIDR like 10.1.2.0/24`)
       out.add(`subnet:${cidr.text}`)
     } else if (kind === 'client') {
-      if (!PEER_ID.test(value)) badRequest(`targets[${i}]: '${value}' is not a peer id (base58, as peerstage client prints it)`)
+      if (value.length > MAX_PEER_ID_CHARS || !PEER_ID.test(value)) badRequest(`targets[${i}]: '${value}' is not a peer id (base58, as peerstage client prints it)`)
       out.add(t)
     } else badRequest(`targets[${i}] '${t}' must be site:NAME, subnet:CIDR or client:PEERID`)
   }
