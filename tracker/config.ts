@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import { checkTimeZone, parseSchedule, type Schedule } from '../bandwidth/index.ts'
+import { BandwidthErrorCodes, checkTimeZone, parseSchedule, type Schedule } from '../bandwidth/index.ts'
 import { loadPublicKey, publisherOf } from '../chunker/index.ts'
 import { isPeerstageError } from '../common/index.ts'
 import { parseCidr, TrackerErrorCodes, trackerError, type Cidr } from './protocol/index.ts'
@@ -108,9 +108,14 @@ export function parseWanPolicy(value: unknown, key: string, timeZone: string): W
       maxWanClients: maxWanClients === undefined ? undefined : positiveInt(maxWanClients, `${key}.maxWanClients`, 1, 0),
     }
   } catch (err) {
-    if (isPeerstageError(err) && err.code.startsWith('PEERSTAGE_BANDWIDTH_')) bad(key, `is invalid: ${err.message}`)
+    if (isBadWindow(err)) bad(key, `is invalid: ${(err as Error).message}`)
     throw err
   }
+}
+
+/** A rate, window or time zone the bandwidth module could not read: the config names the key it came from. */
+function isBadWindow(err: unknown): boolean {
+  return [BandwidthErrorCodes.BAD_RATE, BandwidthErrorCodes.BAD_SCHEDULE, BandwidthErrorCodes.BAD_TIMEZONE].some((code) => isPeerstageError(err, code))
 }
 
 /** A site's `link:`: a schedule (timezone, default, windows) in the site's time zone. */
@@ -119,7 +124,7 @@ function parseLink(value: unknown, key: string, timeZone: string): Schedule {
   try {
     return parseSchedule(value, key, timeZone)
   } catch (err) {
-    if (isPeerstageError(err) && err.code.startsWith('PEERSTAGE_BANDWIDTH_')) bad(key, `is invalid: ${err.message}`)
+    if (isBadWindow(err)) bad(key, `is invalid: ${(err as Error).message}`)
     throw err
   }
 }

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { isPeerstageError, type Logger } from '../common/index.ts'
+import { errorClassOf, isPeerstageError, type Logger } from '../common/index.ts'
 import type { OverrideSpec, ScopeKey } from './budgets.ts'
 import {
   addPackageBody, announceAnswer, announceBody, budgetsAnswer, budgetsQuery, createDeploymentBody, DEPLOYMENT_BODY_LIMIT, deploymentParams, manifestParams,
@@ -98,7 +98,7 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
 
   app.setErrorHandler((err: Error & { statusCode?: number, validation?: unknown, code?: string }, _req, reply) => {
     if (isPeerstageError(err)) {
-      const status = STATUS_OF[err.code] ?? (err.code.startsWith('PEERSTAGE_BANDWIDTH_') ? 400 : 500)
+      const status = STATUS_OF[err.code] ?? (errorClassOf(err) === 'usage' ? 400 : 500) // a bad rate or window in a body
       return reply.code(status).send({ error: { code: err.code, message: err.message } })
     }
     if (err.validation !== undefined || (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)) {
