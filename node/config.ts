@@ -1,20 +1,9 @@
 import { isIP } from 'node:net'
 import type { SignedManifest } from '../chunker/index.ts'
+import type { PeerNodeInit } from './peer-node.ts'
 
-/** What every role of a node takes. */
-export interface NodeInit {
-  /** Identity and store: `DIR/peer.key`, `DIR/db`; staging/ and packages/ beside them. */
-  dataDir: string
-  /** The organisation's pre-shared key (`peerstage swarm-key`). */
-  swarmKey: Uint8Array
-  /** libp2p listen multiaddrs. @default ['/ip4/127.0.0.1/tcp/0'] */
-  listen?: string[]
-  /** Local IP outgoing connections and announces leave from: the tracker places the node by it. */
-  dialFrom?: string
-  /** Run the bulk TLS channel beside libp2p. @default true */
-  bulk?: boolean
-  /** TCP port of the bulk channel. @default 0 (any free port) */
-  bulkPort?: number
+/** What every role of a node takes: the PeerNode's own settings, and the service's. */
+export interface NodeInit extends Pick<PeerNodeInit, 'dataDir' | 'swarmKey' | 'listen' | 'dialFrom' | 'bulk' | 'bulkPort'> {
   /** Serve Prometheus metrics at http://HOST:PORT/metrics. */
   metricsListen?: string
   /** Announce to this tracker (`http://host:port`) with this token; none: a node on its own. */

@@ -4,27 +4,16 @@
  * hand out leases and peers per package, release the leases of packages it dropped, save,
  * and answer (clients their deployments; DPs budgets and what to replicate).
  */
-import type { Budgets } from './budgets.ts'
-import type { ByteTotalsTable } from './byte-totals.ts'
-import type { TrackerConfig } from './config.ts'
-import type { DeploymentTable } from './deployments.ts'
-import { leaseKey, type Lease, type LeaseTable } from './leases.ts'
+import { leaseKey, type Lease } from './leases.ts'
 import type { TrackerMetrics } from './metrics.ts'
-import type { PackageCatalogue } from './packages.ts'
 import { TrackerErrorCodes, trackerError, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type HandedPeer, type Placement } from './protocol/index.ts'
-import { signatureOf, type Registration, type Registry } from './registry.ts'
+import { signatureOf, type Registration } from './registry.ts'
+import type { TrackerView } from './status.ts'
 import type { ReplicaPlan, SiteTree } from './replication.ts'
 import type { StoreOp } from './store/index.ts'
 
-/** The parts of the tracker an announce reads and changes. */
-export interface AnnounceParts {
-  config: TrackerConfig
-  budgets: Budgets
-  registry: Registry
-  leases: LeaseTable
-  bytes: ByteTotalsTable
-  deployments: DeploymentTable
-  catalogue: PackageCatalogue
+/** The parts of the tracker an announce reads and changes: the views' state, and more. */
+export interface AnnounceParts extends Omit<TrackerView, 'plan' | 'now'> {
   tree: SiteTree
   metrics: TrackerMetrics
   now: () => Date
