@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,7 +9,9 @@ import { sampleTree, writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 
 // Inside the checkout, so the bundle finds classic-level and pino in node_modules as dist/ does.
-const outdir = mkdtempSync(fileURLToPath(new URL('../../test-results/bundle-', import.meta.url)))
+const results = fileURLToPath(new URL('../../test-results/', import.meta.url))
+mkdirSync(results, { recursive: true }) // not there in a fresh clone
+const outdir = mkdtempSync(join(results, 'bundle-'))
 const bin = join(outdir, 'peerstage.mjs')
 const stops: Array<() => Promise<void>> = []
 
