@@ -3,7 +3,7 @@ import type { Limiter } from '../bandwidth/index.ts'
 import type { Logger } from '../common/index.ts'
 import { PiecePicker, type ByteRange } from './picker.ts'
 import { readExactly, type ChunkLocation, type StoredPackage } from './store/index.ts'
-import { MAX_BLOCK_BYTES, type Wire } from './wire/index.ts'
+import { giveBackFrames, MAX_BLOCK_BYTES, type Wire } from './wire/index.ts'
 
 /**
  * Pieces received but not yet written, at most (bytes): a disk slower than the network holds
@@ -383,10 +383,12 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       }
       for (const id of this.sendersOf(fromNetwork, senders)) this.strike(id, `sent ${fromNetwork.length} bad chunk(s) in piece ${piece}`)
       for (const p of this.peers.values()) this.fill(p)
+      giveBackFrames(blocks.map((b) => b.bytes))
       return
     }
     try {
       await this.pkg.writePiece(piece, data)
+      giveBackFrames(blocks.map((b) => b.bytes)) // on disk: nothing holds a view of them now
     } catch (err) {
       this.picker.finish(piece)
       if (this.listenerCount('error') > 0) this.emit('error', err as Error)

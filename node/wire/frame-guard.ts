@@ -1,4 +1,5 @@
 import { NodeErrorCodes, nodeError } from '../errors.ts'
+import { takeFrame } from './frame-pool.ts'
 
 /** BitTorrent handshake: <pstrlen=19><"BitTorrent protocol"><8 reserved><20 info hash><20 peer id>. */
 export const HANDSHAKE_BYTES = 68
@@ -10,7 +11,8 @@ export const HANDSHAKE_BYTES = 68
  * whatever length a peer claims.
  *
  * Whole frames are passed on as views of the bytes that arrived (runs of them at once); only
- * a frame split across arrivals is copied, once, into a buffer of its exact size. So the
+ * a frame split across arrivals is copied, once, into a buffer of its exact size from the
+ * frame pool (frame-pool.ts: the swarm gives a block's buffer back once it is on disk). So the
  * parser never holds a partial message: bittorrent-protocol joins what it holds to every new
  * arrival, so a 128 KiB block fed to it in pieces was copied once per piece.
  */
@@ -49,7 +51,7 @@ export class FrameGuard {
         while (this.prefixHave < 4 && at < data.length) this.prefix[this.prefixHave++] = data[at++]!
         if (this.prefixHave < 4) return
         this.prefixHave = 0
-        const frame = Buffer.allocUnsafe(4 + this.lengthOf(this.prefix, 0))
+        const frame = takeFrame(4 + this.lengthOf(this.prefix, 0))
         frame.set(this.prefix)
         if (frame.length === 4) emit(frame) // a keep-alive
         else [this.partial, this.have] = [frame, 4]
@@ -75,7 +77,7 @@ export class FrameGuard {
         return
       }
       this.inHandshake = false
-      this.partial = Buffer.allocUnsafe(size)
+      this.partial = takeFrame(size)
       this.have = 0
     }
   }

@@ -8,6 +8,7 @@ import type { Wire, WireConstructor } from './wire-types.ts'
 
 export { attachWire, attachWireToSocket, type AttachWireOptions } from './attach.ts'
 export { FrameGuard, HANDSHAKE_BYTES } from './frame-guard.ts'
+export { giveBackFrames, takeFrame } from './frame-pool.ts'
 export type { Wire, BitFieldLike } from './wire-types.ts'
 
 export const WIRE_PROTOCOL = '/peerstage/wire/1.0.0'
