@@ -1,5 +1,8 @@
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import { Counter, Gauge, Registry } from 'prom-client'
+
+// As in tracker/protocol/client.ts: no ES import of node:http, whose facade loads undici.
+const { createServer } = process.getBuiltinModule('node:http')
 
 /** One registry per node: two nodes in one process never share counters. */
 export function createNodeMetrics(registry: Registry = new Registry()) {
