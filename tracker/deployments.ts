@@ -101,6 +101,12 @@ export class DeploymentTable {
     return [...this.entries.values()].map((e) => e.deployment).sort((a, b) => a.createdAt.localeCompare(b.createdAt))
   }
 
+  /** Whether deployment `id` targets the client (cancelled or not). */
+  targetsClient(id: string, client: ClientPlace): boolean {
+    const e = this.entries.get(id)
+    return e !== undefined && targets(e, client)
+  }
+
   /** Deployments that target the client, neither cancelled nor expired at `nowMs`. */
   offersFor(client: ClientPlace, nowMs: number): DeploymentOffer[] {
     const out: DeploymentOffer[] = []

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { errorClassOf, isPeerstageError, type Logger } from '../common/index.ts'
 import type { OverrideSpec, ScopeKey } from './budgets.ts'
 import {
-  addPackageBody, announceAnswer, announceBody, budgetsAnswer, budgetsQuery, createDeploymentBody, DEPLOYMENT_BODY_LIMIT, deploymentParams, manifestParams,
+  addPackageBody, announceAnswer, announceBody, budgetsAnswer, budgetsQuery, changesAnswer, changesQuery, createDeploymentBody, DEPLOYMENT_BODY_LIMIT, deploymentParams, manifestParams,
   MAX_ANNOUNCE_BODY_BYTES, nodeParams, packageParams, parseCidr, plainIpv4, scopeQuery, SIGNATURE_HEADER, throttleBody, TrackerErrorCodes, trackerError,
   type AnnounceRequest, type DeploymentInput,
 } from './protocol/index.ts'
@@ -44,7 +44,7 @@ function requireToken(req: FastifyRequest, expected: string | undefined, what: s
 }
 
 /** Who may call a route, checked in `onRequest`: before a byte of the body is read or parsed. */
-type Access = 'open' | 'admin' | 'dp' | 'announce' | 'manifest'
+type Access = 'open' | 'admin' | 'dp' | 'announce' | 'manifest' | 'node'
 
 declare module 'fastify' {
   interface FastifyContextConfig { access?: Access }
@@ -73,6 +73,7 @@ export interface TrackerServerInit {
  * The tracker's HTTP/JSON API on fastify:
  * - `POST /v1/announce` (client token if configured; DPs the DP token): register and get peers, leases, budgets
  * - `GET /v1/budgets?after=V&waitSeconds=S` (DP token): per-subnet budgets, long-polled until they change
+ * - `GET /v1/changes?peer=ID&after=V&waitSeconds=S` (client or DP token): long-polled until a change concerns that node
  * - `GET /v1/status`: per site and subnet: nodes, leases, budget now, bytes per package
  * - `GET|PUT|DELETE /v1/throttle` (admin token): a site's or subnet's windows, default and lease limit
  * - `POST /v1/deployments`, `DELETE /v1/deployments/:id` (admin token): create (signed, trusted manifest) and cancel
@@ -116,6 +117,7 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
     switch (req.routeOptions.config.access ?? 'open') {
       case 'admin': return requireToken(req, config.adminToken, 'the admin API')
       case 'dp': return requireToken(req, config.dpToken, 'budgets')
+      case 'node': return requireToken(req, config.clientToken, 'changes', config.dpToken)
       case 'manifest': return requireToken(req, config.clientToken, 'a manifest', config.dpToken, config.adminToken)
       // Which of the two the role needs is checked once the (size-capped) body says the role.
       case 'announce': return requireToken(req, config.clientToken, 'an announce', config.dpToken)
@@ -148,6 +150,13 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
       await tracker.waitForBudgets(q.after, wait * 1000, aborted.signal)
     }
     return tracker.budgetList(tracker.budgets.place(sourceIp(req)).site)
+  })
+
+  app.get('/v1/changes', { config: { access: 'node' }, schema: { querystring: changesQuery, response: { 200: changesAnswer } } }, async (req) => {
+    const q = req.query as { peer: string, after: number, waitSeconds?: number }
+    const aborted = new AbortController()
+    req.raw.once('close', () => aborted.abort())
+    return tracker.waitForChanges(q.peer, q.after, Math.min(q.waitSeconds ?? 0, init.maxBudgetWaitSeconds ?? 25) * 1000, aborted.signal)
   })
 
   app.get('/v1/status', async () => tracker.status())

@@ -9,6 +9,7 @@ import { checkManifest } from './deployment-input.ts'
 import { DeploymentTable } from './deployments.ts'
 import { leaseKey, LeaseTable, type Lease } from './leases.ts'
 import { ManifestTable } from './manifests.ts'
+import { NodeChanges } from './node-changes.ts'
 import { createTrackerMetrics, type TrackerMetrics, type TrackerMetricsSource } from './metrics.ts'
 import { PackageCatalogue } from './packages.ts'
 import { Registry, type Registration } from './registry.ts'
@@ -58,6 +59,8 @@ export class Tracker implements TrackerMetricsSource {
   private readonly log: Logger
   private readonly siteSubnets = new Map<string, string[]>()
   private readonly announcer: AnnounceHandler
+  /** Nodes' long-polls for changes that concern them (deployments). */
+  private readonly changes: NodeChanges
   private cancelSweep: (() => void) | undefined
 
   private constructor(config: TrackerConfig, components: TrackerComponents) {
@@ -66,6 +69,7 @@ export class Tracker implements TrackerMetricsSource {
     this.writer = new BatchWriter(this.store)
     this.now = components.now ?? (() => new Date())
     this.clock = components.clock ?? systemClock
+    this.changes = new NodeChanges(this.clock, (peerId) => this.registry.get(peerId))
     this.log = components.logger ?? silentLogger()
     this.budgets = new Budgets(config, { now: this.now, clock: this.clock })
     this.metrics = components.metrics ?? createTrackerMetrics()
@@ -224,6 +228,7 @@ export class Tracker implements TrackerMetricsSource {
     const added = this.catalogue.add(created.signed, now)
     await this.commit(created, added)
     if (added.created) this.replan()
+    this.deploymentChanged(created.deployment.id)
     return created.deployment
   }
 
@@ -231,7 +236,18 @@ export class Tracker implements TrackerMetricsSource {
   async cancelDeployment(id: string): Promise<Deployment> {
     const cancelled = this.deploymentTable.cancel(id, this.now())
     await this.commit(cancelled)
+    this.deploymentChanged(id)
     return cancelled.deployment
+  }
+
+  /** Answers the long-polls of the clients a deployment targets: they announce for it at once. */
+  private deploymentChanged(id: string): void {
+    this.changes.changed(this.registry.all(), (reg) => reg.role === 'client' && this.deploymentTable.targetsClient(id, reg))
+  }
+
+  /** A node's long-poll (GET /v1/changes): see NodeChanges.wait. */
+  waitForChanges(peerId: string, after: number, waitMs: number, signal?: AbortSignal): Promise<{ version: number, changed: boolean }> {
+    return this.changes.wait(peerId, after, waitMs, signal)
   }
 
   listDeployments(): Deployment[] {

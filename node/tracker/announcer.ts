@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { backgroundClock, type Clock } from '../../bandwidth/index.ts'
-import { silentLogger, type Logger } from '../../common/index.ts'
-import { MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type DeploymentReport, type HandedPeer, type ReplicaReport, type TrackerClient } from '../../tracker/protocol/index.ts'
+import { isPeerstageError, silentLogger, type Logger } from '../../common/index.ts'
+import { TrackerErrorCodes, MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type DeploymentReport, type HandedPeer, type ReplicaReport, type TrackerClient } from '../../tracker/protocol/index.ts'
 import type { PeerNode } from '../peer-node.ts'
 import type { PackageSwarm } from '../swarm.ts'
 import type { ByteCounter } from './byte-counter.ts'
@@ -26,7 +26,7 @@ export interface AnnouncerInit {
   reports?: AnnounceReports
   /** Wait before retrying a failed announce or budget poll, ms. @default 5000 */
   retryMs?: number
-  /** Longest wait of one budgets long-poll (DP), seconds. @default 25 */
+  /** Longest wait of one budgets (DP) or changes (client) long-poll, seconds. @default 25 */
   budgetWaitSeconds?: number
   /** The wall clock announces are signed at (the tracker checks it against its own). @default the system's */
   now?: () => Date
@@ -39,11 +39,14 @@ export interface AnnouncerInit {
 const DIAL_BACKOFF_MS = 30_000
 /** First wait before asking the tracker again when a package has no useful peer; it doubles up to the announce interval. */
 const STARVED_FIRST_MS = 1000
+/** A client told of a change announces within this, at random: a deployment for a whole site does not bring every client at once. */
+const CHANGE_JITTER_MS = 1000
 
 /**
  * A node's side of the tracker: announces every interval (and at once when a package
  * completes, so its WAN lease moves on), hands each answer to the WAN limits, dials the
- * peers handed out, and (DP) long-polls the budgets so a window change lands at once.
+ * peers handed out, and long-polls so a change lands at once: a DP the budgets (a window,
+ * the catalogue), a client its changes (a deployment created or cancelled for it).
  * `start()` is the first announce; `announceNow()` asks for one soon.
  */
 export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets: [BudgetList], warning: [Error] }> {
@@ -58,7 +61,7 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
   private announcing: Promise<void> | undefined
   private again = false
   private started = false
-  private pollingBudgets = false
+  private longPolling = false
   private saidCapped = false
   /** Wait before the next announce while some package has no useful peer (0: none starved). */
   private starvedMs = 0
@@ -80,9 +83,11 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
   async start(): Promise<AnnounceAnswer> {
     this.started = true
     const answer = await this.announceOnce()
-    if (this.init.role === 'dp' && !this.pollingBudgets) {
-      this.pollingBudgets = true
-      void this.pollBudgets()
+    if (!this.longPolling) {
+      this.longPolling = true
+      // A DP follows the budgets; a client with deployments its changes; a fetch neither.
+      if (this.init.role === 'dp') void this.pollBudgets()
+      else if (this.init.reports?.deployments !== undefined) void this.pollChanges()
     }
     return answer
   }
@@ -248,6 +253,27 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
     this.log.info({ version: b.version }, 'budgets applied')
     this.emit('budgets', b)
     return true
+  }
+
+  /** Client: long-polls its changes; told of one, announces (within CHANGE_JITTER_MS) for what it is. */
+  private async pollChanges(): Promise<void> {
+    const wait = this.init.budgetWaitSeconds ?? 25
+    let after = 0
+    while (!this.stopped) {
+      try {
+        const { version, changed } = await this.init.tracker.changes(this.init.node.peerId, after, wait, this.polling.signal)
+        after = version
+        if (changed) this.clock.setTimer(() => this.announceNow(), Math.random() * CHANGE_JITTER_MS)
+      } catch (err) {
+        if (this.stopped) return
+        if (isPeerstageError(err, TrackerErrorCodes.NOT_FOUND)) {
+          this.log.info('the tracker has no change long-poll (an older one): changes arrive with the announces')
+          return
+        }
+        this.log.warn({ err: (err as Error).message }, 'change poll failed')
+        await new Promise<void>((resolve) => this.clock.setTimer(resolve, this.init.retryMs ?? 5000))
+      }
+    }
   }
 
   /** DP: long-polls the budgets so a window edge or an operator's change lands at once. */

@@ -233,3 +233,48 @@ describe('a restarted tracker', () => {
     await store.close()
   })
 })
+
+describe('the change long-poll (GET /v1/changes)', () => {
+  it('answers a targeted client at once when a deployment for it is created or cancelled, and not the others', async () => {
+    const w = await world()
+    const leeds = peerId()
+    const york = peerId()
+    await offered(w.tracker, '127.0.1.5', leeds)
+    await offered(w.tracker, '127.0.3.5', york)
+    const leedsWait = w.tracker.waitForChanges(leeds, 0, 60_000)
+    let yorkAnswer: { version: number, changed: boolean } | undefined
+    void w.tracker.waitForChanges(york, 0, 60_000).then((a) => { yorkAnswer = a })
+
+    const d = await w.deploy() // site:leeds
+    const first = await leedsWait
+    expect(first).toEqual({ version: first.version, changed: true })
+    await w.clock.advance(1000)
+    expect(yorkAnswer).toBeUndefined() // not for york: it waits on
+    await w.clock.advance(60_000)
+    expect(yorkAnswer).toMatchObject({ changed: false })
+
+    // A change made while leeds was not waiting answers its next poll at once; after it, it waits again.
+    await offered(w.tracker, '127.0.1.5', leeds) // still registered, 61 s on
+    await w.tracker.cancelDeployment(d.id)
+    const again = await w.tracker.waitForChanges(leeds, first.version, 60_000)
+    expect(again).toEqual({ version: again.version, changed: true })
+    expect(again.version).toBeGreaterThan(first.version)
+    let idle: { version: number, changed: boolean } | undefined
+    void w.tracker.waitForChanges(leeds, again.version, 5000).then((a) => { idle = a })
+    await w.clock.advance(1000)
+    expect(idle).toBeUndefined()
+    await w.clock.advance(5000)
+    expect(idle).toEqual({ version: again.version, changed: false })
+  })
+
+  it('lets an unknown node wait without answering it early (its announces register it)', async () => {
+    const w = await world()
+    let answer: { version: number, changed: boolean } | undefined
+    void w.tracker.waitForChanges(peerId(), 0, 10_000).then((a) => { answer = a })
+    await w.deploy()
+    await w.clock.advance(1000)
+    expect(answer).toBeUndefined()
+    await w.clock.advance(10_000)
+    expect(answer).toMatchObject({ changed: false })
+  })
+})

@@ -62,6 +62,15 @@ export class TrackerClient {
     return this.call('GET', `/v1/budgets${q}`, undefined, { signal, timeoutMs: (waitSeconds + 10) * 1000 }) as Promise<BudgetList>
   }
 
+  /**
+   * Long-polls for a change that concerns node `peerId` after version `after` (GET
+   * /v1/changes): `changed` says to announce now; `version` is the next `after`.
+   */
+  changes(peerId: string, after: number, waitSeconds: number, signal?: AbortSignal): Promise<{ version: number, changed: boolean }> {
+    const q = new URLSearchParams({ peer: peerId, after: String(after), waitSeconds: String(waitSeconds) })
+    return this.call('GET', `/v1/changes?${q}`, undefined, { signal, timeoutMs: (waitSeconds + 10) * 1000 }) as Promise<{ version: number, changed: boolean }>
+  }
+
   status(): Promise<Record<string, any>> {
     return this.call('GET', '/v1/status') as Promise<Record<string, any>>
   }

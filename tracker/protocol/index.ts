@@ -23,7 +23,7 @@ export {
 } from './deployment.ts'
 export { REPLICA_STATES, type ReplicaState, type ReplicaReport, type ReplicaOffer, type LinkBudget, type KnownDp, type CataloguePackage, type DpPackageStatus, type PackageStatus } from './replication.ts'
 export {
-  announceBody, announceAnswer, budgetsQuery, budgetsAnswer, scopeQuery, throttleBody, createDeploymentBody,
+  announceBody, announceAnswer, budgetsQuery, budgetsAnswer, changesQuery, changesAnswer, scopeQuery, throttleBody, createDeploymentBody,
   deploymentParams, manifestParams, addPackageBody, packageParams, nodeParams,
 } from './schemas.ts'
 export { parseCidr, cidrContains, cidrsOverlap, plainIpv4, slash24, placeAddress, SubnetIndex, type Cidr, type Placement } from './cidr.ts'

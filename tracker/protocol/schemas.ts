@@ -83,6 +83,28 @@ export const budgetsQuery = {
   },
 } as const
 
+/** GET /v1/changes: a node's long-poll for changes that concern it. */
+export const changesQuery = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['peer', 'after'],
+  properties: {
+    peer: peerId,
+    after: { type: 'integer', minimum: 0 },
+    waitSeconds: { type: 'integer', minimum: 0, maximum: 60 },
+  },
+} as const
+
+export const changesAnswer = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'changed'],
+  properties: {
+    version: { type: 'integer', minimum: 0 },
+    changed: { type: 'boolean' },
+  },
+} as const
+
 export const scopeQuery = {
   type: 'object',
   additionalProperties: false,
