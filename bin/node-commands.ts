@@ -48,6 +48,7 @@ const NODE_OPTIONS = {
   trust: { type: 'string', multiple: true },
   'metrics-listen': { type: 'string' },
   'bulk-port': { type: 'string' },
+  tracker: { type: 'string', multiple: true },
 } as const
 
 /** The help line of --bulk-port, the same for every node command. */
@@ -70,12 +71,12 @@ function nodeInit(ctx: CommandContext, dataDir: string, token: string | undefine
   const dialFrom = optionalString(ctx, 'dial-from')
   const metricsListen = optionalString(ctx, 'metrics-listen')
   if (metricsListen !== undefined && !/^.+:\d+$/.test(metricsListen)) throw usageError(`--metrics-listen takes HOST:PORT, got '${metricsListen}'`)
-  const tracker = optionalString(ctx, 'tracker')
-  if (tracker !== undefined && !URL.canParse(tracker)) throw usageError(`tracker URL '${tracker}' is not a URL like http://10.0.0.5:7070`)
+  const trackers = stringList(ctx, 'tracker')
+  for (const t of trackers) if (!URL.canParse(t)) throw usageError(`tracker URL '${t}' is not a URL like http://10.0.0.5:7070`)
   return {
     dataDir, swarmKey: loadSwarmKey(requireString(ctx, 'swarm-key')),
     ...(listen.length > 0 && { listen }), ...(dialFrom !== undefined && { dialFrom }), ...(metricsListen !== undefined && { metricsListen }),
-    ...(tracker !== undefined && { tracker: { url: tracker, ...(token !== undefined && { token }) } }),
+    ...(trackers.length > 0 && { tracker: { url: trackers, ...(token !== undefined && { token }) } }),
     ...bulkOption(ctx),
   }
 }
@@ -123,13 +124,14 @@ shows every DP's).
   ${BULK_PORT_HELP.replace('off  ', 'off   ').replace(/\n {24}/g, '\n                         ')}
   --tracker URL          announce to this tracker and enforce its per-subnet WAN budgets on
                          upload (followed within a second of any change); announces leave
-                         from --dial-from, which is how the tracker places this DP
+                         from --dial-from, which is how the tracker places this DP. Repeat
+                         for trackers of one estate: the next is tried when one does not answer
   --dp-token T           the tracker's dpToken
   --json                 one JSON line at start, then one per replication state change
 
 Exit codes: 0 stopped by a signal; 1 a source does not match its manifest, or the tracker
 is unreachable; 2 usage or bad input, or the tracker refused the token.`,
-  options: { ...NODE_OPTIONS, data: { type: 'string' }, publish: { type: 'string', multiple: true }, source: { type: 'string', multiple: true }, 'upload-limit': { type: 'string' }, tracker: { type: 'string' }, 'dp-token': { type: 'string' } },
+  options: { ...NODE_OPTIONS, data: { type: 'string' }, publish: { type: 'string', multiple: true }, source: { type: 'string', multiple: true }, 'upload-limit': { type: 'string' }, 'dp-token': { type: 'string' } },
   positionals: 0,
   async run(ctx) {
     const dataDir = resolve(requireString(ctx, 'data'))
@@ -139,7 +141,7 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
     const trust = trustedKeys(ctx)
     const manifests = publish.map((m) => readManifest(m, trust === undefined ? {} : { trusted: trust }))
     const uploadLimit = rateOption(ctx, 'upload-limit')
-    if (typeof ctx.values.tracker === 'string') requireString(ctx, 'dp-token')
+    if (stringList(ctx, 'tracker').length > 0) requireString(ctx, 'dp-token')
     const dp = await built(() => createDp({
       ...nodeInit(ctx, dataDir, optionalString(ctx, 'dp-token')),
       publish: manifests.map((signed, i) => ({ signed, source: resolve(sources[i]!) })),
@@ -164,7 +166,7 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
         ctx.print(`dp ${node.peerId} listening on:`)
         for (const a of node.addresses) ctx.print(`  ${a}`)
         for (const p of packages) ctx.print(`seeding ${p.name}@${p.version} (${p.packageId})`)
-        if (tracker) ctx.print(`announced to ${String(ctx.values.tracker)} as subnet ${tracker.subnet}, site ${tracker.site ?? '(none)'}`)
+        if (tracker) ctx.print(`announced to ${stringList(ctx, 'tracker').join(' or ')} as subnet ${tracker.subnet}, site ${tracker.site ?? '(none)'}`)
       }
       await untilSignal()
       return 0
@@ -200,18 +202,19 @@ file changed meanwhile has its pieces hashed again, and the bad ones are fetched
                         default ${FETCH_STALL_SECONDS}
   --tracker URL         get peers from the tracker (same subnet first); pull from DPs across
                         the WAN only while it grants a WAN lease, at the lease's rate.
-                        Announces leave from --dial-from: the tracker places us by it
+                        Announces leave from --dial-from: the tracker places us by it.
+                        Repeat for trackers of one estate: the next is tried when one fails
   --client-token T      the tracker's clientToken, if it has one
 
 Exit codes: 0 complete and verified; 1 could not complete (no peer reachable or nothing
 arrived for --stall-timeout, disk full, files still bad after repair); 2 usage, or a
 manifest that is invalid or untrusted, or a bad swarm key.`,
-  options: { ...NODE_OPTIONS, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' }, 'stall-timeout': { type: 'string' }, tracker: { type: 'string' }, 'client-token': { type: 'string' } },
+  options: { ...NODE_OPTIONS, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' }, 'stall-timeout': { type: 'string' }, 'client-token': { type: 'string' } },
   positionals: 1,
   async run(ctx) {
     const out = resolve(requireString(ctx, 'out'))
     const peers = stringList(ctx, 'peer')
-    if ((peers.length === 0) === (typeof ctx.values.tracker !== 'string')) throw usageError('give --peer MULTIADDR (one or more) or --tracker URL')
+    if ((peers.length === 0) === (stringList(ctx, 'tracker').length === 0)) throw usageError('give --peer MULTIADDR (one or more) or --tracker URL')
     const seedFor = ctx.values['seed-for'] === undefined ? 0 : Number(ctx.values['seed-for'])
     if (!(seedFor >= 0)) throw usageError('--seed-for takes a number of seconds >= 0')
     const stallSeconds = ctx.values['stall-timeout'] === undefined ? FETCH_STALL_SECONDS : Number(ctx.values['stall-timeout'])
@@ -334,17 +337,16 @@ twice for one deployment.
 A tracker not reachable at start is tried again every 5 s (said once on stderr).
 
 Exit codes: 0 stopped by a signal; 2 usage, bad token or key.`,
-  options: { ...NODE_OPTIONS, tracker: { type: 'string' }, data: { type: 'string' }, 'client-token': { type: 'string' }, 'cache-max': { type: 'string' } },
+  options: { ...NODE_OPTIONS, data: { type: 'string' }, 'client-token': { type: 'string' }, 'cache-max': { type: 'string' } },
   positionals: 0,
   async run(ctx) {
     const dataDir = resolve(requireString(ctx, 'data'))
-    requireString(ctx, 'tracker')
+    if (stringList(ctx, 'tracker').length === 0) throw usageError('--tracker is required')
     const trusted = trustedKeys(ctx)
     if (trusted === undefined) throw usageError('--trust PUBFILE is required: the client runs only packages of publishers it trusts')
     const cacheMaxBytes = sizeOption(ctx, 'cache-max')
     const client = await built(() => createClient({
       ...nodeInit(ctx, dataDir, optionalString(ctx, 'client-token')),
-      tracker: { url: requireString(ctx, 'tracker'), ...(optionalString(ctx, 'client-token') !== undefined && { token: optionalString(ctx, 'client-token')! }) },
       trusted, ...(cacheMaxBytes !== undefined && { cacheMaxBytes }),
     }, components))
     try {

@@ -6,8 +6,11 @@ import type { PeerNodeInit } from './peer-node.ts'
 export interface NodeInit extends Pick<PeerNodeInit, 'dataDir' | 'swarmKey' | 'listen' | 'dialFrom' | 'bulk' | 'bulkPort'> {
   /** Serve Prometheus metrics at http://HOST:PORT/metrics. */
   metricsListen?: string
-  /** Announce to this tracker (`http://host:port`) with this token; none: a node on its own. */
-  tracker?: { url: string, token?: string }
+  /**
+   * Announce to this tracker (`http://host:port`) with this token, or to the first of
+   * several of one estate that answers; none: a node on its own.
+   */
+  tracker?: { url: string | readonly string[], token?: string }
   /** Wait before retrying a failed announce or budget poll, ms. @default 5000 */
   retryMs?: number
   /** Longest wait of one budgets long-poll (DP), seconds. @default 25 */
@@ -49,7 +52,8 @@ export function createNodeConfig<T extends NodeInit>(init: T): T & Required<Pick
   if (init.dialFrom !== undefined && isIP(init.dialFrom) === 0) bad('dialFrom', `must be an IP address, got '${init.dialFrom}'`)
   if (init.bulkPort !== undefined && !(Number.isInteger(init.bulkPort) && init.bulkPort >= 0 && init.bulkPort <= 65535)) bad('bulkPort', `takes a TCP port (0-65535) or 'off', got '${init.bulkPort}'`)
   if (init.metricsListen !== undefined && !/^.+:\d+$/.test(init.metricsListen)) bad('metricsListen', `takes HOST:PORT, got '${init.metricsListen}'`)
-  if (init.tracker !== undefined && !/^https?:\/\//.test(init.tracker.url)) bad('tracker', `must be a URL like http://10.0.0.5:7070, got '${init.tracker.url}'`)
+  for (const url of [init.tracker?.url ?? []].flat()) if (!/^https?:\/\//.test(url)) bad('tracker', `must be a URL like http://10.0.0.5:7070, got '${url}'`)
+  if (init.tracker !== undefined && [init.tracker.url].flat().length === 0) bad('tracker', 'must name at least one URL')
   for (const key of ['retryMs', 'budgetWaitSeconds', 'uploadLimitBytesPerSec', 'downloadLimitBytesPerSec', 'cacheMaxBytes'] as const) {
     const v = (init as Record<string, unknown>)[key]
     if (v !== undefined && !(typeof v === 'number' && v > 0)) bad(key, `must be a number > 0, got '${String(v)}'`)

@@ -63,6 +63,8 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
   private started = false
   private longPolling = false
   private saidCapped = false
+  /** The last announce found no tracker answering. */
+  private unanswered = false
   /** Wait before the next announce while some package has no useful peer (0: none starved). */
   private starvedMs = 0
   /** Counts announces: only the latest one's dials time the next. */
@@ -102,8 +104,7 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
     this.announcing = this.announceOnce().then(
       () => undefined,
       (err: Error) => {
-        this.log.warn({ err: err.message }, 'announce failed')
-        this.emit('warning', err)
+        this.trackerFailed(err)
         this.schedule(this.init.retryMs ?? 5000)
       },
     ).finally(() => {
@@ -113,6 +114,17 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
         this.announceNow()
       }
     })
+  }
+
+  /**
+   * No tracker answered: said once until one does. The node keeps swarming on its LAN; a
+   * client pulls nothing across the WAN meanwhile (no lease it could renew).
+   */
+  private trackerFailed(err: Error): void {
+    if (!this.unanswered) this.log.warn({ err: err.message }, 'no tracker answers: swarming on the LAN only, and across the WAN again once one does')
+    this.unanswered = true
+    this.init.limits.withdrawLeases(this.init.node.allSwarms)
+    this.emit('warning', err)
   }
 
   /** Stops announcing and tells the tracker we are gone, so our leases move on at once. */
@@ -200,6 +212,8 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
   /** Announces and follows the answer; the next announce is timed once its dials are done, by what they brought. */
   private async announceOnce(): Promise<AnnounceAnswer> {
     const answer = await this.send(this.request())
+    if (this.unanswered) this.log.warn('a tracker answers again')
+    this.unanswered = false
     this.intervalSeconds = answer.intervalSeconds
     if (answer.budgets !== undefined) this.applyBudgets(answer.budgets)
     const dials = this.follow(answer)

@@ -126,6 +126,17 @@ export class WanLimits {
     }
   }
 
+  /**
+   * Client, when no tracker answers: no WAN without a lease it could renew, so every lease
+   * goes to rate 0 and the WAN peers are retired (their blocks under way still land). The
+   * next answer restores what the tracker grants.
+   */
+  withdrawLeases(swarms: Iterable<PackageSwarm>): void {
+    if (this.init.role !== 'client') return
+    for (const b of this.leaseBuckets.values()) b.setRate(0)
+    for (const swarm of swarms) for (const id of this.wanPeers) swarm.retirePeer(id, 'no tracker answers')
+  }
+
   /** Applies a budget list newer than the last; false when it is not. */
   applyBudgets(b: BudgetList): boolean {
     if (b.version === this.budgetVersion) return false

@@ -1,4 +1,4 @@
-import { PeerstageError } from '../../common/index.ts'
+import { isPeerstageError, PeerstageError } from '../../common/index.ts'
 import type { AnnounceAnswer, AnnounceRequest, BudgetList } from './announce.ts'
 import type { Deployment, DeploymentInput, DeploymentStatus } from './deployment.ts'
 import { TrackerErrorCodes, trackerError } from './errors.ts'
@@ -12,8 +12,12 @@ const { Agent: HttpAgent, request: httpRequest } = process.getBuiltinModule('nod
 const { Agent: HttpsAgent, request: httpsRequest } = process.getBuiltinModule('node:https')
 
 export interface TrackerClientInit {
-  /** `http://host:port` of the tracker. */
-  url: string
+  /**
+   * `http://host:port` of the tracker, or of several serving one estate: a request that
+   * finds one unreachable (or its store failing) goes to the next, and the client stays
+   * with the one that answered.
+   */
+  url: string | readonly string[]
   /** Bearer token: the DP token, the client token, or the admin token. */
   token?: string
   /** Local IP requests leave from: the tracker places a node by it. */
@@ -24,24 +28,37 @@ export interface TrackerClientInit {
 
 export type Scope = { site: string } | { subnet: string }
 
-/** What node/ and the CLI use to talk to a tracker: JSON over HTTP, one kept-alive connection. */
+/** What node/ and the CLI use to talk to a tracker: JSON over HTTP, kept-alive connections. */
 export class TrackerClient {
-  readonly url: URL
+  private readonly urls: readonly URL[]
+  /** The tracker that answered last: requests go there first. */
+  private current = 0
   private readonly init: TrackerClientInit
-  private readonly agent: import('node:http').Agent
+  private readonly agents: { http: import('node:http').Agent, https: import('node:http').Agent }
   /** Time of the last signed announce: each is signed strictly later (the tracker refuses replays). */
   private lastSignedAt = 0
 
   constructor(init: TrackerClientInit) {
-    try {
-      this.url = new URL(init.url)
-    } catch {
-      throw new TypeError(`tracker URL '${init.url}' is not a URL like http://10.0.0.5:7070`)
-    }
-    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:') throw new TypeError(`tracker URL '${init.url}' must start with http:// or https://`)
+    const given = typeof init.url === 'string' ? [init.url] : init.url
+    if (given.length === 0) throw new TypeError('no tracker URL given')
+    this.urls = given.map((u) => {
+      let url: URL
+      try {
+        url = new URL(u)
+      } catch {
+        throw new TypeError(`tracker URL '${u}' is not a URL like http://10.0.0.5:7070`)
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`tracker URL '${u}' must start with http:// or https://`)
+      return url
+    })
     this.init = init
     const options = { keepAlive: true, maxSockets: 4, ...(init.localAddress && { localAddress: init.localAddress }) }
-    this.agent = this.url.protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options)
+    this.agents = { http: new HttpAgent(options), https: new HttpsAgent(options) }
+  }
+
+  /** The tracker requests go to first: the one that answered last. */
+  get url(): URL {
+    return this.urls[this.current]!
   }
 
   /**
@@ -139,18 +156,38 @@ export class TrackerClient {
   }
 
   close(): void {
-    this.agent.destroy()
+    this.agents.http.destroy()
+    this.agents.https.destroy()
+  }
+
+  /**
+   * One request, to the tracker that answered last, then to each other one while they are
+   * unreachable or their store fails (UNREACHABLE, STORE_FAILED: the request did not take
+   * effect there); the first that answers is kept for the next requests.
+   */
+  private async call(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<unknown> {
+    for (let tried = 0; ; tried++) {
+      const at = (this.current + tried) % this.urls.length
+      try {
+        const result = await this.callOne(this.urls[at]!, method, path, body, options)
+        this.current = at
+        return result
+      } catch (err) {
+        const failedHere = isPeerstageError(err, TrackerErrorCodes.UNREACHABLE) || isPeerstageError(err, TrackerErrorCodes.STORE_FAILED)
+        if (!failedHere || options.signal?.aborted === true || tried + 1 === this.urls.length) throw err
+      }
+    }
   }
 
   /** JSON over HTTP; with `text`, a success's body is resolved as it came (errors are still JSON). */
-  private call(method: string, path: string, body?: unknown, options: { signal?: AbortSignal | undefined, timeoutMs?: number, text?: boolean, headers?: Record<string, string> } = {}): Promise<unknown> {
-    const url = new URL(path, this.url)
+  private callOne(base: URL, method: string, path: string, body: unknown, options: CallOptions): Promise<unknown> {
+    const url = new URL(path, base)
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest
     return new Promise((resolve, reject) => {
       const req = request(url, {
         method,
-        agent: this.agent,
+        agent: url.protocol === 'https:' ? this.agents.https : this.agents.http,
         timeout: options.timeoutMs ?? this.init.timeoutMs ?? 10_000,
         ...(options.signal && { signal: options.signal }),
         headers: {
@@ -162,7 +199,7 @@ export class TrackerClient {
       }, (res) => {
         const parts: Buffer[] = []
         res.on('data', (d: Buffer) => parts.push(d))
-        res.on('error', (err) => reject(unreachable(this.url, err)))
+        res.on('error', (err) => reject(unreachable(base, err)))
         res.on('end', () => {
           const text = Buffer.concat(parts).toString('utf8')
           const status = res.statusCode ?? 0
@@ -171,21 +208,23 @@ export class TrackerClient {
           try {
             json = JSON.parse(text)
           } catch {
-            return reject(trackerError(TrackerErrorCodes.UNREACHABLE, `tracker ${this.url.origin} answered ${res.statusCode} with something that is not JSON`))
+            return reject(trackerError(TrackerErrorCodes.UNREACHABLE, `tracker ${base.origin} answered ${res.statusCode} with something that is not JSON`))
           }
           if (status >= 200 && status < 300) return resolve(json)
           const err = json?.error
           // 503: the tracker's store refused the change, which did not happen: the caller may retry.
           if ((status < 500 || status === 503) && typeof err?.code === 'string') return reject(new PeerstageError(err.code, `tracker: ${err.message}`, { details: { status } }))
-          reject(trackerError(TrackerErrorCodes.UNREACHABLE, `tracker ${this.url.origin} failed with HTTP ${status}: ${err?.message ?? text.slice(0, 200)}`))
+          reject(trackerError(TrackerErrorCodes.UNREACHABLE, `tracker ${base.origin} failed with HTTP ${status}: ${err?.message ?? text.slice(0, 200)}`))
         })
       })
       req.on('timeout', () => req.destroy(new Error('timed out')))
-      req.on('error', (err) => reject(unreachable(this.url, err)))
+      req.on('error', (err) => reject(unreachable(base, err)))
       req.end(payload)
     })
   }
 }
+
+type CallOptions = { signal?: AbortSignal | undefined, timeoutMs?: number, text?: boolean, headers?: Record<string, string> }
 
 function unreachable(url: URL, err: Error): PeerstageError {
   const code = (err as NodeJS.ErrnoException).code
