@@ -1,32 +1,24 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createDp, createFetcher } from '../../node/index.ts'
-import { createTrackerConfig, MemoryTrackerStore, Tracker, TrackerClient } from '../../tracker/index.ts'
+import { TrackerClient } from '../../tracker/index.ts'
 import { newSwarmKey, on, started } from '../helpers/nodes.ts'
 import { packSample, sampleTree } from '../helpers/packages.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import { until } from '../helpers/until.ts'
-import { serveTracker } from '../tracker/helpers.ts'
+import { startServedTracker } from '../tracker/helpers.ts'
 
 const stops: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop()
 })
 
-/** A tracker process's worth (tracker + HTTP server) in this process; `stop` ends both. */
+/** A tracker process's worth (tracker + HTTP server) in this process, stopped after the test. */
 async function startTracker() {
-  const tracker = await Tracker.start(createTrackerConfig({
+  const { tracker, url, stop } = await startServedTracker({
     adminToken: 'admin', dpToken: 'dp', announceIntervalSeconds: 1,
     sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.1.0/24'] }],
-  }), { store: new MemoryTrackerStore() })
-  const { app, url } = await serveTracker(tracker)
-  let stopped = false
-  const stop = async (): Promise<void> => {
-    if (stopped) return
-    stopped = true
-    await app.close()
-    await tracker.stop()
-  }
+  })
   stops.push(stop)
   /** Nodes registered, DPs and clients, over every subnet. */
   const nodes = (): number => (tracker.status().sites as Array<{ subnets: Array<{ nodes: { clients: number, dps: number } }> }>)

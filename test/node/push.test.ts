@@ -3,11 +3,11 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadPrivateKey, publisherOf } from '../../chunker/index.ts'
 import { createClient, createDp } from '../../node/index.ts'
-import { createTrackerConfig, MemoryTrackerStore, Tracker, TrackerClient } from '../../tracker/index.ts'
+import { TrackerClient } from '../../tracker/index.ts'
 import { newSwarmKey, on, started } from '../helpers/nodes.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import { until } from '../helpers/until.ts'
-import { serveTracker, signedPackage } from '../tracker/helpers.ts'
+import { signedPackage, startServedTracker } from '../tracker/helpers.ts'
 
 const stops: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -18,12 +18,11 @@ describe('changes pushed to the nodes', () => {
   it('a deployment reaches its clients at once, not at their next announce (the interval is 10 minutes)', async () => {
     const dir = tempDir()
     const pkg = await signedPackage(dir)
-    const tracker = await Tracker.start(createTrackerConfig({
+    const { url, stop } = await startServedTracker({
       adminToken: 'admin', dpToken: 'dp', announceIntervalSeconds: 600, trust: [pkg.keys.publicKeyPath],
       sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.1.0/24'] }, { name: 'york', subnets: ['127.0.3.0/24'] }],
-    }), { store: new MemoryTrackerStore() })
-    const { app, url } = await serveTracker(tracker)
-    stops.push(() => tracker.stop(), () => app.close())
+    })
+    stops.push(stop)
     const swarmKey = newSwarmKey(dir)
     const dp = await started(createDp({ dataDir: join(dir, 'dp'), swarmKey, ...on('127.0.10.1'), tracker: { url, token: 'dp' }, publish: [{ signed: pkg, source: join(dir, 'src-24H2') }] }))
     await dp.start()

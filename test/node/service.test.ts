@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { HashPool, pack } from '../../chunker/index.ts'
 import { createClient, createDp, createNodeConfig } from '../../node/index.ts'
-import { createTrackerConfig, MAX_ANNOUNCE_PACKAGES, MemoryTrackerStore, Tracker } from '../../tracker/index.ts'
+import { MAX_ANNOUNCE_PACKAGES } from '../../tracker/index.ts'
 import { newSwarmKey, on, started } from '../helpers/nodes.ts'
 import { testKey, writeTree } from '../helpers/packages.ts'
 import { tempDir } from '../helpers/tmp.ts'
-import { peerId, serveTracker, SigningTrackerClient } from '../tracker/helpers.ts'
+import { peerId, SigningTrackerClient, startServedTracker } from '../tracker/helpers.ts'
 
 const stops: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -46,9 +46,8 @@ describe('createNodeConfig: one checked config per role', () => {
 
 describe('createDp: a DP holding many packages', () => {
   it(`announces 1,000 packages in one announce (the protocol takes ${MAX_ANNOUNCE_PACKAGES}) and the tracker hands it out for each`, async () => {
-    const tracker = await Tracker.start(createTrackerConfig({ adminToken: 'admin', dpToken: 'dp', sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }] }), { store: new MemoryTrackerStore() })
-    const { app, url } = await serveTracker(tracker)
-    stops.push(() => tracker.stop(), () => app.close())
+    const { url, stop } = await startServedTracker({ adminToken: 'admin', dpToken: 'dp', sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }] })
+    stops.push(stop)
     const dir = tempDir()
     const key = testKey()
     const publish = []

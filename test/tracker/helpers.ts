@@ -129,3 +129,20 @@ export async function serveTracker(tracker: Tracker, init: TrackerServerInit = {
   await app.listen({ host: '127.0.10.10', port: 0 })
   return { app, url: `http://127.0.10.10:${(app.server.address() as { port: number }).port}` }
 }
+
+/**
+ * A tracker of `config` (memory store, system clock) served on 127.0.10.10, as a tracker
+ * process would be; `stop` closes the server and the tracker (once).
+ */
+export async function startServedTracker(config: unknown): Promise<{ tracker: Tracker, url: string, stop: () => Promise<void> }> {
+  const tracker = await Tracker.start(createTrackerConfig(config), { store: new MemoryTrackerStore() })
+  const { app, url } = await serveTracker(tracker)
+  let stopped = false
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    await app.close()
+    await tracker.stop()
+  }
+  return { tracker, url, stop }
+}
