@@ -55,7 +55,7 @@ export class NodeChanges {
    */
   wait(peerId: string, after: number, waitMs: number, signal?: AbortSignal): Promise<{ version: number, changed: boolean }> {
     const changed = (): boolean => this.concerned(peerId, after)
-    if (changed()) return Promise.resolve({ version: this.version, changed: true })
+    if (changed() || signal?.aborted === true) return Promise.resolve({ version: this.version, changed: changed() })
     return new Promise((resolve) => {
       const waiter: Waiter = { peerId, resolve: () => done() }
       const done = (): void => {

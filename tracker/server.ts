@@ -141,22 +141,26 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
     return tracker.announce(body, sourceIp(req))
   })
 
+  // A long-poll ends when its asker goes, or when the server closes: close waits for the
+  // requests in flight, and would otherwise wait out every node's long-poll (up to 25 s).
+  const closing = new AbortController()
+  app.addHook('preClose', async () => closing.abort())
+  const longPollSignal = (req: FastifyRequest): AbortSignal => {
+    const gone = new AbortController()
+    req.raw.once('close', () => gone.abort())
+    return AbortSignal.any([gone.signal, closing.signal])
+  }
+
   app.get('/v1/budgets', { config: { access: 'dp' }, schema: { querystring: budgetsQuery, response: { 200: budgetsAnswer } } }, async (req) => {
     const q = req.query as { after?: number, waitSeconds?: number }
     const wait = Math.min(q.waitSeconds ?? 0, init.maxBudgetWaitSeconds ?? 25)
-    if (q.after !== undefined && wait > 0) {
-      const aborted = new AbortController()
-      req.raw.once('close', () => aborted.abort())
-      await tracker.waitForBudgets(q.after, wait * 1000, aborted.signal)
-    }
+    if (q.after !== undefined && wait > 0) await tracker.waitForBudgets(q.after, wait * 1000, longPollSignal(req))
     return tracker.budgetList(tracker.budgets.place(sourceIp(req)).site)
   })
 
   app.get('/v1/changes', { config: { access: 'node' }, schema: { querystring: changesQuery, response: { 200: changesAnswer } } }, async (req) => {
     const q = req.query as { peer: string, after: number, waitSeconds?: number }
-    const aborted = new AbortController()
-    req.raw.once('close', () => aborted.abort())
-    return tracker.waitForChanges(q.peer, q.after, Math.min(q.waitSeconds ?? 0, init.maxBudgetWaitSeconds ?? 25) * 1000, aborted.signal)
+    return tracker.waitForChanges(q.peer, q.after, Math.min(q.waitSeconds ?? 0, init.maxBudgetWaitSeconds ?? 25) * 1000, longPollSignal(req))
   })
 
   app.get('/v1/status', async () => tracker.status())

@@ -190,7 +190,7 @@ export class Tracker implements TrackerMetricsSource {
 
   /** Resolves with the budgets once their version is past `after`, or after `waitMs`. */
   async waitForBudgets(after: number, waitMs: number, signal?: AbortSignal): Promise<number> {
-    if (this.budgets.version > after) return this.budgets.version
+    if (this.budgets.version > after || signal?.aborted === true) return this.budgets.version
     return new Promise((resolve) => {
       const done = (): void => {
         cancel()

@@ -1,7 +1,7 @@
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTrackerConfig, createTrackerServer, MAX_ANNOUNCE_BODY_BYTES, MemoryTrackerStore, Tracker } from '../../tracker/index.ts'
-import { announceOf, CONFIG, peerId, PKG, serveTracker, SigningTrackerClient } from './helpers.ts'
+import { announceOf, CONFIG, peerId, PKG, serveTracker, SigningTrackerClient, startServedTracker } from './helpers.ts'
 
 let tracker: Tracker
 let app: ReturnType<typeof createTrackerServer>
@@ -134,4 +134,23 @@ describe('tracker HTTP API', () => {
     await expect(c.status()).rejects.toMatchObject({ code: 'PEERSTAGE_TRACKER_UNREACHABLE', message: 'cannot reach the tracker at http://127.0.10.10:1: ECONNREFUSED' })
     c.close()
   })
+})
+
+describe('closing the server', () => {
+  it('answers the long-polls in flight instead of waiting them out (a DP and a client each hold one)', async () => {
+    const { url, stop } = await startServedTracker(CONFIG)
+    const dp = new SigningTrackerClient({ url, token: 'dp-s3cret', localAddress: '127.0.10.3' })
+    const client = new SigningTrackerClient({ url, localAddress: '127.0.1.3' })
+    const { version } = await dp.budgets()
+    const id = peerId()
+    await client.announce(announceOf(id, 'client', 0))
+    const polls = Promise.all([dp.budgets(version, 60), client.changes(id, 0, 60)])
+    await new Promise((r) => setTimeout(r, 200)) // both waiting
+    await stop()
+    const [budgets, changes] = await polls
+    expect(budgets.version).toBe(version)
+    expect(changes).toEqual({ version: 0, changed: false })
+    dp.close()
+    client.close()
+  }, 15_000) // without the answers, close waits out the polls' 25 s and this fails
 })
