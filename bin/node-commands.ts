@@ -325,6 +325,8 @@ tracker ('peerstage deploy show ID'). SIGINT/SIGTERM stop it cleanly (a running 
 gets 30 s to finish); restarted with the same --data it resumes, and never runs a program
 twice for one deployment.
 
+  --tracker URL         the tracker; repeat for trackers of one estate: the next is tried
+                        when one does not answer (meanwhile no WAN, LAN peers only)
   --trust PUBFILE       accept only packages signed by these publishers (repeat for several)
   --cache-max SIZE      keep the packages under DIR at most this big (e.g. 50GiB), deleting
                         least recently used ones that no pending deployment needs
