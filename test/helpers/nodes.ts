@@ -2,6 +2,8 @@ import { join } from 'node:path'
 import { afterEach } from 'vitest'
 import { PeerNode, type PeerNodeInit } from '../../node/peer-node.ts'
 import { generateSwarmKeyFile, loadSwarmKey } from '../../node/swarm-key.ts'
+import { packSample, sampleTree, writeTree } from './packages.ts'
+import { pseudoRandomBytes, tempDir } from './tmp.ts'
 
 const nodes: Array<{ stop(): Promise<void> }> = []
 afterEach(async () => {
@@ -39,4 +41,17 @@ export function untilComplete(node: PeerNode, packageId: string, timeoutMs = 60_
     swarm.once('complete', () => { clearTimeout(timer); resolve() })
     swarm.once('error', (err) => { clearTimeout(timer); reject(err) })
   })
+}
+
+/** A swarm key and a DP on 127.0.10.1 seeding the sample tree plus a 2 MB install.esd (a ~5 MB multi-file package). */
+export async function dpSeedingSample(dpInit: Partial<PeerNodeInit> = {}) {
+  const dir = tempDir()
+  const key = newSwarmKey(dir)
+  const src = join(dir, 'src')
+  sampleTree(src)
+  writeTree(src, { 'sources/install.esd': pseudoRandomBytes(2_000_000, 5) })
+  const packed = await packSample(src)
+  const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', dpInit)
+  await dp.seed(packed, src)
+  return { dir, key, src, packed, dp }
 }

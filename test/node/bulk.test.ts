@@ -7,9 +7,8 @@ import { createHost, dialPeer, type Host } from '../../node/host.ts'
 import type { PeerNode } from '../../node/peer-node.ts'
 import { attachWireToSocket, createWire, infoHashOf, maxMessageBytes } from '../../node/wire/index.ts'
 import { FakeClock } from '../helpers/fake-clock.ts'
-import { newSwarmKey, startNode, untilComplete } from '../helpers/nodes.ts'
-import { packSample, sampleTree, writeTree } from '../helpers/packages.ts'
-import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
+import { dpSeedingSample, newSwarmKey, startNode, untilComplete } from '../helpers/nodes.ts'
+import { tempDir } from '../helpers/tmp.ts'
 import { until } from '../helpers/until.ts'
 
 const hosts: Host[] = []
@@ -23,14 +22,7 @@ async function wires(node: PeerNode, transport: 'bulk' | 'libp2p'): Promise<numb
 
 /** A DP seeding a 5 MB multi-file package and a client wanting it, on two subnets. */
 async function dpAndClient(dpInit: Parameters<typeof startNode>[3] = {}) {
-  const dir = tempDir()
-  const key = newSwarmKey(dir)
-  const src = join(dir, 'src')
-  sampleTree(src)
-  writeTree(src, { 'sources/install.esd': pseudoRandomBytes(2_000_000, 5) })
-  const packed = await packSample(src)
-  const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1', dpInit)
-  await dp.seed(packed, src)
+  const { dir, key, src, packed, dp } = await dpSeedingSample(dpInit)
   const client = await startNode(join(dir, 'client'), key, '127.0.1.1')
   const out = join(dir, 'out')
   await client.want(packed, out)

@@ -5,23 +5,16 @@ import { describe, expect, it } from 'vitest'
 import { publisherOf } from '../../chunker/index.ts'
 import { Stager } from '../../node/index.ts'
 import { TrackerClient } from '../../tracker/index.ts'
-import { newSwarmKey, startNode, untilComplete } from '../helpers/nodes.ts'
-import { packSample, sampleTree, testKey, writeTree } from '../helpers/packages.ts'
-import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
+import { dpSeedingSample, startNode, untilComplete } from '../helpers/nodes.ts'
+import { testKey } from '../helpers/packages.ts'
+import { pseudoRandomBytes } from '../helpers/tmp.ts'
 
 /** A tracker client that reaches nothing: port 9 on loopback answers no one. */
 const unreachable = (): TrackerClient => new TrackerClient({ url: 'http://127.0.0.1:9', timeoutMs: 2000 })
 
 /** A DP on 127.0.10.1 seeding a sample package, and a node on 127.0.3.1 that already holds its manifest. */
 async function world() {
-  const dir = tempDir()
-  const key = newSwarmKey(dir)
-  const src = join(dir, 'src')
-  sampleTree(src)
-  writeTree(src, { 'sources/install.esd': pseudoRandomBytes(2_000_000, 5) })
-  const signed = await packSample(src)
-  const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1')
-  await dp.seed(signed, src)
+  const { dir, key, packed: signed, dp } = await dpSeedingSample()
   const node = await startNode(join(dir, 'node'), key, '127.0.3.1')
   return { dir, signed, dp, node, publisher: publisherOf(createPublicKey(signed.key)) }
 }
