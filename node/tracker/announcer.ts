@@ -270,38 +270,43 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
   }
 
   /** Client: long-polls its changes; told of one, announces (within CHANGE_JITTER_MS) for what it is. */
-  private async pollChanges(): Promise<void> {
-    const wait = this.init.budgetWaitSeconds ?? 25
+  private pollChanges(): Promise<void> {
     let after = 0
-    while (!this.stopped) {
-      try {
-        const { version, changed } = await this.init.tracker.changes(this.init.node.peerId, after, wait, this.polling.signal)
-        after = version
-        if (changed) this.clock.setTimer(() => this.announceNow(), Math.random() * CHANGE_JITTER_MS)
-      } catch (err) {
-        if (this.stopped) return
-        if (isPeerstageError(err, TrackerErrorCodes.NOT_FOUND)) {
-          this.log.info('the tracker has no change long-poll (an older one): changes arrive with the announces')
-          return
-        }
-        this.log.warn({ err: (err as Error).message }, 'change poll failed')
-        await new Promise<void>((resolve) => this.clock.setTimer(resolve, this.init.retryMs ?? 5000))
-      }
-    }
+    return this.keepPolling('change', async (wait) => {
+      const { version, changed } = await this.init.tracker.changes(this.init.node.peerId, after, wait, this.polling.signal)
+      after = version
+      if (changed) this.clock.setTimer(() => this.announceNow(), Math.random() * CHANGE_JITTER_MS)
+    }, (err) => {
+      if (!isPeerstageError(err, TrackerErrorCodes.NOT_FOUND)) return true
+      this.log.info('the tracker has no change long-poll (an older one): changes arrive with the announces')
+      return false
+    })
   }
 
   /** DP: long-polls the budgets so a window edge or an operator's change lands at once. */
-  private async pollBudgets(): Promise<void> {
+  private pollBudgets(): Promise<void> {
+    return this.keepPolling('budget', async (wait) => {
+      const budgets = await this.init.tracker.budgets(this.init.limits.version, wait, this.polling.signal)
+      // The version also moves when the catalogue does: announce now for what to replicate.
+      if (this.applyBudgets(budgets)) this.announceNow()
+    }, (err) => {
+      this.emit('warning', err)
+      return true
+    })
+  }
+
+  /**
+   * Runs one long-poll after another (each waiting up to budgetWaitSeconds) until stopped;
+   * after a failure, `onFailure` says whether to go on, retryMs later.
+   */
+  private async keepPolling(what: string, poll: (waitSeconds: number) => Promise<void>, onFailure: (err: Error) => boolean): Promise<void> {
     const wait = this.init.budgetWaitSeconds ?? 25
     while (!this.stopped) {
       try {
-        const budgets = await this.init.tracker.budgets(this.init.limits.version, wait, this.polling.signal)
-        // The version also moves when the catalogue does: announce now for what to replicate.
-        if (this.applyBudgets(budgets)) this.announceNow()
+        await poll(wait)
       } catch (err) {
-        if (this.stopped) return
-        this.log.warn({ err: (err as Error).message }, 'budget poll failed')
-        this.emit('warning', err as Error)
+        if (this.stopped || !onFailure(err as Error)) return
+        this.log.warn({ err: (err as Error).message }, `${what} poll failed`)
         await new Promise<void>((resolve) => this.clock.setTimer(resolve, this.init.retryMs ?? 5000))
       }
     }
