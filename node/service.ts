@@ -130,8 +130,6 @@ interface Base {
   node: PeerNode
   limits: WanLimits
   bytes: ByteCounter
-  tracker: TrackerClient | undefined
-  metrics: Server | undefined
   metricsUrl: string | undefined
   close(): Promise<void>
 }
@@ -141,7 +139,7 @@ function trackerOf(config: NodeInit, components: NodeComponents): TrackerClient 
   return components.tracker ?? (config.tracker && new TrackerClient({ ...config.tracker, ...(config.dialFrom !== undefined && { localAddress: config.dialFrom }) }))
 }
 
-/** The node with the tracker's rules built in, its metrics endpoint, and the tracker client. */
+/** The node with the tracker's rules built in and its metrics endpoint; `close` also closes the tracker client. */
 async function startBase(config: ReturnType<typeof createNodeConfig<NodeInit>>, components: NodeComponents, tracker: TrackerClient | undefined, limits: WanLimits, extra: Partial<PeerNodeInit>): Promise<Base> {
   const node = await PeerNode.start({
     dataDir: config.dataDir, swarmKey: config.swarmKey, listen: config.listen, bulk: config.bulk, bulkPort: config.bulkPort,
@@ -161,7 +159,7 @@ async function startBase(config: ReturnType<typeof createNodeConfig<NodeInit>>, 
     metrics?.close()
     await node.stop()
   }
-  return { node, limits, bytes: new ByteCounter(limits), tracker, metrics, metricsUrl, close }
+  return { node, limits, bytes: new ByteCounter(limits), metricsUrl, close }
 }
 
 function announcerInit(config: ReturnType<typeof createNodeConfig<NodeInit>>, components: NodeComponents, base: Base, tracker: TrackerClient) {

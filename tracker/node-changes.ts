@@ -27,16 +27,6 @@ export class NodeChanges {
     this.lookup = lookup
   }
 
-  /** The version of the latest change. */
-  get current(): number {
-    return this.version
-  }
-
-  /** Long-polls waiting now. */
-  get waiting(): number {
-    return this.waiters.size
-  }
-
   /**
    * Records a change for every registration `concerns` picks, and answers their long-polls.
    * The mark stays with the registration: a node whose next announce replaces it gets the
