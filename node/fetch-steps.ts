@@ -1,11 +1,9 @@
-import { verifyDirectory } from '../chunker/index.ts'
 import { formatBytes, isPeerstageError, PeerstageError } from '../common/index.ts'
 import { LAN_TIERS, type AnnounceAnswer } from '../tracker/protocol/index.ts'
 import { NodeErrorCodes } from './errors.ts'
 import { dialPeer } from './host.ts'
 import type { PeerNode } from './peer-node.ts'
-import { ON_DISK_VERIFY_THREADS } from './staging/index.ts'
-import { piecesHolding } from './store/index.ts'
+import { checkOnDisk } from './staging/index.ts'
 import type { PackageSwarm } from './swarm.ts'
 import type { Announcer } from './tracker/index.ts'
 
@@ -134,9 +132,8 @@ export async function verifyWithRepair(swarm: PackageSwarm, untilComplete: () =>
   let repaired = 0
   for (let round = 0; ; round++) {
     if (!pkg.complete) await untilComplete()
-    const report = await verifyDirectory(pkg.manifest, pkg.root, { threads: ON_DISK_VERIFY_THREADS })
+    const { report, badPieces: bad } = await checkOnDisk(pkg)
     if (report.ok) return repaired
-    const bad = piecesHolding(pkg.manifest, report.files.flatMap((f) => f.badChunks.map((c) => c.index)), report.files.filter((f) => f.status === 'missing').map((f) => f.path))
     if (round === REPAIR_ROUNDS) {
       const files = report.files.filter((f) => f.status !== 'ok').map((f) => `${f.path} (${f.status})`)
       throw new PeerstageError(NodeErrorCodes.VERIFY_FAILED, `${pkg.root} still does not verify after fetching its bad pieces again ${REPAIR_ROUNDS} times: ${files.join(', ')}; check the disk ('peerstage verify' names the chunks)`)

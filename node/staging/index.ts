@@ -3,6 +3,6 @@
  * staging directory, verification from disk with repair, one rename into packages/, and
  * the free-space check before it all.
  */
-export { linkName, materialize, ON_DISK_VERIFY_THREADS, stagingRoot, trustedManifest, verifyOnDisk } from './staging.ts'
+export { checkOnDisk, linkName, materialize, ON_DISK_VERIFY_THREADS, stagingRoot, trustedManifest, verifyOnDisk } from './staging.ts'
 export { freeBytes } from './disk.ts'
 export { Stager, type StagerInit, type StageStart, type StageEnd } from './stager.ts'

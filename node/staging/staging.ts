@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { chmod, readlink, symlink, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { parseManifest, verifyDirectory, type SignedManifest } from '../../chunker/index.ts'
+import { parseManifest, verifyDirectory, type SignedManifest, type VerifyReport } from '../../chunker/index.ts'
 import { PeerstageError } from '../../common/index.ts'
 import { NodeErrorCodes } from '../errors.ts'
 import type { TrackerClient } from '../../tracker/protocol/index.ts'
@@ -45,18 +45,23 @@ export function stagingRoot(dataDir: string, signed: SignedManifest, stored: Sto
  */
 export const ON_DISK_VERIFY_THREADS = 1
 
+/** Re-reads every chunk of a package from disk: the report, and the pieces holding what is bad or missing. */
+export async function checkOnDisk(pkg: StoredPackage): Promise<{ report: VerifyReport, badPieces: number[] }> {
+  const report = await verifyDirectory(pkg.manifest, pkg.root, { threads: ON_DISK_VERIFY_THREADS })
+  if (report.ok) return { report, badPieces: [] }
+  return { report, badPieces: piecesHolding(pkg.manifest, report.files.flatMap((f) => f.badChunks.map((c) => c.index)), report.files.filter((f) => f.status === 'missing').map((f) => f.path)) }
+}
+
 /**
  * Re-reads every chunk from disk. Bad pieces (and those of missing files) are marked
  * missing and asked of the peers again; returns how many there were (0: verified).
  */
 export async function verifyOnDisk(swarm: PackageSwarm): Promise<number> {
-  const pkg = swarm.pkg
-  const report = await verifyDirectory(pkg.manifest, pkg.root, { threads: ON_DISK_VERIFY_THREADS })
+  const { report, badPieces } = await checkOnDisk(swarm.pkg)
   if (report.ok) return 0
-  const bad = piecesHolding(pkg.manifest, report.files.flatMap((f) => f.badChunks.map((c) => c.index)), report.files.filter((f) => f.status === 'missing').map((f) => f.path))
-  await pkg.markMissing(bad)
+  await swarm.pkg.markMissing(badPieces)
   swarm.recheck()
-  return bad.length
+  return badPieces.length
 }
 
 /**
