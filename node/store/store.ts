@@ -137,10 +137,23 @@ export class Store {
    */
   async removePackage(id: string): Promise<StoredPackage | undefined> {
     await this.opening.get(id)
+    // Until the records are gone, getPackage waits and answers undefined: a reader in
+    // between would otherwise reopen the package and keep it cached after its removal.
+    const removal = this.remove(id)
+    const gone = removal.then(() => undefined, () => undefined)
+    this.opening.set(id, gone)
+    try {
+      return await removal
+    } finally {
+      if (this.opening.get(id) === gone) this.opening.delete(id)
+    }
+  }
+
+  private async remove(id: string): Promise<StoredPackage | undefined> {
     const pkg = this.open.get(id) ?? await this.reopen(id, false) // no point hashing what is deleted
     if (pkg === undefined) return undefined
-    await pkg.close()
     this.open.delete(id)
+    await pkg.close()
     const ops: Array<{ type: 'del', key: string }> = [`manifest:${id}`, `package:${id}`, `have:${id}`].map((key) => ({ type: 'del', key }))
     // Index entries that point into this package (another package may hold the same chunk).
     const locations = Array.from({ length: pkg.pieceCount }, (_, piece) => pkg.chunkLocations(piece)).flat()
