@@ -1,6 +1,7 @@
 import { Level } from 'level'
 import { diagnoseDataDir, makeDataDir, type PeerstageError } from '../../common/index.ts'
 import { TrackerErrorCodes, trackerError } from '../protocol/index.ts'
+import { addFields } from './add.ts'
 import type { StoreKind, StoreOp, TrackerStore } from './types.ts'
 
 /** `kind!key` → JSON; `!` sorts before every key character we use, so kinds list by range. */
@@ -9,6 +10,8 @@ const keyOf = (kind: StoreKind, key: string): string => `${kind}!${key}`
 /** The embedded default: a LevelDB directory on the tracker's disk. */
 export class LevelTrackerStore implements TrackerStore {
   private readonly db: Level<string, string>
+  /** The last write: an `add` reads before it writes, so writes go one at a time. */
+  private writing: Promise<void> = Promise.resolve()
 
   private constructor(db: Level<string, string>) {
     this.db = db
@@ -28,9 +31,26 @@ export class LevelTrackerStore implements TrackerStore {
 
   async write(ops: readonly StoreOp[]): Promise<void> {
     if (ops.length === 0) return
-    await this.db.batch(ops.map((op) => (op.type === 'put'
-      ? { type: 'put' as const, key: keyOf(op.kind, op.key), value: JSON.stringify(op.value) }
-      : { type: 'del' as const, key: keyOf(op.kind, op.key) })))
+    const write = this.writing.then(() => this.apply(ops))
+    this.writing = write.catch(() => {})
+    return write
+  }
+
+  /** One level batch holding each key's last value; what `add`s start from is read first. */
+  private async apply(ops: readonly StoreOp[]): Promise<void> {
+    const added = [...new Set(ops.filter((op) => op.type === 'add').map((op) => keyOf(op.kind, op.key)))]
+    const staged = new Map<string, string | undefined>()
+    const current = await this.db.getMany(added)
+    added.forEach((k, i) => staged.set(k, current[i]))
+    for (const op of ops) {
+      const k = keyOf(op.kind, op.key)
+      staged.set(k, op.type === 'put' ? JSON.stringify(op.value)
+        : op.type === 'add' ? addFields(staged.get(k), op.value, `${op.kind} ${op.key}`)
+          : undefined)
+    }
+    await this.db.batch([...staged].map(([key, value]) => (value === undefined
+      ? { type: 'del' as const, key }
+      : { type: 'put' as const, key, value })))
   }
 
   async list(kind: StoreKind): Promise<Array<[string, unknown]>> {

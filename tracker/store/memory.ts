@@ -1,3 +1,4 @@
+import { addFields } from './add.ts'
 import type { StoreKind, StoreOp, TrackerStore } from './types.ts'
 
 /** A store that lives as long as the process: for tests, benches and throwaway trackers. */
@@ -5,13 +6,24 @@ export class MemoryTrackerStore implements TrackerStore {
   private readonly kinds = new Map<StoreKind, Map<string, string>>()
 
   async write(ops: readonly StoreOp[]): Promise<void> {
-    // Serialise like a real store would, so nobody keeps a reference into our state.
-    const staged = ops.map((op) => (op.type === 'put' ? { ...op, json: JSON.stringify(op.value) } : op))
-    for (const op of staged) {
-      let m = this.kinds.get(op.kind)
-      if (m === undefined) this.kinds.set(op.kind, m = new Map())
-      if (op.type === 'put') m.set(op.key, (op as { json: string }).json)
-      else m.delete(op.key)
+    // Serialised like a real store would (nobody keeps a reference into our state), staged so
+    // a bad op changes nothing; no await below, so two writes never interleave.
+    const staged = new Map<string, { kind: StoreKind, key: string, json: string | undefined }>()
+    const read = (kind: StoreKind, key: string): string | undefined => {
+      const s = staged.get(`${kind}!${key}`)
+      return s !== undefined ? s.json : this.kinds.get(kind)?.get(key)
+    }
+    for (const op of ops) {
+      const json = op.type === 'put' ? JSON.stringify(op.value)
+        : op.type === 'add' ? addFields(read(op.kind, op.key), op.value, `${op.kind} ${op.key}`)
+          : undefined
+      staged.set(`${op.kind}!${op.key}`, { kind: op.kind, key: op.key, json })
+    }
+    for (const { kind, key, json } of staged.values()) {
+      let m = this.kinds.get(kind)
+      if (m === undefined) this.kinds.set(kind, m = new Map())
+      if (json === undefined) m.delete(key)
+      else m.set(key, json)
     }
   }
 
