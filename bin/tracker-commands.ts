@@ -1,13 +1,13 @@
 import { dirname, join, resolve } from 'node:path'
 import { createLogger } from '../common/index.ts'
-import { createTrackerServer, LevelTrackerStore, readTrackerConfig, Tracker } from '../tracker/index.ts'
+import { createTrackerServer, LevelTrackerStore, readTrackerConfig, RedisTrackerStore, storeUrl as checkStoreUrl, Tracker } from '../tracker/index.ts'
 import { optionalString, requireString, usageError, type Command } from './cli.ts'
 import { untilSignal } from './signals.ts'
 import { status, throttle } from './tracker-admin-commands.ts'
 
 export const tracker: Command = {
   name: 'tracker',
-  help: `Usage: peerstage tracker --config FILE [--listen HOST:PORT] [--data DIR] [--json]
+  help: `Usage: peerstage tracker --config FILE [--listen HOST:PORT] [--data DIR | --store URL] [--json]
 
 Serves the tracker's HTTP/JSON API (announce, budgets, status, throttle admin, deployments,
 the package catalogue, manifests, /metrics) until SIGINT or SIGTERM. Sites, subnets, WAN
@@ -15,15 +15,19 @@ windows, lease limits, each site's parent, link windows and replicate globs, DPs
 and the trusted publisher keys come from the YAML config (see README, "Tracker config");
 an invalid config is refused with one message naming the key. State (registrations,
 leases, overrides, WAN byte totals, deployments and their clients' reports, the catalogue)
-lives in a LevelDB directory, so a restarted tracker resumes where it stopped.
+lives in a LevelDB directory, so a restarted tracker resumes where it stopped; or, with
+--store (or the config's store:), in Redis/Valkey, where any number of trackers serve the
+same estate as replicas behind a load balancer.
 
   --config FILE       the YAML config
   --listen HOST:PORT  overrides the config's listen (default 127.0.0.1:7070)
   --data DIR          state directory (default: tracker-data beside the config file)
+  --store URL         redis://HOST:PORT/DB shared by the replicas; overrides the config's store
 
 Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in use, or the
---data directory cannot be used (held by another tracker, damaged, read-only, a file).`,
-  options: { config: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' } },
+--data directory cannot be used (held by another tracker, damaged, read-only, a file);
+1 the --store Redis does not answer (try again once it runs).`,
+  options: { config: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' }, store: { type: 'string' } },
   positionals: 0,
   async run(ctx) {
     const configPath = resolve(requireString(ctx, 'config'))
@@ -33,9 +37,13 @@ Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in us
     const host = listen.slice(0, cut)
     const port = Number(listen.slice(cut + 1))
     if (cut < 1 || !Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--listen takes HOST:PORT, got '${listen}'`)
+    const storeOption = optionalString(ctx, 'store')
+    const storeUrl = storeOption === undefined ? config.store : checkStoreUrl(storeOption, '--store')
+    if (storeUrl !== undefined && ctx.values.data !== undefined) throw usageError('--data and a Redis store (--store or the config\'s store:) exclude each other: the state lives in one place')
     const dataDir = resolve(optionalString(ctx, 'data') ?? join(dirname(configPath), 'tracker-data'))
     const logger = createLogger({ module: 'tracker', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' })
-    const store = await LevelTrackerStore.open(dataDir)
+    const store = storeUrl === undefined ? await LevelTrackerStore.open(dataDir) : await RedisTrackerStore.open(storeUrl)
+    const stateIn = storeUrl === undefined ? dataDir : redacted(storeUrl)
     const t = await Tracker.start(config, { store, logger })
     const app = createTrackerServer(t, { logger })
     try {
@@ -46,8 +54,8 @@ Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in us
       }
       const address = app.server.address()
       const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address !== null ? address.port : port}`
-      if (ctx.json) process.stdout.write(`${JSON.stringify({ url, data: dataDir, sites: config.sites.map((s) => s.name) })}\n`)
-      else ctx.print(`tracker listening on ${url} (state in ${dataDir}; ${config.sites.length} site${config.sites.length === 1 ? '' : 's'})`)
+      if (ctx.json) process.stdout.write(`${JSON.stringify({ url, ...(storeUrl === undefined ? { data: dataDir } : { store: stateIn }), sites: config.sites.map((s) => s.name) })}\n`)
+      else ctx.print(`tracker listening on ${url} (state in ${stateIn}; ${config.sites.length} site${config.sites.length === 1 ? '' : 's'})`)
       await untilSignal()
       return 0
     } finally {
@@ -60,3 +68,10 @@ Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in us
 
 /** Every command about the tracker; `throttle` and `status` live apart, so they load without the server. */
 export const trackerCommands = [tracker, throttle, status]
+
+/** A Redis URL without its password, for logs and output. */
+function redacted(url: string): string {
+  const u = new URL(url)
+  if (u.password !== '') u.password = '***'
+  return u.toString()
+}

@@ -10,7 +10,7 @@ import { TrackerErrorCodes, trackerError, type AnnounceAnswer, type AnnounceRequ
 import { signatureOf, type Registration } from './registry.ts'
 import type { TrackerView } from './status.ts'
 import type { ReplicaPlan, SiteTree } from './replication.ts'
-import type { StoreOp } from './store/index.ts'
+import type { SharedStore, StoreOp } from './store/index.ts'
 
 /** The parts of the tracker an announce reads and changes: the views' state, and more. */
 export interface AnnounceParts extends Omit<TrackerView, 'plan' | 'now'> {
@@ -27,6 +27,8 @@ export interface AnnounceParts extends Omit<TrackerView, 'plan' | 'now'> {
   /** The rate each lease holder of a subnet gets. */
   leaseRate: (subnet: string) => number | null
   budgetList: (dpSite: string | undefined) => BudgetList
+  /** With replicas: the store's atomic lease gate, so together they never exceed a slot's limit. */
+  shared: SharedStore | undefined
 }
 
 /** Handles announces against the tracker's parts: `Tracker.announce()` delegates here. */
@@ -59,7 +61,7 @@ export class AnnounceHandler {
     const reg = this.registrationOf(req, sourceIp, place, previous, now)
     this.countReports(req, reg, ops)
     this.register(req, reg, previous, now, ops)
-    const packages = this.handOut(req, reg, now, ops)
+    const packages = await this.handOut(req, reg, now, ops)
     this.releaseDropped(reg, previous, ops)
     await parts.write(ops)
     const answer = this.answerOf(req, reg, packages, now)
@@ -126,26 +128,33 @@ export class AnnounceHandler {
   }
 
   /** Per package reported: a client's WAN lease, and peers while the node still wants pieces. */
-  private handOut(req: AnnounceRequest, reg: Registration, now: number, ops: StoreOp[]): AnnounceAnswer['packages'] {
+  private async handOut(req: AnnounceRequest, reg: Registration, now: number, ops: StoreOp[]): Promise<AnnounceAnswer['packages']> {
     const { registry, leases } = this.parts
     const packages: AnnounceAnswer['packages'] = []
     for (const p of req.packages) {
       const wanted = p.have < p.pieces
       // A site's own DP holding it all serves its clients over the LAN: no lease, so no DP across the WAN races it.
-      const lease = req.role === 'client' ? this.leaseFor(reg, p.id, wanted && !registry.siteDpHolds(reg.site, p.id), now, ops) : undefined
+      const lease = req.role === 'client' ? await this.leaseFor(reg, p.id, wanted && !registry.siteDpHolds(reg.site, p.id), now, ops) : undefined
       const peers = wanted ? this.peersFor(reg, p.id, lease !== undefined) : []
       packages.push({ id: p.id, peers, lease: lease === undefined ? null : { rateBytesPerSec: this.parts.leaseRate(reg.subnet), expiresAt: new Date(lease.expiresAt).toISOString(), share: leases.shareOf(lease) } })
     }
     return packages
   }
 
-  private leaseFor(reg: Registration, packageId: string, wanted: boolean, now: number, ops: StoreOp[]): Lease | undefined {
+  private async leaseFor(reg: Registration, packageId: string, wanted: boolean, now: number, ops: StoreOp[]): Promise<Lease | undefined> {
     const { parts } = this
+    const ttlMs = parts.config.leaseSeconds * 1000
+    let limit = parts.budgets.maxWanClientsOf(reg.subnet)
+    if (wanted && parts.shared !== undefined) {
+      // The store decides; this replica's table follows (it may not have seen the others' latest).
+      wanted = await parts.shared.acquireLease({ subnet: reg.subnet, packageId, peerId: reg.peerId }, limit, now, ttlMs)
+      limit = Number.POSITIVE_INFINITY
+    }
     if (!wanted) {
       parts.releaseLease(reg.subnet, packageId, reg.peerId, ops)
       return undefined
     }
-    const { lease, expired } = parts.leases.acquire(reg.subnet, packageId, reg.peerId, parts.budgets.maxWanClientsOf(reg.subnet), now, parts.config.leaseSeconds * 1000)
+    const { lease, expired } = parts.leases.acquire(reg.subnet, packageId, reg.peerId, limit, now, ttlMs)
     for (const l of expired) ops.push({ type: 'del', kind: 'lease', key: leaseKey(l) })
     if (lease !== undefined) ops.push({ type: 'put', kind: 'lease', key: leaseKey(lease), value: lease })
     return lease

@@ -1,3 +1,4 @@
+import { isPeerstageError } from '../common/index.ts'
 import { TrackerErrorCodes, trackerError } from './protocol/index.ts'
 import type { StoreOp, TrackerStore } from './store/index.ts'
 
@@ -25,6 +26,7 @@ export class BatchWriter {
       this.pending = []
       this.batch = undefined
       const write = this.writing.catch(() => {}).then(() => this.store.write(batch)).catch((err: unknown) => {
+        if (isPeerstageError(err, TrackerErrorCodes.STORE_UNAVAILABLE)) throw err
         throw trackerError(TrackerErrorCodes.STORE_FAILED, `the tracker could not save the change, so it did not make it: ${(err as Error).message}; try again once the tracker's data directory can be written`, { cause: err })
       })
       this.writing = write

@@ -129,6 +129,11 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
     this.reevaluate(true)
   }
 
+  /** Scopes with an override in force. */
+  overrideScopes(): ScopeKey[] {
+    return [...this.overrides.keys()]
+  }
+
   /** Restores overrides saved earlier (at start), without validation errors stopping start. */
   restoreOverride(scope: ScopeKey, spec: OverrideSpec): void {
     this.overrides.set(scope, spec)

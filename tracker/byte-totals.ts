@@ -39,9 +39,30 @@ export class ByteTotalsTable {
     return this.bytes.get(subnet) ?? new Map()
   }
 
+  /** Sets one subnet and package's totals as stored (key `SUBNET PACKAGE`). */
   restore(key: string, value: unknown): void {
+    Object.assign(this.totalsOf(key), value as ByteTotals)
+  }
+
+  /** Adds what another replica counted (its `add` op). */
+  add(key: string, deltas: Readonly<Record<string, number>>): void {
+    const t = this.totalsOf(key)
+    for (const [source, n] of Object.entries(deltas)) if (source in t) t[source as keyof ByteTotals] += n
+  }
+
+  /** Keys of every subnet and package counted. */
+  keys(): string[] {
+    return [...this.bytes].flatMap(([subnet, m]) => [...m.keys()].map((id) => `${subnet} ${id}`))
+  }
+
+  forget(key: string): void {
     const cut = key.indexOf(' ')
-    this.totals(key.slice(0, cut), key.slice(cut + 1), value as ByteTotals)
+    this.bytes.get(key.slice(0, cut))?.delete(key.slice(cut + 1))
+  }
+
+  private totalsOf(key: string): ByteTotals {
+    const cut = key.indexOf(' ')
+    return this.totals(key.slice(0, cut), key.slice(cut + 1))
   }
 
   /**
@@ -68,7 +89,8 @@ export class ByteTotalsTable {
         const t = this.totals(subnet, p.id)
         t[source] += delta
         this.metrics.reportedBytes.inc({ subnet, source }, delta)
-        ops.push({ type: 'put', kind: 'bytes', key: `${subnet} ${p.id}`, value: t })
+        // An addition, not the total: replicas sharing a store count the same subnet at once.
+        ops.push({ type: 'add', kind: 'bytes', key: `${subnet} ${p.id}`, value: { [source]: delta } })
       }
       for (const s of SOURCES) add(reg.subnet, s, s, p.bytes?.[s])
       for (const [to, n] of Object.entries(p.uploaded ?? {})) {
@@ -79,11 +101,11 @@ export class ByteTotalsTable {
     }
   }
 
-  private totals(subnet: string, packageId: string, initial?: ByteTotals): ByteTotals {
+  private totals(subnet: string, packageId: string): ByteTotals {
     let m = this.bytes.get(subnet)
     if (m === undefined) this.bytes.set(subnet, m = new Map())
     let t = m.get(packageId)
-    if (t === undefined) m.set(packageId, t = initial ?? { lan: 0, wan: 0, reused: 0, dpUpload: 0 })
+    if (t === undefined) m.set(packageId, t = { lan: 0, wan: 0, reused: 0, dpUpload: 0 })
     return t
   }
 }

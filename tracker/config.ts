@@ -35,6 +35,11 @@ export interface DpConfig {
 export interface TrackerConfig {
   /** @default '127.0.0.1:7070' */
   listen: string
+  /**
+   * `redis://HOST:PORT/DB`: the store several tracker replicas share. undefined: the
+   * embedded level store in the tracker's data directory (one tracker).
+   */
+  store: string | undefined
   adminToken: string
   dpToken: string
   /** When set, clients must announce with it. */
@@ -63,7 +68,7 @@ export interface TrackerConfigOptions {
   baseDir?: string
 }
 
-const TOP_KEYS = ['listen', 'adminToken', 'dpToken', 'clientToken', 'announceIntervalSeconds', 'registrationSeconds', 'leaseSeconds', 'maxPeers', 'wan', 'sites', 'dps', 'trust']
+const TOP_KEYS = ['listen', 'store', 'adminToken', 'dpToken', 'clientToken', 'announceIntervalSeconds', 'registrationSeconds', 'leaseSeconds', 'maxPeers', 'wan', 'sites', 'dps', 'trust']
 const SITE_KEYS = ['name', 'timezone', 'subnets', 'wan', 'parent', 'link', 'replicate']
 const DP_KEYS = ['peerId', 'serves']
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -189,6 +194,7 @@ export function createTrackerConfig(input: unknown, options: TrackerConfigOption
   const listen = top.listen === undefined ? '127.0.0.1:7070' : top.listen
   if (typeof listen !== 'string' || !/^[^\s]+:\d{1,5}$/.test(listen)) bad('listen', 'must be HOST:PORT')
   const interval = positiveInt(top.announceIntervalSeconds, 'announceIntervalSeconds', 30)
+  const store = top.store === undefined ? undefined : storeUrl(top.store, 'store')
   const sites: SiteConfig[] = []
   const seenSubnets = new Map<string, string>()
   for (const [i, raw] of list(top.sites, 'sites').entries()) {
@@ -229,6 +235,7 @@ export function createTrackerConfig(input: unknown, options: TrackerConfigOption
   })
   return {
     listen,
+    store,
     adminToken: token(top.adminToken, 'adminToken', true)!,
     dpToken: token(top.dpToken, 'dpToken', true)!,
     clientToken: token(top.clientToken, 'clientToken', false),
@@ -241,6 +248,18 @@ export function createTrackerConfig(input: unknown, options: TrackerConfigOption
     dps,
     trusted: trustedPublishers(top.trust, options.baseDir ?? process.cwd()),
   }
+}
+
+/** A shared store's URL: Redis (Valkey speaks the same), `redis://HOST:PORT/DB` or `rediss://` for TLS. */
+export function storeUrl(value: unknown, key: string): string {
+  let url: URL | undefined
+  try {
+    url = typeof value === 'string' ? new URL(value) : undefined
+  } catch {
+    url = undefined
+  }
+  if (url === undefined || !['redis:', 'rediss:'].includes(url.protocol) || url.hostname === '') bad(key, `must be a Redis URL like redis://127.0.0.1:6379/0, got '${String(value)}'`)
+  return value as string
 }
 
 /** Reads and validates a YAML config file. */

@@ -15,7 +15,7 @@
  * signed announce, TrackerClient, error codes) is tracker/protocol/, re-exported here whole.
  */
 export * from './protocol/index.ts'
-export { createTrackerConfig, readTrackerConfig, type TrackerConfig, type TrackerConfigOptions, type SiteConfig, type DpConfig, type WanPolicy } from './config.ts'
+export { createTrackerConfig, readTrackerConfig, storeUrl, type TrackerConfig, type TrackerConfigOptions, type SiteConfig, type DpConfig, type WanPolicy } from './config.ts'
 export { Budgets, type OverrideSpec, type BudgetNow, type LinkNow } from './budgets.ts'
 export { Tracker, type TrackerComponents } from './tracker.ts'
 export type { Registration } from './registry.ts'

@@ -9,6 +9,10 @@ export interface Lease {
 
 const slot = (subnet: string, packageId: string): string => `${subnet} ${packageId}`
 export const leaseKey = (l: Pick<Lease, 'subnet' | 'packageId' | 'peerId'>): string => `${slot(l.subnet, l.packageId)} ${l.peerId}`
+export function parseLeaseKey(key: string): Pick<Lease, 'subnet' | 'packageId' | 'peerId'> {
+  const [subnet = '', packageId = '', peerId = ''] = key.split(' ')
+  return { subnet, packageId, peerId }
+}
 
 /**
  * WAN leases by subnet and package: at most a limit at once per (subnet, package); one not

@@ -30,6 +30,10 @@ export class ManifestTable {
     return text
   }
 
+  ids(): string[] {
+    return [...this.texts.keys()]
+  }
+
   delete(packageId: string): void {
     this.texts.delete(packageId)
   }

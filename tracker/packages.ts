@@ -72,4 +72,9 @@ export class PackageCatalogue {
   restore(key: string, value: unknown): void {
     this.entries.set(key, value as CataloguePackage)
   }
+
+  /** Unlists it as another replica did (that replica checked the rules). */
+  forget(id: string): void {
+    this.entries.delete(id)
+  }
 }

@@ -21,6 +21,7 @@ const STATUS_OF: Record<string, number> = {
   [TrackerErrorCodes.PEER_BOUND]: 409,
   [TrackerErrorCodes.VERSION_TAKEN]: 409,
   [TrackerErrorCodes.STORE_FAILED]: 503,
+  [TrackerErrorCodes.STORE_UNAVAILABLE]: 503,
 }
 
 function sameToken(given: string, expected: string): boolean {

@@ -15,7 +15,9 @@ import { PackageCatalogue } from './packages.ts'
 import { Registry, type Registration } from './registry.ts'
 import { ReplicaPlan, SiteTree } from './replication.ts'
 import { describeScope, dpPackageCounts, packageStatus, trackerStatus, type TrackerView } from './status.ts'
-import type { Change, StoreOp, TrackerStore } from './store/index.ts'
+import { ReplicaSync } from './replica-sync.ts'
+import { applyStoredOp, storedKeys, type StoredTables } from './stored-ops.ts'
+import type { Change, StoreKind, StoreOp, StoreSnapshot, TrackerStore } from './store/index.ts'
 import type { SignedManifest } from '../chunker/index.ts'
 import { TrackerErrorCodes, trackerError, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type CataloguePackage, type Deployment, type DeploymentInput, type DeploymentStatus, type StateCounts, type KnownDp, type LinkBudget, type PackageStatus } from './protocol/index.ts'
 
@@ -62,6 +64,8 @@ export class Tracker implements TrackerMetricsSource {
   /** Nodes' long-polls for changes that concern them (deployments). */
   private readonly changes: NodeChanges
   private cancelSweep: (() => void) | undefined
+  /** With a shared store: what keeps this replica current with the others. */
+  private sync: ReplicaSync | undefined
 
   private constructor(config: TrackerConfig, components: TrackerComponents) {
     this.config = config
@@ -95,6 +99,7 @@ export class Tracker implements TrackerMetricsSource {
       releaseLease: (subnet, packageId, peerId, ops) => this.releaseLease(subnet, packageId, peerId, ops),
       leaseRate: (subnet) => this.leaseRate(subnet),
       budgetList: (site) => this.budgetList(site),
+      shared: this.store.shared,
     })
     this.metrics.observe(this)
   }
@@ -102,9 +107,18 @@ export class Tracker implements TrackerMetricsSource {
   /** Loads saved state (dropping what expired while the tracker was down) and starts timers. */
   static async start(config: TrackerConfig, components: TrackerComponents): Promise<Tracker> {
     const t = new Tracker(config, components)
+    const shared = t.store.shared
+    let snapshot: StoreSnapshot | undefined
+    if (shared !== undefined) {
+      const tables = t.storedTables()
+      const started = await ReplicaSync.start(shared, { apply: (op) => applyStoredOp(tables, op), keys: (kind) => storedKeys(tables, kind) }, t.clock, t.log)
+      t.sync = started.sync
+      snapshot = started.snapshot
+    }
+    const listed = async (kind: StoreKind): Promise<Array<[string, unknown]>> => (snapshot === undefined ? t.store.list(kind) : snapshot.kinds.get(kind) ?? [])
     const now = t.now().getTime()
     const stale: StoreOp[] = []
-    for (const [key, value] of await t.store.list('override')) {
+    for (const [key, value] of await listed('override')) {
       try {
         t.budgets.checkScope(key)
         t.budgets.restoreOverride(key, value as OverrideSpec)
@@ -113,36 +127,38 @@ export class Tracker implements TrackerMetricsSource {
         stale.push({ type: 'del', kind: 'override', key })
       }
     }
-    for (const [key, value] of await t.store.list('registration')) {
+    for (const [key, value] of await listed('registration')) {
       const reg = value as Registration
       if (reg.expiresAt > now) t.registry.put(reg)
       else stale.push({ type: 'del', kind: 'registration', key })
     }
-    for (const [key, value] of await t.store.list('lease')) {
+    for (const [key, value] of await listed('lease')) {
       const lease = value as Lease
       if (lease.expiresAt > now && t.registry.get(lease.peerId) !== undefined) t.leases.put(lease)
       else stale.push({ type: 'del', kind: 'lease', key })
     }
-    for (const [key, value] of await t.store.list('bytes')) t.bytes.restore(key, value)
-    for (const [key, value] of await t.store.list('manifest')) t.manifests.restore(key, value)
+    for (const [key, value] of await listed('bytes')) t.bytes.restore(key, value)
+    for (const [key, value] of await listed('manifest')) t.manifests.restore(key, value)
     for (const kind of ['deployment', 'report'] as const) {
-      for (const [key, value] of await t.store.list(kind)) {
+      for (const [key, value] of await listed(kind)) {
         const drop = t.deploymentTable.restore(kind, key, value)
         if (drop !== undefined) stale.push(drop)
       }
     }
-    for (const [key, value] of await t.store.list('package')) {
+    for (const [key, value] of await listed('package')) {
       if (t.manifests.has(key)) t.catalogue.restore(key, value)
       else stale.push({ type: 'del', kind: 'package', key }) // nodes could not fetch it
     }
     t.replan()
     await t.store.write(stale)
+    if (snapshot !== undefined) t.sync?.ready(snapshot)
     t.budgets.start()
     t.scheduleSweep()
     return t
   }
 
   async stop(): Promise<void> {
+    this.sync?.stop()
     this.budgets.stop()
     this.cancelSweep?.()
     this.cancelSweep = undefined
@@ -349,6 +365,12 @@ export class Tracker implements TrackerMetricsSource {
     const out = { client: 0, dp: 0 }
     for (const r of this.registry.all()) out[r.role]++
     return out
+  }
+
+  /** The tables other replicas' ops land in (shared store). */
+  private storedTables(): StoredTables {
+    const { registry, leases, budgets, bytes, manifests, deploymentTable: deployments, catalogue } = this
+    return { registry, leases, budgets, bytes, manifests, deployments, catalogue, deploymentChanged: (id) => this.deploymentChanged(id), catalogueChanged: () => this.replan() }
   }
 
   private view(): TrackerView {

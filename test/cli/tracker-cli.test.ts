@@ -35,6 +35,22 @@ describe('peerstage tracker, throttle, status (real processes)', () => {
     expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'PEERSTAGE_TRACKER_BAD_CONFIG', details: { key: 'sites[0].timezone' } })
   })
 
+  it('says in one line when its Redis store is wrong (exit 2) or does not answer (exit 1)', async () => {
+    const config = configFile()
+    const cases: Array<[string[], number, RegExp]> = [
+      [['--store', 'http://127.0.0.1:6379'], 2, /--store must be a Redis URL like redis:\/\/127\.0\.0\.1:6379\/0, got 'http:\/\/127\.0\.0\.1:6379'/],
+      [['--store', 'redis://127.0.0.1:1/0', '--data', tempDir()], 2, /--data and a Redis store .* exclude each other/],
+      [['--store', 'redis://user:pw@127.0.0.1:1/0'], 1, /redis:\/\/user:\*\*\*@127\.0\.0\.1:1\/0/],
+    ]
+    for (const [args, code, message] of cases) {
+      const r = await peerstage(['tracker', '--config', config, ...args])
+      expect(r.code, args.join(' ')).toBe(code)
+      expect(r.stderr.split('\n')[0], args.join(' ')).toMatch(message)
+    }
+    const bad = configFile(`${ISSUE_YAML}store: mysql://db/0\n`)
+    expect((await peerstage(['tracker', '--config', bad])).stderr).toMatch(/tracker\.yaml: store must be a Redis URL/)
+  })
+
   it('throttle set/show/clear as an operator uses them; the change survives a tracker restart', async () => {
     const config = configFile()
     const data = join(tempDir(), 'state')

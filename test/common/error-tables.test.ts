@@ -91,7 +91,7 @@ describe('error tables', () => {
   it('keeps the exit codes the CLI gave before the tables (exit 1 only for work that started)', () => {
     const exitOne = new Set<string>([ChunkerErrorCodes.PACK_SOURCE_CHANGED, ChunkerErrorCodes.PACK_OUTPUT_UNWRITABLE, NodeErrorCodes.DIAL_FAILED,
       NodeErrorCodes.SWARM_KEY_MISMATCH, NodeErrorCodes.SOURCE_MISMATCH, NodeErrorCodes.NO_PEER, NodeErrorCodes.VERIFY_FAILED,
-      StoreErrorCodes.DISK_FULL, StoreErrorCodes.IO, TrackerErrorCodes.UNREACHABLE, TrackerErrorCodes.STORE_FAILED,
+      StoreErrorCodes.DISK_FULL, StoreErrorCodes.IO, TrackerErrorCodes.UNREACHABLE, TrackerErrorCodes.STORE_FAILED, TrackerErrorCodes.STORE_UNAVAILABLE,
       // Never reach a CLI: a take() aborted inside a swarm; an HTTP 500 reaches the client as UNREACHABLE.
       BandwidthErrorCodes.ABORTED, TrackerErrorCodes.INTERNAL])
     for (const { code } of errorCodes()) expect(exitCodeOf(err(code)), code).toBe(exitOne.has(code) ? 1 : 2)

@@ -31,7 +31,7 @@ export function peerstage(args: string[], options: { cwd?: string, bin?: string 
  * A long-running CLI process (dp, tracker, fetch --seed-for): resolves with its first JSON
  * document on stdout (one line, or pretty-printed over several).
  */
-export function startDaemon(args: string[], bin = BIN): { ready: Promise<Record<string, any>>, stop: () => Promise<void> } {
+export function startDaemon(args: string[], bin = BIN): { ready: Promise<Record<string, any>>, stop: () => Promise<void>, kill: () => Promise<void> } {
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
@@ -53,13 +53,13 @@ export function startDaemon(args: string[], bin = BIN): { ready: Promise<Record<
     child.once('exit', (code) => reject(new Error(`daemon exited with ${code}: ${stderr}`)))
   })
   ready.catch(() => {})
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null) return
+  const end = async (signal: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise((r) => child.once('exit', r))
-    child.kill('SIGTERM')
+    child.kill(signal)
     await exited
   }
-  return { ready, stop }
+  return { ready, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') }
 }
 
 /** Starts the CLI and returns the child, for tests that kill it. */

@@ -162,7 +162,7 @@ export class TrackerClient {
 
   /**
    * One request, to the tracker that answered last, then to each other one while they are
-   * unreachable or their store fails (UNREACHABLE, STORE_FAILED: the request did not take
+   * unreachable or their store fails (UNREACHABLE, STORE_FAILED, STORE_UNAVAILABLE: the request did not take
    * effect there); the first that answers is kept for the next requests.
    */
   private async call(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<unknown> {
@@ -173,7 +173,7 @@ export class TrackerClient {
         this.current = at
         return result
       } catch (err) {
-        const failedHere = isPeerstageError(err, TrackerErrorCodes.UNREACHABLE) || isPeerstageError(err, TrackerErrorCodes.STORE_FAILED)
+        const failedHere = [TrackerErrorCodes.UNREACHABLE, TrackerErrorCodes.STORE_FAILED, TrackerErrorCodes.STORE_UNAVAILABLE].some((code) => isPeerstageError(err, code))
         if (!failedHere || options.signal?.aborted === true || tried + 1 === this.urls.length) throw err
       }
     }

@@ -2,7 +2,7 @@ import { defineErrorCodes, PeerstageError } from '../../common/index.ts'
 
 /**
  * Stable codes of the tracker module and their classes (common/errors.ts); README lists them
- * all and a test keeps it so. Only UNREACHABLE and STORE_FAILED are transient: a node retries
+ * all and a test keeps it so. Only UNREACHABLE, STORE_FAILED and STORE_UNAVAILABLE are transient: a node retries
  * those; a refused token (UNAUTHORIZED) or request stays refused until someone changes it.
  */
 export const TrackerErrorCodes = defineErrorCodes('tracker', {
@@ -39,6 +39,11 @@ export const TrackerErrorCodes = defineErrorCodes('tracker', {
   VERSION_TAKEN: { code: 'PEERSTAGE_TRACKER_VERSION_TAKEN', class: 'refused' },
   /** The tracker could not write a change to its store: nothing changed; try again (HTTP 503). */
   STORE_FAILED: { code: 'PEERSTAGE_TRACKER_STORE_FAILED', class: 'transient' },
+  /**
+   * The shared store (Redis) does not answer, or not in time: nothing changed; the tracker
+   * reconnects by itself, so try again (HTTP 503).
+   */
+  STORE_UNAVAILABLE: { code: 'PEERSTAGE_TRACKER_STORE_UNAVAILABLE', class: 'transient' },
   /**
    * The tracker's state directory (`--data`) cannot be used: held by another running
    * tracker, damaged, read-only, or not a directory. `details.problem` says which.
