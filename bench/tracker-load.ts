@@ -92,16 +92,18 @@ class Connection {
   private buf: Buffer | undefined
   private pending: Pending | undefined
   private readonly source: string
+  private readonly port: number
 
-  constructor(source: string) {
+  constructor(source: string, port: number) {
     this.source = source
+    this.port = port
   }
 
   post(path: string, req: Signed, wantBody: boolean): Promise<Reply> {
     return new Promise((resolve, reject) => {
       if (this.pending !== undefined) return reject(new Error('request already in flight'))
       this.pending = { resolve, reject, wantBody, since: performance.now() }
-      this.connect().write(`POST ${path} HTTP/1.1\r\nHost: ${HOST}:${args.port}\r\nContent-Type: application/json\r\n${SIGNATURE_HEADER}: ${req.signature}\r\nContent-Length: ${req.body.length}\r\n\r\n${req.body}`)
+      this.connect().write(`POST ${path} HTTP/1.1\r\nHost: ${HOST}:${this.port}\r\nContent-Type: application/json\r\n${SIGNATURE_HEADER}: ${req.signature}\r\nContent-Length: ${req.body.length}\r\n\r\n${req.body}`)
     })
   }
 
@@ -117,7 +119,7 @@ class Connection {
 
   private connect(): Socket {
     if (this.socket !== undefined) return this.socket
-    const socket = connect({ host: HOST, port: args.port, localAddress: this.source, noDelay: true })
+    const socket = connect({ host: HOST, port: this.port, localAddress: this.source, noDelay: true })
     this.socket = socket
     this.buf = undefined
     // Events of a socket already given up on must not touch its successor.
@@ -158,15 +160,17 @@ class Connection {
 /** The same over node:http (PEERSTAGE_BENCH_TRACKER_CLIENT=node-http), to compare. */
 class NodeHttpConnection {
   private readonly agent: Agent
+  private readonly port: number
 
-  constructor(source: string) {
+  constructor(source: string, port: number) {
     this.agent = new Agent({ keepAlive: true, maxSockets: 1, localAddress: source })
+    this.port = port
   }
 
   post(path: string, signed: Signed, wantBody: boolean): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const headers = { 'content-type': 'application/json', [SIGNATURE_HEADER]: signed.signature, 'content-length': signed.body.length }
-      const req = request({ agent: this.agent, host: HOST, port: args.port, method: 'POST', path, headers }, (res) => {
+      const req = request({ agent: this.agent, host: HOST, port: this.port, method: 'POST', path, headers }, (res) => {
         const status = res.statusCode ?? 0
         res.on('error', reject)
         if (!wantBody && status === 200) {
@@ -192,8 +196,9 @@ class NodeHttpConnection {
 }
 
 const useNodeHttp = process.env.PEERSTAGE_BENCH_TRACKER_CLIENT === 'node-http'
-/** One keep-alive connection per subnet, from 127.S.H.1. */
-const connections = Array.from({ length: SUBNETS }, (_, k) => (useNodeHttp ? new NodeHttpConnection(sourceOf(k)) : new Connection(sourceOf(k))))
+/** One keep-alive connection per subnet, from 127.S.H.1, to one replica (subnets spread over them). */
+const portOf = (k: number): number => args.ports[k % args.ports.length]!
+const connections = Array.from({ length: SUBNETS }, (_, k) => (useNodeHttp ? new NodeHttpConnection(sourceOf(k), portOf(k)) : new Connection(sourceOf(k), portOf(k))))
 const expiry = setInterval(() => {
   const now = performance.now()
   for (const c of connections) c.expire(now, REQUEST_TIMEOUT_MS)
@@ -222,9 +227,9 @@ function checkAnswer(i: number, text: string): string | undefined {
 }
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-function serverCpuSeconds(): number {
+function cpuSeconds(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${args.serverPid}/stat`, 'utf8')
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return (Number(f[11]) + Number(f[12])) / CLK_TCK // utime + stime, all threads
   } catch {
@@ -345,7 +350,7 @@ function percentile(sorted: Float64Array, p: number): number {
 async function health(): Promise<number | null> {
   if (args.mode !== 'tracker') return null
   return new Promise((resolve) => {
-    const req = request({ host: HOST, port: args.port, path: '/v1/health', agent: false }, (res) => {
+    const req = request({ host: HOST, port: args.ports[0], path: '/v1/health', agent: false }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {
@@ -380,13 +385,15 @@ process.stderr.write(`  signed ${signed.signed} announces for the measured phase
 if (Date.now() + args.measureMaxMs - signed.signedFromMs >= MAX_SIGNATURE_SKEW_MS) throw new Error(`the measured phase could end more than ${MAX_SIGNATURE_SKEW_MS} ms after its requests were signed: the tracker would refuse them as stale`)
 
 const latencies = new Float64Array(args.measureCount)
-const cpu0 = serverCpuSeconds()
+const measuredPids = [...args.serverPids, ...(args.redisPid === null ? [] : [args.redisPid])]
+const cpu0 = measuredPids.map(cpuSeconds)
 const own0 = process.cpuUsage()
 const loopDelay = monitorEventLoopDelay({ resolution: 5 })
 loopDelay.enable()
 const m = await load(args.measureCount, args.measureMaxMs, latencies, signed.queues)
 loopDelay.disable()
-const serverCpu = (serverCpuSeconds() - cpu0) / m.seconds
+const cpuShares = measuredPids.map((pid, j) => (cpuSeconds(pid) - cpu0[j]!) / m.seconds)
+const serverCpus = cpuShares.slice(0, args.serverPids.length)
 const own = process.cpuUsage(own0)
 const loadCpu = (own.user + own.system) / 1e6 / m.seconds
 const lat = latencies.subarray(0, m.ok).sort()
@@ -410,7 +417,9 @@ const result: LoadResult = {
     maxMs: percentile(lat, 1),
     meanMs: sum / Math.max(1, lat.length),
   },
-  serverCpu,
+  serverCpu: serverCpus.reduce((a, b) => a + b, 0),
+  serverCpus,
+  redisCpu: args.redisPid === null ? null : cpuShares.at(-1)!,
   loadCpu,
   loadLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
   registrations: await health(),

@@ -1,10 +1,10 @@
 /**
- * Child process of the tracker bench: a real tracker (level store on disk, fastify API) or,
+ * Child process of the tracker bench: a real tracker (level store on disk or a Redis URL, fastify API) or,
  * for the reference, a trivial fastify route, listening on HOST. Prints one JSON line
  * `{ "port": N }` when ready; stops on SIGTERM or when its stdin closes (the parent died).
  */
 import Fastify from 'fastify'
-import { createTrackerConfig, createTrackerServer, LevelTrackerStore, Tracker } from '../tracker/index.ts'
+import { createTrackerConfig, createTrackerServer, LevelTrackerStore, RedisTrackerStore, Tracker } from '../tracker/index.ts'
 import { HOST, sitesConfig, type ServerArgs } from './tracker-shape.ts'
 
 const args = JSON.parse(process.argv[2] ?? '{}') as ServerArgs
@@ -33,7 +33,7 @@ process.stdin.resume()
 try {
   let app
   if (args.mode === 'tracker') {
-    if (args.dir === undefined) throw new Error('tracker mode needs dir')
+    if (args.dir === undefined && args.store === undefined) throw new Error('tracker mode needs dir or store')
     const config = createTrackerConfig({
       adminToken: 'a',
       dpToken: 'd',
@@ -44,7 +44,7 @@ try {
       wan: { default: '10MB/s', windows: ['20:00-06:00 100MB/s'], maxWanClients: 2 },
       sites: sitesConfig(),
     })
-    const store = await LevelTrackerStore.open(args.dir)
+    const store = args.store === undefined ? await LevelTrackerStore.open(args.dir!) : await RedisTrackerStore.open(args.store)
     closers.push(() => store.close())
     const tracker = await Tracker.start(config, { store })
     closers.push(() => tracker.stop())

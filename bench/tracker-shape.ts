@@ -30,11 +30,14 @@ export interface ServerArgs {
   mode: 'tracker' | 'echo'
   /** Level store directory (tracker mode). */
   dir?: string
+  /** A Redis URL instead (tracker mode): this tracker is one replica of the estate stored there. */
+  store?: string
 }
 
 /** What the parent tells a load child (argv[2], JSON). */
 export interface LoadArgs {
-  port: number
+  /** The tracker replicas' ports (one for the echo and level runs): subnet k talks to ports[k % n]. */
+  ports: number[]
   mode: 'tracker' | 'echo'
   /** Distinct clients, each with its own key, to register first (tracker mode); echo mode sends the same requests for them. */
   clients: number
@@ -44,8 +47,10 @@ export interface LoadArgs {
   registerMaxMs: number
   measureCount: number
   measureMaxMs: number
-  /** The server's pid, to read its CPU time over the measured phase. */
-  serverPid: number
+  /** The servers' pids, to read their CPU time over the measured phase. */
+  serverPids: number[]
+  /** The redis-server's pid, likewise (Redis runs). */
+  redisPid: number | null
 }
 
 export interface LoadResult {
@@ -68,8 +73,12 @@ export interface LoadResult {
     maxMs: number
     meanMs: number
   }
-  /** Share of one core the server used over the measured phase (all its threads). */
+  /** Share of one core the servers used over the measured phase (all their threads, summed). */
   serverCpu: number
+  /** The same per server. */
+  serverCpus: number[]
+  /** Share of one core redis-server used (Redis runs). */
+  redisCpu: number | null
   /** Share of one core this load generator used over the measured phase. */
   loadCpu: number
   /** How late this load generator's event loop ran over the measured phase: its own share of the latencies. */

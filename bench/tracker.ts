@@ -9,6 +9,10 @@
  * makes the load use node:http's client; PEERSTAGE_BENCH_TRACKER_SIZES=5000 (clients, comma-
  * separated) and PEERSTAGE_BENCH_TRACKER_MEASURE=20000 (announces measured) make a smaller run,
  * e.g. a smoke test (the goal rows need the 100k size).
+ * Then, at the largest size and when Debian's redis-server is there, one and two tracker
+ * replicas on one Redis (pinned with the trackers; two replicas on two cores measure cost,
+ * not speed-up): CPU per 1,000 announces in each replica and in Redis, and what that means
+ * for 1 M clients at a 60 s interval.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -17,6 +21,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { BenchOutcome, BenchRow } from './common.ts'
+import { REDIS_MISSING, startBenchRedis, type BenchRedis } from './redis.ts'
 import type { LoadArgs, LoadResult, ServerArgs } from './tracker-shape.ts'
 
 const SERVER = fileURLToPath(new URL('./tracker-server.ts', import.meta.url))
@@ -106,15 +111,20 @@ function peakRss(pid: number): number {
 
 interface Run { load: LoadResult, peakRssBytes: number }
 
-/** One server child (echo or a fresh tracker), one load child against it. */
-async function measure(mode: 'echo' | 'tracker', clients: number, procs: ChildProcess[], dir: string | undefined): Promise<Run> {
-  const serverArgs: ServerArgs = { mode, ...(dir !== undefined && { dir }) }
-  const server = startChild(SERVER_CPU, SERVER, serverArgs, mode === 'tracker' && CPU_PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [])
-  procs.push(server.proc)
+/** How the trackers of one run keep their state: a level directory, or `replicas` trackers on one Redis. */
+type Storage = { dir: string } | { redis: BenchRedis, replicas: number } | undefined
+
+/** Server children (echo, a fresh tracker, or replicas on a fresh Redis), one load child against them. */
+async function measure(mode: 'echo' | 'tracker', clients: number, procs: ChildProcess[], storage: Storage): Promise<Run> {
+  const serverArgs: ServerArgs = { mode, ...(storage !== undefined && ('dir' in storage ? { dir: storage.dir } : { store: storage.redis.url })) }
+  const servers = Array.from({ length: storage !== undefined && 'replicas' in storage ? storage.replicas : 1 }, () =>
+    startChild(SERVER_CPU, SERVER, serverArgs, mode === 'tracker' && CPU_PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []))
+  procs.push(...servers.map((s) => s.proc))
   try {
-    const { port } = await server.next(30_000) as { port: number }
+    const ports: number[] = []
+    for (const server of servers) ports.push((await server.next(30_000) as { port: number }).port)
     const loadArgs: LoadArgs = {
-      port,
+      ports,
       mode,
       clients,
       concurrency: CONCURRENCY,
@@ -122,15 +132,16 @@ async function measure(mode: 'echo' | 'tracker', clients: number, procs: ChildPr
       registerMaxMs: REGISTER_MAX_MS,
       measureCount: MEASURE_COUNT,
       measureMaxMs: MEASURE_MAX_MS,
-      serverPid: server.proc.pid!,
+      serverPids: servers.map((server) => server.proc.pid!),
+      redisPid: storage !== undefined && 'redis' in storage ? storage.redis.proc.pid : null,
     }
     const loader = startChild(LOAD_CPU, LOAD, loadArgs)
     procs.push(loader.proc)
     const load = await loader.next(SETUP_MAX_MS + REGISTER_MAX_MS + MEASURE_MAX_MS + 60_000) as LoadResult
     await stop(loader.proc)
-    return { load, peakRssBytes: peakRss(server.proc.pid!) }
+    return { load, peakRssBytes: Math.max(...servers.map((server) => peakRss(server.proc.pid!))) }
   } finally {
-    await stop(server.proc)
+    await Promise.all(servers.map((server) => stop(server.proc)))
   }
 }
 
@@ -153,12 +164,33 @@ export async function run(): Promise<BenchOutcome> {
       const dir = mkdtempSync(join(tmpdir(), 'peerstage-bench-tracker-'))
       dirs.push(dir)
       console.error(`  tracker with ${clients} clients`)
-      const r = await measure('tracker', clients, procs, dir)
+      const r = await measure('tracker', clients, procs, { dir })
       rmSync(dir, { recursive: true, force: true })
       const m = r.load.measure
       console.error(`  ${k(clients)}: ${rps(m.perSecond)}, p50 ${ms(m.p50Ms)}, p99 ${ms(m.p99Ms)}, max ${ms(m.maxMs)}, errors ${m.errors}, bad answers ${m.badAnswers}/${m.sampled}, tracker CPU ${(r.load.serverCpu * 100).toFixed(0)} %, load CPU ${(r.load.loadCpu * 100).toFixed(0)} % (loop delay p99 ${ms(r.load.loadLoopDelayMs.p99)}), peak RSS ${mb(r.peakRssBytes)}`)
       if (m.firstError !== null) console.error(`    first error: ${m.firstError}`)
       runs.push({ clients, ...r })
+    }
+
+    // Replicas on Redis, at the largest size: Redis pinned with the trackers, the load alone on the other core.
+    const redisClients = Math.max(...SIZES)
+    const redisRuns: Array<{ replicas: number } & Run> = []
+    for (const replicas of [1, 2]) {
+      const redis = await startBenchRedis(canPin ? ['taskset', '-c', SERVER_CPU] : [])
+      if (redis === undefined) {
+        console.error(`  ${REDIS_MISSING}`)
+        break
+      }
+      try {
+        console.error(`  ${replicas} tracker replica${replicas === 1 ? '' : 's'} on Redis with ${redisClients} clients`)
+        const r = await measure('tracker', redisClients, procs, { redis, replicas })
+        const m = r.load.measure
+        console.error(`  ${k(redisClients)}, ${replicas} on Redis: ${rps(m.perSecond)}, p50 ${ms(m.p50Ms)}, p99 ${ms(m.p99Ms)}, errors ${m.errors}, bad answers ${m.badAnswers}/${m.sampled}, trackers CPU ${r.load.serverCpus.map((c) => `${(c * 100).toFixed(0)} %`).join(' + ')}, Redis CPU ${((r.load.redisCpu ?? 0) * 100).toFixed(0)} %`)
+        if (m.firstError !== null) console.error(`    first error: ${m.firstError}`)
+        redisRuns.push({ replicas, ...r })
+      } finally {
+        await redis.stop()
+      }
     }
 
     const rows: BenchRow[] = []
@@ -189,15 +221,46 @@ export async function run(): Promise<BenchOutcome> {
       rows.push({ bench: 'tracker', metric: 'goal: announces/s, 100k clients', value: rps(m.perSecond), reference: `goal ${GOAL_RPS}/s`, ratio: m.perSecond / GOAL_RPS, goal: `>= ${GOAL_RPS}/s`, pass: m.perSecond >= GOAL_RPS })
       rows.push({ bench: 'tracker', metric: 'goal: announce p99, 100k clients', value: ms(m.p99Ms), reference: `goal ${GOAL_P99_MS} ms`, ratio: m.p99Ms / GOAL_P99_MS, goal: `< ${GOAL_P99_MS} ms`, pass: m.p99Ms < GOAL_P99_MS })
     }
+    rows.push(...redisRows(redisClients, redisRuns, e.perSecond))
     return {
       rows,
       data: {
         client: CLIENT, pinned: canPin, serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, concurrency: CONCURRENCY, measureCount: MEASURE_COUNT, measureMaxMs: MEASURE_MAX_MS,
-        echo, runs,
+        echo, runs, redisClients, redisRuns,
       },
     }
   } finally {
     await Promise.all(procs.map(stop))
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   }
+}
+
+/** Announces a second that 1 M clients at a 60 s interval make. */
+const MILLION_AT_60S = 1_000_000 / 60
+
+/**
+ * Redis runs: throughput and latency per setup, CPU per 1,000 announces in each replica and
+ * in Redis, and what those say on paper for 1 M clients at a 60 s interval.
+ */
+function redisRows(clients: number, runs: Array<{ replicas: number } & Run>, echoPerSecond: number): BenchRow[] {
+  const rows: BenchRow[] = []
+  const n = k(clients)
+  for (const r of runs) {
+    const m = r.load.measure
+    const setup = `Redis, ${r.replicas} replica${r.replicas === 1 ? '' : 's'}`
+    const perThousand = (share: number): number => (share / m.perSecond) * 1000
+    const replicaCost = r.load.serverCpus.map(perThousand)
+    const redisCost = perThousand(r.load.redisCpu ?? Number.NaN)
+    const failed = m.errors + m.badAnswers + r.load.register.errors
+    rows.push({ bench: 'tracker', metric: `${setup}: announces/s, ${n} clients`, value: rps(m.perSecond), reference: `echo ${rps(echoPerSecond)}`, ratio: m.perSecond / echoPerSecond, goal: r.replicas === 2 ? '2 cores: cost, not speed-up' : '', pass: failed === 0 ? null : false })
+    rows.push({ bench: 'tracker', metric: `${setup}: announce p50 / p99`, value: `${ms(m.p50Ms)} / ${ms(m.p99Ms)}`, reference: `errors ${m.errors}, bad ${m.badAnswers}/${m.sampled}`, ratio: null, goal: '', pass: null })
+    rows.push({ bench: 'tracker', metric: `${setup}: CPU-s per 1,000 announces, each replica`, value: replicaCost.map((c) => c.toFixed(3)).join(' + '), reference: `Redis ${redisCost.toFixed(3)}`, ratio: redisCost / (replicaCost.reduce((a, b) => a + b, 0) / replicaCost.length), goal: '', pass: null })
+    if (r.replicas === 1) {
+      const replicas = (MILLION_AT_60S * replicaCost[0]!) / 1000
+      const redisCores = (MILLION_AT_60S * redisCost) / 1000
+      rows.push({ bench: 'tracker', metric: 'paper: 1 M clients at 60 s, replica cores', value: replicas.toFixed(1), reference: `${MILLION_AT_60S.toFixed(0)} announces/s`, ratio: null, goal: '', pass: null })
+      rows.push({ bench: 'tracker', metric: 'paper: 1 M clients at 60 s, Redis cores (one Redis runs on one)', value: redisCores.toFixed(2), reference: '1 core', ratio: redisCores, goal: '< 1 core', pass: redisCores < 1 })
+    }
+  }
+  return rows
 }
