@@ -147,7 +147,9 @@ export class AnnounceHandler {
     let limit = parts.budgets.maxWanClientsOf(reg.subnet)
     if (wanted && parts.shared !== undefined) {
       // The store decides; this replica's table follows (it may not have seen the others' latest).
-      wanted = await parts.shared.acquireLease({ subnet: reg.subnet, packageId, peerId: reg.peerId }, limit, now, ttlMs)
+      // A slot full here is full there too, but for a lease handed back within the feed's delay.
+      wanted = !parts.leases.fullWithout(reg.subnet, packageId, reg.peerId, limit, now)
+        && await parts.shared.acquireLease({ subnet: reg.subnet, packageId, peerId: reg.peerId }, limit, now, ttlMs)
       limit = Number.POSITIVE_INFINITY
     }
     if (!wanted) {

@@ -41,6 +41,15 @@ export class LeaseTable {
     return { index: Math.max(0, holders.findIndex((l) => l.peerId === lease.peerId)), of: Math.max(1, holders.length) }
   }
 
+  /** Whether `limit` live leases of the slot are held, none by `peerId`: no need to ask a shared store. */
+  fullWithout(subnet: string, packageId: string, peerId: string, limit: number, now: number): boolean {
+    const m = this.slots.get(slot(subnet, packageId))
+    if (m === undefined || m.has(peerId)) return false
+    let live = 0
+    for (const l of m.values()) if (l.expiresAt > now) live++
+    return live >= limit
+  }
+
   all(): Lease[] {
     return [...this.slots.values()].flatMap((m) => [...m.values()])
   }
