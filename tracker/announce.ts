@@ -24,6 +24,8 @@ export interface AnnounceParts extends Omit<TrackerView, 'plan' | 'now'> {
   /** Drops a node and hands its leases back. */
   forget: (peerId: string, ops: StoreOp[]) => void
   releaseLease: (subnet: string, packageId: string, peerId: string, ops: StoreOp[]) => void
+  /** A client wanted a lease of a full slot: it is told when one is handed back. */
+  leaseRefused: (subnet: string, packageId: string, peerId: string) => void
   /** The rate each lease holder of a subnet gets. */
   leaseRate: (subnet: string) => number | null
   budgetList: (dpSite: string | undefined) => BudgetList
@@ -143,22 +145,28 @@ export class AnnounceHandler {
 
   private async leaseFor(reg: Registration, packageId: string, wanted: boolean, now: number, ops: StoreOp[]): Promise<Lease | undefined> {
     const { parts } = this
-    const ttlMs = parts.config.leaseSeconds * 1000
-    let limit = parts.budgets.maxWanClientsOf(reg.subnet)
-    if (wanted && parts.shared !== undefined) {
-      // The store decides; this replica's table follows (it may not have seen the others' latest).
-      // A slot full here is full there too, but for a lease handed back within the feed's delay.
-      wanted = !parts.leases.fullWithout(reg.subnet, packageId, reg.peerId, limit, now)
-        && await parts.shared.acquireLease({ subnet: reg.subnet, packageId, peerId: reg.peerId }, limit, now, ttlMs)
-      limit = Number.POSITIVE_INFINITY
-    }
     if (!wanted) {
       parts.releaseLease(reg.subnet, packageId, reg.peerId, ops)
       return undefined
     }
+    const ttlMs = parts.config.leaseSeconds * 1000
+    let limit = parts.budgets.maxWanClientsOf(reg.subnet)
+    if (parts.shared !== undefined) {
+      // The store decides; this replica's table follows (it may not have seen the others' latest).
+      // A slot full here is full there too, but for a lease handed back within the feed's delay.
+      const granted = !parts.leases.fullWithout(reg.subnet, packageId, reg.peerId, limit, now)
+        && await parts.shared.acquireLease({ subnet: reg.subnet, packageId, peerId: reg.peerId }, limit, now, ttlMs)
+      if (!granted) {
+        parts.releaseLease(reg.subnet, packageId, reg.peerId, ops)
+        parts.leaseRefused(reg.subnet, packageId, reg.peerId)
+        return undefined
+      }
+      limit = Number.POSITIVE_INFINITY
+    }
     const { lease, expired } = parts.leases.acquire(reg.subnet, packageId, reg.peerId, limit, now, ttlMs)
     for (const l of expired) ops.push({ type: 'del', kind: 'lease', key: leaseKey(l) })
     if (lease !== undefined) ops.push({ type: 'put', kind: 'lease', key: leaseKey(lease), value: lease })
+    else parts.leaseRefused(reg.subnet, packageId, reg.peerId)
     return lease
   }
 

@@ -9,7 +9,7 @@ interface Waiter {
 /**
  * What a node long-polls (`GET /v1/changes`) so it hears within seconds of a change that
  * concerns it, not at its next announce: a deployment created or cancelled that targets a
- * client. Each change has a version; a node asks with the last one it saw and is answered
+ * client, a WAN lease handed back in a slot that refused it one. Each change has a version; a node asks with the last one it saw and is answered
  * at once if a later change concerned it (made while it was not waiting), else when one
  * does, or after its wait. It then announces, and the answer carries what changed.
  */
@@ -18,6 +18,8 @@ export class NodeChanges {
   /** The version of the last change that concerned each registration. */
   private readonly lastFor = new WeakMap<Registration, number>()
   private readonly waiters = new Set<Waiter>()
+  /** Clients refused a WAN lease, by slot (`SUBNET PACKAGE`): told when one is handed back. */
+  private readonly leaseWanted = new Map<string, Set<string>>()
   private readonly clock: Clock
   /** A node's registration now: an announce replaces it, and a waiter may have started before. */
   private readonly lookup: (peerId: string) => Registration | undefined
@@ -36,6 +38,24 @@ export class NodeChanges {
     this.version++
     for (const reg of registrations) if (concerns(reg)) this.lastFor.set(reg, this.version)
     for (const w of this.waiters) if (this.concerned(w.peerId, this.version - 1)) w.resolve(this.version)
+  }
+
+  /** A client was refused a lease of a full slot: it hears when one there is handed back. */
+  leaseRefused(subnet: string, packageId: string, peerId: string): void {
+    const key = `${subnet} ${packageId}`
+    let peers = this.leaseWanted.get(key)
+    if (peers === undefined) this.leaseWanted.set(key, peers = new Set())
+    peers.add(peerId)
+  }
+
+  /** A lease of the slot was handed back (or expired): the clients refused one announce now. */
+  leaseFreed(subnet: string, packageId: string): void {
+    const key = `${subnet} ${packageId}`
+    const peers = this.leaseWanted.get(key)
+    if (peers === undefined) return
+    this.leaseWanted.delete(key)
+    const regs = [...peers].map(this.lookup).filter((r) => r !== undefined)
+    this.changed(regs, () => true)
   }
 
   /**

@@ -20,6 +20,8 @@ export interface StoredTables {
   deploymentChanged: (id: string) => void
   /** The catalogue changed: the replica plan is rebuilt. */
   catalogueChanged: () => void
+  /** A lease was handed back: clients refused one in its slot are told. */
+  leaseFreed: (subnet: string, packageId: string) => void
 }
 
 /**
@@ -41,7 +43,7 @@ export function applyStoredOp(t: StoredTables, op: StoreOp): void {
       if (put) t.leases.put(op.value as Lease)
       else {
         const { subnet, packageId, peerId } = parseLeaseKey(op.key)
-        t.leases.release(subnet, packageId, peerId)
+        if (t.leases.release(subnet, packageId, peerId) !== undefined) t.leaseFreed(subnet, packageId)
       }
       break
     }

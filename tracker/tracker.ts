@@ -97,6 +97,7 @@ export class Tracker implements TrackerMetricsSource {
       write: (ops) => this.writer.write(ops),
       forget: (peerId, ops) => this.forget(peerId, ops),
       releaseLease: (subnet, packageId, peerId, ops) => this.releaseLease(subnet, packageId, peerId, ops),
+      leaseRefused: (subnet, packageId, peerId) => this.changes.leaseRefused(subnet, packageId, peerId),
       leaseRate: (subnet) => this.leaseRate(subnet),
       budgetList: (site) => this.budgetList(site),
       shared: this.store.shared,
@@ -370,7 +371,12 @@ export class Tracker implements TrackerMetricsSource {
   /** The tables other replicas' ops land in (shared store). */
   private storedTables(): StoredTables {
     const { registry, leases, budgets, bytes, manifests, deploymentTable: deployments, catalogue } = this
-    return { registry, leases, budgets, bytes, manifests, deployments, catalogue, deploymentChanged: (id) => this.deploymentChanged(id), catalogueChanged: () => this.replan() }
+    return {
+      registry, leases, budgets, bytes, manifests, deployments, catalogue,
+      deploymentChanged: (id) => this.deploymentChanged(id),
+      catalogueChanged: () => this.replan(),
+      leaseFreed: (subnet, packageId) => this.changes.leaseFreed(subnet, packageId),
+    }
   }
 
   private view(): TrackerView {
@@ -386,7 +392,9 @@ export class Tracker implements TrackerMetricsSource {
 
   private releaseLease(subnet: string, packageId: string, peerId: string, ops: StoreOp[]): void {
     const l = this.leases.release(subnet, packageId, peerId)
-    if (l !== undefined) ops.push({ type: 'del', kind: 'lease', key: leaseKey(l) })
+    if (l === undefined) return
+    ops.push({ type: 'del', kind: 'lease', key: leaseKey(l) })
+    this.changes.leaseFreed(subnet, packageId)
   }
 
   /** Drops a node and hands its leases back; a DP gone is news to the other DPs. */
@@ -409,7 +417,10 @@ export class Tracker implements TrackerMetricsSource {
       const now = this.now().getTime()
       const ops: StoreOp[] = []
       for (const reg of this.registry.expire(now)) this.dropped(reg, ops)
-      for (const l of this.leases.expire(now)) ops.push({ type: 'del', kind: 'lease', key: leaseKey(l) })
+      for (const l of this.leases.expire(now)) {
+        ops.push({ type: 'del', kind: 'lease', key: leaseKey(l) })
+        this.changes.leaseFreed(l.subnet, l.packageId)
+      }
       this.writer.write(ops).catch((err: Error) => this.log.error({ err: err.message }, 'tracker store write failed'))
       this.cancelSweep = this.clock.setTimer(sweep, every)
     }

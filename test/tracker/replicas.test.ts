@@ -37,7 +37,9 @@ describe.skipIf(redisMissing)('tracker replicas sharing one Redis', () => {
     expect(await leased(a, york[2]!, '127.0.3.3')).toBe(false)
     expect(await leased(b, york[2]!, '127.0.3.3')).toBe(false)
     expect(await leased(b, york[0]!, '127.0.3.1')).toBe(true) // a renewal, on the other replica
+    const told = a.waitForChanges(york[2]!, 0, 10_000)
     await b.announce(announceOf(york[1]!, 'client', 0, 10, { event: 'stopped' }), '127.0.3.2')
+    expect((await told).changed).toBe(true) // refused on A, told when B took the lease back
     // A full slot is refused without asking Redis: A hears of the release first (the feed's delay).
     await until(() => a.leasesBySubnet().get('127.0.3.0/24') === 1, 'A to see the lease handed back')
     expect(await leased(a, york[2]!, '127.0.3.3')).toBe(true)

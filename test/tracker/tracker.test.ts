@@ -130,6 +130,36 @@ describe('WAN leases', () => {
     expect((await tracker.announce(announceOf(d, 'client', 0), '127.0.1.4')).packages[0]!.lease).not.toBeNull()
   })
 
+  it('tells the clients refused a lease when one is handed back, by completion, stop or expiry', async () => {
+    const { tracker, clock } = await started()
+    const [a, b, c] = [peerId(), peerId(), peerId()]
+    const told = async (id: string, version: number): Promise<{ version: number, changed: boolean }> => tracker.waitForChanges(id, version, 60_000)
+    await tracker.announce(announceOf(a, 'client', 0), '127.0.1.1')
+    await tracker.announce(announceOf(b, 'client', 0), '127.0.1.2')
+    await tracker.announce(announceOf(c, 'client', 0, 10, {}, PKG2), '127.0.1.3') // another package: its own slot
+    const cTold = tracker.waitForChanges(c, 0, 5_000)
+    let first = told(b, 0)
+    await tracker.announce(announceOf(a, 'client', 10), '127.0.1.1') // a completes
+    const woke = await first
+    expect(woke.changed).toBe(true)
+    expect((await tracker.announce(announceOf(b, 'client', 3), '127.0.1.2')).packages[0]!.lease).not.toBeNull()
+    // b stops: a client refused meanwhile is told; then its lease expires unrenewed: the next one is told too
+    const d = peerId()
+    await tracker.announce(announceOf(d, 'client', 0), '127.0.1.4')
+    first = told(d, woke.version)
+    await tracker.announce({ ...announceOf(b, 'client', 3), event: 'stopped' }, '127.0.1.2')
+    expect((await first).changed).toBe(true)
+    expect((await tracker.announce(announceOf(d, 'client', 0), '127.0.1.4')).packages[0]!.lease).not.toBeNull()
+    const e = peerId()
+    await tracker.announce(announceOf(e, 'client', 0), '127.0.1.5')
+    await clock.advance(20_000)
+    await tracker.announce(announceOf(e, 'client', 0), '127.0.1.5') // still refused; d goes silent
+    const eTold = told(e, woke.version)
+    await clock.advance(11_000)
+    expect((await eTold).changed).toBe(true)
+    expect((await cTold).changed).toBe(false)
+  })
+
   it('renewed by announcing, a lease is kept past its first expiry', async () => {
     const { tracker, clock } = await started()
     const a = peerId()
