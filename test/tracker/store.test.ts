@@ -223,4 +223,13 @@ describe.skipIf(redisMissing)('RedisTrackerStore: replicas sharing one Redis', (
     expect(interrupted).toBe(1)
     expect((await b.list('deployment')).map(([k]) => k).sort()).toEqual(['d1', 'd3'])
   })
+
+  it('a feed whose link goes silent (no reset) is found by its heartbeat and reloaded', async () => {
+    const [a] = await openTwo()
+    let interrupted = 0
+    await a.subscribe({ batch: () => {}, interrupted: () => interrupted++ })
+    // Redis answers nobody for 8 s, as behind a dead link: the ping times out, the feed reconnects once it answers.
+    await redis.command(['CLIENT', 'PAUSE', '8000', 'ALL'])
+    await until(() => interrupted === 1, 'the feed to be told it was cut', 20_000)
+  }, 30_000)
 })

@@ -7,6 +7,8 @@ import { STORE_KINDS, type SharedStore, type StoreKind, type StoreOp, type Store
 const PREFIX = 'peerstage:'
 const SEQ = `${PREFIX}seq`
 const CHANNEL = `${PREFIX}batches`
+/** How often the feed's connection is pinged: a dead link is found within this plus the command timeout. */
+const HEARTBEAT_MS = 5_000
 
 export interface RedisStoreInit {
   /** How long connecting or one command may take before it fails with STORE_UNAVAILABLE. @default 2000 */
@@ -37,6 +39,7 @@ export class RedisTrackerStore implements TrackerStore, SharedStore {
   private readonly init: RedisStoreInit
   private subscriber: Redis | undefined
   private closed = false
+  private heartbeat: NodeJS.Timeout | undefined
 
   private constructor(redis: ScriptedRedis, url: string, shown: string, init: RedisStoreInit) {
     this.redis = redis
@@ -113,6 +116,11 @@ export class RedisTrackerStore implements TrackerStore, SharedStore {
       sub.subscribe(CHANNEL).then(() => handlers.interrupted(), () => sub.disconnect(true))
     })
     await this.run('subscribe to batches', () => sub.subscribe(CHANNEL))
+    // A link that dies without a reset is found by TCP only after minutes: ping, and reconnect when no answer comes.
+    this.heartbeat = setInterval(() => {
+      if (sub.status === 'ready') sub.ping().catch(() => sub.disconnect(true))
+    }, HEARTBEAT_MS)
+    this.heartbeat.unref()
   }
 
   async acquireLease(slot: { subnet: string, packageId: string, peerId: string }, limit: number, now: number, ttlMs: number): Promise<boolean> {
@@ -125,6 +133,7 @@ export class RedisTrackerStore implements TrackerStore, SharedStore {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    clearInterval(this.heartbeat)
     await Promise.all([this.redis, this.subscriber].map(async (r) => {
       if (r === undefined) return
       if (r.status === 'ready') await r.quit().catch(() => {})
