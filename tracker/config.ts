@@ -44,6 +44,8 @@ export interface TrackerConfig {
   dpToken: string
   /** When set, clients must announce with it. */
   clientToken: string | undefined
+  /** When set, the dashboard's read-only routes need it (or the adminToken); undefined: open, like the status API. */
+  dashboardToken: string | undefined
   /** @default 30 */
   announceIntervalSeconds: number
   /** A registration not renewed for this long is dropped. @default 3 × announceIntervalSeconds */
@@ -68,7 +70,7 @@ export interface TrackerConfigOptions {
   baseDir?: string
 }
 
-const TOP_KEYS = ['listen', 'store', 'adminToken', 'dpToken', 'clientToken', 'announceIntervalSeconds', 'registrationSeconds', 'leaseSeconds', 'maxPeers', 'wan', 'sites', 'dps', 'trust']
+const TOP_KEYS = ['listen', 'store', 'adminToken', 'dpToken', 'clientToken', 'dashboardToken', 'announceIntervalSeconds', 'registrationSeconds', 'leaseSeconds', 'maxPeers', 'wan', 'sites', 'dps', 'trust']
 const SITE_KEYS = ['name', 'timezone', 'subnets', 'wan', 'parent', 'link', 'replicate']
 const DP_KEYS = ['peerId', 'serves']
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -239,6 +241,7 @@ export function createTrackerConfig(input: unknown, options: TrackerConfigOption
     adminToken: token(top.adminToken, 'adminToken', true)!,
     dpToken: token(top.dpToken, 'dpToken', true)!,
     clientToken: token(top.clientToken, 'clientToken', false),
+    dashboardToken: token(top.dashboardToken, 'dashboardToken', false),
     announceIntervalSeconds: interval,
     registrationSeconds: positiveInt(top.registrationSeconds, 'registrationSeconds', 3 * interval),
     leaseSeconds: positiveInt(top.leaseSeconds, 'leaseSeconds', 3 * interval),

@@ -8,6 +8,7 @@ import {
   type AnnounceRequest, type DeploymentInput,
 } from './protocol/index.ts'
 import { AnnounceVerifier } from './announce-verifier.ts'
+import { registerDashboard } from './dashboard/index.ts'
 import type { Tracker } from './tracker.ts'
 
 const STATUS_OF: Record<string, number> = {
@@ -229,5 +230,6 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
   })
 
   app.get('/v1/health', async () => ({ ok: true, registrations: tracker.registrations }))
+  registerDashboard(app, tracker)
   return app
 }

@@ -362,6 +362,11 @@ export class Tracker implements TrackerMetricsSource {
     return dpPackageCounts(this.packageStatus())
   }
 
+  /** Live registrations, read-only: the dashboard's node list. */
+  nodes(): IterableIterator<Readonly<Registration>> {
+    return this.registry.all()
+  }
+
   registeredByRole(): { client: number, dp: number } {
     const out = { client: 0, dp: 0 }
     for (const r of this.registry.all()) out[r.role]++

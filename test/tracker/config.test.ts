@@ -24,6 +24,7 @@ describe('tracker config', () => {
     ['not a mapping', [1, 2], /must be a mapping/],
     ['unknown top key', { ...base, sitez: [] }, /^sitez is not a known key/],
     ['no admin token', { dpToken: 'd' }, /^adminToken must be a non-empty string/],
+    ['empty dashboard token', { ...base, dashboardToken: '' }, /^dashboardToken must be a non-empty string/],
     ['listen without port', { ...base, listen: 'localhost' }, /^listen must be HOST:PORT/],
     ['bad interval', { ...base, announceIntervalSeconds: 0 }, /^announceIntervalSeconds must be a whole number >= 1/],
     ['site without name', { ...base, sites: [{ subnets: [] }] }, /^sites\[0\]\.name must be a name/],

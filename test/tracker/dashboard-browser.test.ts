@@ -1,0 +1,163 @@
+import { existsSync, writeFileSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { cliTrackerWithPackages, peerstage, startDaemon } from '../helpers/cli.ts'
+
+/** Debian's chromium (no browser download): PEERSTAGE_CHROMIUM, or chromium on the PATH. */
+const CHROMIUM = [process.env.PEERSTAGE_CHROMIUM, ...(process.env.PATH ?? '').split(delimiter).flatMap((d) => [join(d, 'chromium'), join(d, 'chromium-browser')])]
+  .find((p) => p !== undefined && p !== '' && existsSync(p))
+if (CHROMIUM === undefined) console.log('chromium not found: apt-get install -y chromium')
+
+const RESULTS = fileURLToPath(new URL('../../test-results/', import.meta.url))
+const TOKEN = 's3cret'
+const CONFIG = `adminToken: ${TOKEN}
+dpToken: dp-s3cret
+announceIntervalSeconds: 1
+sites:
+  - name: hq
+    subnets: [127.0.10.0/24]
+  - name: leeds
+    parent: hq
+    timezone: Europe/London
+    subnets: [127.0.1.0/24, 127.0.2.0/24]
+    wan: { default: unlimited, windows: ['Mon-Fri 08:00-18:00 2Mbit/s', 'Sat-Sun 00:00-06:00 10MiB/s'] }
+    link: { windows: ['Mon-Fri 09:00-17:00 1MiB/s'] }
+`
+
+const daemons: Array<() => Promise<void>> = []
+let browser: Browser | undefined
+let url = ''
+let deploymentId = ''
+let dpPeerId = ''
+
+async function throttle(site: string): Promise<{ effective: { windows: string[] } }> {
+  const res = await fetch(`${url}/v1/throttle?site=${site}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+  return res.json() as Promise<{ effective: { windows: string[] } }>
+}
+
+describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracker, DP and client processes)', () => {
+  beforeAll(async () => {
+    const w = await cliTrackerWithPackages(CONFIG, (stop) => daemons.push(stop))
+    url = w.url
+    expect((await peerstage(['swarm-key', '--out', join(w.dir, 'swarm.key')])).code).toBe(0)
+    const dp = startDaemon(['dp', '--data', join(w.dir, 'dp'), '--swarm-key', join(w.dir, 'swarm.key'), '--listen', '/ip4/127.0.10.1/tcp/0', '--dial-from', '127.0.10.1',
+      '--publish', w.manifest, '--source', join(w.dir, 'imaging-src'), '--tracker', url, '--dp-token', 'dp-s3cret', '--json'])
+    daemons.push(dp.stop)
+    dpPeerId = (await dp.ready).peerId as string
+    const now = Date.now()
+    const created = await peerstage(['deploy', 'create', '--tracker', url, '--token', TOKEN, '--manifest', w.manifest, '--program', 'install', '--target', 'site:leeds',
+      '--available', new Date(now + 1000).toISOString(), '--mandatory', new Date(now + 8 * 3_600_000).toISOString(), '--json'])
+    expect(created.code, created.stderr).toBe(0)
+    deploymentId = JSON.parse(created.stdout).id as string
+    const client = startDaemon(['client', '--tracker', url, '--data', join(w.dir, 'client'), '--swarm-key', join(w.dir, 'swarm.key'), '--trust', join(w.dir, 'imaging-keys/publisher.pub'),
+      '--listen', '/ip4/127.0.1.5/tcp/0', '--dial-from', '127.0.1.5', '--json'])
+    daemons.push(client.stop)
+    await client.ready
+    browser = await chromium.launch({ executablePath: CHROMIUM })
+  }, 60_000)
+
+  afterEach(async () => {
+    for (const c of browser?.contexts() ?? []) await c.close()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await Promise.all(daemons.splice(0).map((stop) => stop()))
+  })
+
+  async function open(width: number, height: number): Promise<{ page: Page, shipped: Map<string, number> }> {
+    const context = await browser!.newContext({ viewport: { width, height } })
+    const page = await context.newPage()
+    const shipped = new Map<string, number>()
+    const errors: string[] = []
+    page.on('pageerror', (err) => errors.push(err.message))
+    page.on('response', async (res) => {
+      if (!res.url().includes('/v1/')) shipped.set(new URL(res.url()).pathname, (await res.body()).length)
+    })
+    await page.goto(url)
+    await page.getByRole('heading', { name: 'Site hq → leeds (Europe/London)' }).waitFor()
+    expect(errors).toEqual([])
+    return { page, shipped }
+  }
+
+  it('shows the real sites, budgets, deployment, content and nodes, live, at 1280 × 800', async () => {
+    const { page, shipped } = await open(1280, 800)
+    const status = await (await fetch(`${url}/v1/status`)).json() as { sites: Array<{ subnets: Array<{ subnet: string, budget: { rule: string, decidedBy: string } }> }> }
+    const leeds = status.sites[1]!.subnets[0]!
+    const sites = page.locator('#sites')
+    await expect.poll(() => sites.getByRole('row').filter({ hasText: leeds.subnet }).innerText()).toContain(leeds.budget.rule)
+    expect(await sites.getByRole('row').filter({ hasText: leeds.subnet }).innerText()).toContain(leeds.budget.decidedBy)
+    expect(await sites.innerText()).toMatch(/Link from hq: .* by (default|unlimited \(no rule\)|Mon-Fri 09:00-17:00 1MiB\/s)/)
+
+    // The client pre-stages the deployment from the hq DP: the views follow without a reload.
+    const deployments = page.locator('#deployments')
+    await expect.poll(() => deployments.innerText(), { timeout: 30_000 }).toMatch(new RegExp(`${deploymentId} win11@24H2[\\s\\S]*1 verified`))
+    expect(await deployments.innerText()).toMatch(/127\.0\.1\.0\/24/)
+    expect(await deployments.innerText()).toMatch(/No failures\./)
+    await expect.poll(() => page.locator('#content').innerText()).toMatch(new RegExp(`win11@24H2[\\s\\S]*hq\\s+…${dpPeerId.slice(-8)}\\s+127\\.0\\.10\\.0/24\\s+seeding`))
+    const nodes = await page.locator('#nodes').innerText()
+    expect(nodes).toMatch(new RegExp(`DP\\s+…${dpPeerId.slice(-8)}\\s+hq\\s+127\\.0\\.10\\.0/24`))
+    await expect.poll(() => page.locator('#nodes').innerText()).toMatch(/client\s+\S+\s+leeds\s+127\.0\.1\.0\/24\s+127\.0\.1\.5/)
+    expect(await page.locator('#traffic .note').innerText()).toMatch(/Sampled every 5 s/)
+    expect(await page.locator('#traffic canvas').count()).toBeGreaterThan(0)
+
+    // Schedules: the week of the site's first scope, in its zone.
+    await page.getByLabel('Scope').selectOption('site=leeds')
+    await expect.poll(() => page.locator('#schedules .timeline').innerText()).toMatch(/for site leeds, in Europe\/London/)
+    expect(await page.locator('#schedules .windows').innerText()).toMatch(/#1\s+site\s+Mon-Fri 08:00-18:00 2Mbit\/s\s+244\.14 KiB\/s\s+50\.0 h/)
+    await page.getByLabel('Scope').selectOption('link=leeds')
+    await expect.poll(() => page.locator('#schedules .windows').innerText()).toMatch(/#1\s+link\s+Mon-Fri 09:00-17:00 1MiB\/s/)
+
+    const firstRenderMs = await page.evaluate(() => (window as unknown as { peerstageFirstRender: number }).peerstageFirstRender)
+    const raw = [...shipped.values()].reduce((a, b) => a + b, 0)
+    const files = [...shipped.keys()]
+    expect(files).toEqual(expect.arrayContaining(['/', '/dashboard/app.js', '/dashboard/style.css', '/dashboard/vendor/uPlot.iife.min.js']))
+    const gzip = await Promise.all(files.map(async (f) => gzipSync(Buffer.from(await (await fetch(`${url}${f}`)).arrayBuffer())).length))
+    console.log(`dashboard page weight: ${raw} bytes in ${files.length} files (${gzip.reduce((a, b) => a + b, 0)} gzipped); first render with data ${Math.round(firstRenderMs)} ms after navigation`)
+    writeFileSync(join(RESULTS, 'dashboard-weight.json'), JSON.stringify({ bytes: raw, gzipBytes: gzip.reduce((a, b) => a + b, 0), files: Object.fromEntries(shipped), firstRenderMs }, null, 2))
+    await page.getByLabel('Scope').selectOption('site=leeds')
+    await page.screenshot({ path: join(RESULTS, 'dashboard-1280x800.png') })
+    await page.locator('#schedules').scrollIntoViewIfNeeded()
+    await page.screenshot({ path: join(RESULTS, 'dashboard-schedules-1280x800.png') })
+  }, 60_000)
+
+  it('edits a site\'s windows in the timeline through the admin API; an invalid window shows the API\'s error and changes nothing', async () => {
+    const { page } = await open(1280, 800)
+    await page.getByLabel('Scope').selectOption('site=leeds')
+    await expect.poll(() => page.locator('#schedules .windows').innerText()).toMatch(/sign in to edit/)
+    expect(await page.getByRole('button', { name: 'Edit #1' }).count()).toBe(0)
+
+    await page.getByLabel('Admin token').fill(TOKEN)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('button', { name: 'Edit #1' }).click()
+    await page.getByLabel('Window', { exact: true }).fill('Mon-Fri 09:00-17:00 4Mbit/s')
+    await page.getByRole('button', { name: 'Save window' }).click()
+    await expect.poll(async () => (await throttle('leeds')).effective.windows).toEqual(['Mon-Fri 09:00-17:00 4Mbit/s', 'Sat-Sun 00:00-06:00 10MiB/s'])
+    await expect.poll(() => page.locator('#schedules .windows').innerText()).toMatch(/#1\s+site\s+Mon-Fri 09:00-17:00 4Mbit\/s\s+488\.28 KiB\/s\s+40\.0 h/)
+
+    await page.getByRole('button', { name: 'Edit #2' }).click()
+    await page.getByLabel('Window', { exact: true }).fill('Sat-Sun 00:00-06:00 10MiB/sec')
+    await page.getByRole('button', { name: 'Save window' }).click()
+    await expect.poll(() => page.getByRole('alert').innerText()).toMatch(/^⚠?\s*Not saved: .*10MiB\/sec.* \(PEERSTAGE_TRACKER_BAD_REQUEST\)$/)
+    expect((await throttle('leeds')).effective.windows).toEqual(['Mon-Fri 09:00-17:00 4Mbit/s', 'Sat-Sun 00:00-06:00 10MiB/s'])
+    await page.getByRole('button', { name: 'Cancel' }).click()
+
+    await page.getByLabel('Window', { exact: true }).fill('Wed 12:00-13:00 0')
+    await page.getByRole('button', { name: 'Add window' }).click()
+    await expect.poll(async () => (await throttle('leeds')).effective.windows).toHaveLength(3)
+    await expect.poll(() => page.locator('#schedules .timeline').innerText()).toMatch(/site: 0 \(closed\) \(Wed 12:00-13:00 0\)/)
+    await page.getByRole('button', { name: 'Delete #3' }).click()
+    await expect.poll(async () => (await throttle('leeds')).effective.windows).toEqual(['Mon-Fri 09:00-17:00 4Mbit/s', 'Sat-Sun 00:00-06:00 10MiB/s'])
+  }, 60_000)
+
+  it('fits a 390-pixel-wide phone screen', async () => {
+    const { page } = await open(390, 844)
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    await page.getByLabel('Scope').selectOption('site=leeds')
+    await expect.poll(() => page.locator('#schedules .timeline').innerText()).toMatch(/for site leeds/)
+    await page.screenshot({ path: join(RESULTS, 'dashboard-phone-390.png'), fullPage: true })
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+  }, 30_000)
+})
