@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -51,4 +51,17 @@ describe('npm run build: the bundled CLI (dist/peerstage.mjs)', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, name: 'win11', reusedBytes: 0 })
     expect(sameTree(src, out, readManifest(manifest).manifest.files.map((f) => f.path))).toBe(true)
   }, 90_000)
+
+  it('serves the tracker\'s dashboard, its files copied beside the bundle', async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'tracker.yaml'), 'adminToken: a\ndpToken: d\nlisten: 127.0.10.10:0\nsites:\n  - name: leeds\n    subnets: [127.0.1.0/24]\n')
+    const tracker = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'], bin)
+    stops.push(tracker.stop)
+    const url = (await tracker.ready).url as string
+    const page = await fetch(`${url}/`)
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('/dashboard/app.js')
+    for (const file of ['app.js', 'vendor/uPlot.iife.min.js']) expect((await fetch(`${url}/dashboard/${file}`)).status, file).toBe(200)
+    expect(await (await fetch(`${url}/v1/timeline?site=leeds`)).json()).toMatchObject({ scope: { kind: 'site', name: 'leeds' } })
+  }, 30_000)
 })

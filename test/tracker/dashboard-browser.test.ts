@@ -67,6 +67,9 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
     await Promise.all(daemons.splice(0).map((stop) => stop()))
   })
 
+  /** The document's width: wider than the screen means sideways scrolling. */
+  const pageWidth = (page: Page): Promise<number> => page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)
+
   async function open(width: number, height: number): Promise<{ page: Page, shipped: Map<string, number> }> {
     const context = await browser!.newContext({ viewport: { width, height } })
     const page = await context.newPage()
@@ -110,7 +113,7 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
     await page.getByLabel('Scope').selectOption('link=leeds')
     await expect.poll(() => page.locator('#schedules .windows').innerText()).toMatch(/#1\s+link\s+Mon-Fri 09:00-17:00 1MiB\/s/)
 
-    const firstRenderMs = await page.evaluate(() => (window as unknown as { peerstageFirstRender: number }).peerstageFirstRender)
+    const firstRenderMs = await page.evaluate(() => (globalThis as unknown as { peerstageFirstRender: number }).peerstageFirstRender)
     const raw = [...shipped.values()].reduce((a, b) => a + b, 0)
     const files = [...shipped.keys()]
     expect(files).toEqual(expect.arrayContaining(['/', '/dashboard/app.js', '/dashboard/style.css', '/dashboard/vendor/uPlot.iife.min.js']))
@@ -154,10 +157,10 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
 
   it('fits a 390-pixel-wide phone screen', async () => {
     const { page } = await open(390, 844)
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    expect(await pageWidth(page)).toBeLessThanOrEqual(390)
     await page.getByLabel('Scope').selectOption('site=leeds')
     await expect.poll(() => page.locator('#schedules .timeline').innerText()).toMatch(/for site leeds/)
     await page.screenshot({ path: join(RESULTS, 'dashboard-phone-390.png'), fullPage: true })
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    expect(await pageWidth(page)).toBeLessThanOrEqual(390)
   }, 30_000)
 })

@@ -18,6 +18,7 @@ import { ByteHistory, siteBytesOf, type ByteHistoryInit } from './history.ts'
 import { nodeList } from './nodes.ts'
 import { scopeTimeline, type TimelineQuery } from './scopes.ts'
 
+export { VENDOR_FILES } from './assets-files.ts'
 export { ByteHistory, siteBytesOf, type ByteHistoryInit, type HistorySample, type SiteBytes } from './history.ts'
 export { layoutWeek, decideByScopes, type WeekTimeline, type TimelineScope, type Decision } from './timeline.ts'
 export { scopeTimeline, type ScopeTimeline, type TimelineQuery } from './scopes.ts'
