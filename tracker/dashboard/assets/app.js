@@ -26,7 +26,9 @@ async function view(name, draw) {
 
 async function refresh() {
   const status = await api('/v1/status')
-  renderSites($('#sites .view'), status, wanRates(prevStatus, status))
+  // Times are judged by the tracker's clock, not this browser's, which may be off.
+  const now = Date.parse(status.time)
+  renderSites($('#sites .view'), status, wanRates(prevStatus, status), now)
   prevStatus = status
   fillScopes(status)
   const errors = await Promise.all([
@@ -34,9 +36,9 @@ async function refresh() {
     view('deployments', async () => {
       const [{ deployments }, { packages }] = await Promise.all([api('/v1/deployments'), api('/v1/packages')])
       const live = deployments.filter((d) => !d.cancelledAt).slice(-10)
-      renderDeployments($('#deployments .view'), await Promise.all(live.map((d) => api(`/v1/deployments/${encodeURIComponent(d.id)}/status`))), packages)
+      renderDeployments($('#deployments .view'), await Promise.all(live.map((d) => api(`/v1/deployments/${encodeURIComponent(d.id)}/status`))), packages, now)
     }),
-    view('content', async () => renderContent($('#content .view'), await api('/v1/packages/status'))),
+    view('content', async () => renderContent($('#content .view'), await api('/v1/packages/status'), now)),
     view('nodes', async () => renderNodes($('#nodes .view'), await api('/v1/nodes'))),
     // A window edge or anyone's throttle change moves the budget version: redraw the week.
     budgetVersion !== status.budgetVersion ? view('schedules', loadTimeline) : undefined,

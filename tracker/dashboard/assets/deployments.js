@@ -34,7 +34,7 @@ function pace(d, site, packageBytes, now) {
     : { done, total, note: `on time: at ${bytes(rate)}/s done in ${duration(eta)}` }
 }
 
-export function renderDeployments(root, statuses, catalogue, now = Date.now()) {
+export function renderDeployments(root, statuses, catalogue, now) {
   if (statuses.length === 0) return root.replaceChildren(h('p', {}, 'No deployments.'))
   const sizeOf = new Map(catalogue.map((p) => [p.id, p.bytes]))
   root.replaceChildren(...statuses.map(({ deployment: d, counts: all, sites, unassigned }) => {

@@ -37,7 +37,7 @@ export function duration(ms) {
 }
 
 /** "in 3 h 5 min" or "4 min ago". */
-export const relative = (iso, now = Date.now()) => {
+export const relative = (iso, now) => {
   const d = Date.parse(iso) - now
   return d >= 0 ? `in ${duration(d)}` : `${duration(d)} ago`
 }

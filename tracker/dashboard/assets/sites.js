@@ -32,12 +32,12 @@ function measured(r, budget) {
   return `${text} (${Math.round(100 * share)} % of budget)${share > 1.05 ? ' — OVER' : ''}`
 }
 
-export function renderSites(root, status, rates) {
+export function renderSites(root, status, rates, now) {
   const byName = new Map(status.sites.map((s) => [s.name, s]))
   const row = (s, tz) => [
     s.subnet, `${s.nodes.clients} client(s), ${s.nodes.dps} DP(s)`, `${s.leases.length} / ${s.maxWanClients}`,
     rate(s.budget.rateBytesPerSec), s.budget.rule, s.budget.decidedBy,
-    s.budget.nextChangeAt ? `${localTime(s.budget.nextChangeAt, tz)} (${relative(s.budget.nextChangeAt)})` : 'none',
+    s.budget.nextChangeAt ? `${localTime(s.budget.nextChangeAt, tz)} (${relative(s.budget.nextChangeAt, now)})` : 'none',
     measured(rates.get(s.subnet), s.budget.rateBytesPerSec),
   ]
   const head = ['Subnet', 'Nodes', 'WAN leases', 'Budget now', 'Rule in force', 'Decided by', 'Next change', 'WAN measured']
