@@ -14,7 +14,7 @@ const efficiency = (b) => {
 }
 
 /** Bytes on disk and in all over a site's clients, and whether it will make mandatoryAt at its rate. */
-function pace(d, site, packageBytes, now) {
+export function pace(d, site, packageBytes, now) {
   const clients = site.subnets.flatMap((s) => s.clients)
   const total = clients.length * packageBytes
   const done = clients.reduce((n, c) => n + (DONE.has(c.state) ? 1 : c.progress) * packageBytes, 0)

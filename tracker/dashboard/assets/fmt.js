@@ -32,8 +32,8 @@ export function duration(ms) {
   const s = Math.round(Math.abs(ms) / 1000)
   if (s < 90) return `${s} s`
   if (s < 5400) return `${Math.round(s / 60)} min`
-  if (s < 172800) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
-  return `${Math.floor(s / 86400)} d ${Math.round((s % 86400) / 3600)} h`
+  if (s < 172800) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`
 }
 
 /** "in 3 h 5 min" or "4 min ago". */
