@@ -1,3 +1,4 @@
+import { identityJson, PEER_JSON, type WrittenPeer } from './announce-json.ts'
 import type { HandedPeer, ReplicaReport, Tier } from './protocol/index.ts'
 
 /** What a node told the tracker at its last announce, and where the tracker placed it. */
@@ -29,6 +30,8 @@ interface Holding {
   reg: Registration
   have: number
   pieces: number
+  /** The node's id and addresses as the answer writes them, once it is first handed out. */
+  json?: string
 }
 
 /**
@@ -50,7 +53,7 @@ function oldest(subnets: ReadonlyArray<ReadonlyMap<string, Holding> | undefined>
 
 /** Peers handed out for one package: each tier appended nearest first, no node twice, never the asker. */
 class Handout {
-  readonly peers: HandedPeer[] = []
+  readonly peers: WrittenPeer[] = []
   private readonly asker: Registration
   /**
    * By holding, not registration or peer id: a node's one holding per package sits in every
@@ -100,7 +103,8 @@ class Handout {
     }
     for (const h of best) {
       this.taken.add(h)
-      this.peers.push({ peerId: h.reg.peerId, addresses: h.reg.addresses, tier, have: h.have, pieces: h.pieces })
+      h.json ??= identityJson(h.reg.peerId, h.reg.addresses)
+      this.peers.push({ peerId: h.reg.peerId, addresses: h.reg.addresses, tier, have: h.have, pieces: h.pieces, [PEER_JSON]: h.json })
     }
   }
 }

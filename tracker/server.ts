@@ -7,6 +7,7 @@ import {
   MAX_ANNOUNCE_BODY_BYTES, nodeParams, packageParams, parseCidr, plainIpv4, scopeQuery, SIGNATURE_HEADER, throttleBody, TrackerErrorCodes, trackerError,
   type AnnounceRequest, type DeploymentInput,
 } from './protocol/index.ts'
+import { announceJson } from './announce-json.ts'
 import { AnnounceVerifier } from './announce-verifier.ts'
 import { registerDashboard } from './dashboard/index.ts'
 import type { Tracker } from './tracker.ts'
@@ -133,14 +134,15 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
   })
   const verifier = new AnnounceVerifier()
 
-  app.post('/v1/announce', { bodyLimit: MAX_ANNOUNCE_BODY_BYTES, config: { access: 'announce' }, schema: { body: announceBody, response: { 200: announceAnswer } } }, async (req) => {
+  app.post('/v1/announce', { bodyLimit: MAX_ANNOUNCE_BODY_BYTES, config: { access: 'announce' }, schema: { body: announceBody, response: { 200: announceAnswer } } }, async (req, reply) => {
     const body = req.body as AnnounceRequest
     requireToken(req, body.role === 'dp' ? config.dpToken : config.clientToken, body.role === 'dp' ? 'a DP announce' : 'a client announce')
     for (const p of body.packages) {
       if (p.have > p.pieces) throw trackerError(TrackerErrorCodes.BAD_REQUEST, `package ${p.id}: have (${p.have}) is more than pieces (${p.pieces})`)
     }
     verifier.verify(body.peerId, req.rawBody ?? '', req.headers[SIGNATURE_HEADER], tracker.now().getTime())
-    return tracker.announce(body, sourceIp(req))
+    const answer = await tracker.announce(body, sourceIp(req))
+    return reply.type('application/json; charset=utf-8').send(announceJson(answer, reply.getSerializationFunction('200')!))
   })
 
   // A long-poll ends when its asker goes, or when the server closes: close waits for the

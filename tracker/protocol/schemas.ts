@@ -141,7 +141,7 @@ const budgetList = {
   },
 } as const
 
-/** The announce answer: a schema lets fastify serialise it without JSON.stringify (the hot path). */
+/** The announce answer (the hot path): its serializer writes all but the packages, which tracker/announce-json.ts writes. */
 export const announceAnswer = {
   type: 'object',
   properties: {
