@@ -27,6 +27,9 @@ sites:
     link: { windows: ['Mon-Fri 09:00-17:00 1MiB/s'] }
 `
 
+/** The page polls every 2 s: allow a few polls. */
+const poll = <T>(fn: () => T | Promise<T>, timeout = 10_000) => expect.poll(fn, { timeout })
+
 const daemons: Array<() => Promise<void>> = []
 let browser: Browser | undefined
 let url = ''
@@ -92,28 +95,30 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
     const status = await (await fetch(`${url}/v1/status`)).json() as { sites: Array<{ subnets: Array<{ subnet: string, budget: { rule: string, decidedBy: string } }> }> }
     const leeds = status.sites[1]!.subnets[0]!
     const sites = page.locator('#sites')
-    await expect.poll(() => sites.getByRole('row').filter({ hasText: leeds.subnet }).innerText()).toContain(leeds.budget.rule)
+    await poll(() => sites.getByRole('row').filter({ hasText: leeds.subnet }).innerText()).toContain(leeds.budget.rule)
     expect(await sites.getByRole('row').filter({ hasText: leeds.subnet }).innerText()).toContain(leeds.budget.decidedBy)
     expect(await sites.innerText()).toMatch(/Link from hq: .* by (default|unlimited \(no rule\)|Mon-Fri 09:00-17:00 1MiB\/s)/)
+    // From the second poll on, each subnet's WAN rate is measured against its budget.
+    await poll(() => sites.getByRole('row').filter({ hasText: leeds.subnet }).locator('td').last().innerText()).toMatch(/^[\d.]+ (B|KiB|MiB)\/s( \(\d+ % of budget\))?/)
 
     // The client pre-stages the deployment from the hq DP: the views follow without a reload.
     const deployments = page.locator('#deployments')
-    await expect.poll(() => deployments.innerText(), { timeout: 30_000 }).toMatch(new RegExp(`${deploymentId} win11@24H2[\\s\\S]*1 verified`))
+    await poll(() => deployments.innerText(), 30_000).toMatch(new RegExp(`${deploymentId} win11@24H2[\\s\\S]*1 verified`))
     expect(await deployments.innerText()).toMatch(/127\.0\.1\.0\/24/)
     expect(await deployments.innerText()).toMatch(/No failures\./)
-    await expect.poll(() => page.locator('#content').innerText()).toMatch(new RegExp(`win11@24H2[\\s\\S]*hq\\s+…${dpPeerId.slice(-8)}\\s+127\\.0\\.10\\.0/24\\s+seeding`))
+    await poll(() => page.locator('#content').innerText()).toMatch(new RegExp(`win11@24H2[\\s\\S]*hq\\s+…${dpPeerId.slice(-8)}\\s+127\\.0\\.10\\.0/24\\s+seeding`))
     const nodes = await page.locator('#nodes').innerText()
     expect(nodes).toMatch(new RegExp(`DP\\s+…${dpPeerId.slice(-8)}\\s+hq\\s+127\\.0\\.10\\.0/24`))
-    await expect.poll(() => page.locator('#nodes').innerText()).toMatch(/client\s+\S+\s+leeds\s+127\.0\.1\.0\/24\s+127\.0\.1\.5/)
+    await poll(() => page.locator('#nodes').innerText()).toMatch(/client\s+\S+\s+leeds\s+127\.0\.1\.0\/24\s+127\.0\.1\.5/)
     expect(await page.locator('#traffic .note').innerText()).toMatch(/Sampled every 5 s/)
     expect(await page.locator('#traffic canvas').count()).toBeGreaterThan(0)
 
     // Schedules: the week of the site's first scope, in its zone.
     await page.getByLabel('Scope').selectOption('site=leeds')
-    await expect.poll(() => page.locator('#schedules .timeline').innerText()).toMatch(/for site leeds, in Europe\/London/)
+    await poll(() => page.locator('#schedules .timeline').innerText()).toMatch(/for site leeds, in Europe\/London/)
     expect(await page.locator('#schedules .windows').innerText()).toMatch(/#1\s+site\s+Mon-Fri 08:00-18:00 2Mbit\/s\s+244\.14 KiB\/s\s+50\.0 h/)
     await page.getByLabel('Scope').selectOption('link=leeds')
-    await expect.poll(() => page.locator('#schedules .windows').innerText()).toMatch(/#1\s+link\s+Mon-Fri 09:00-17:00 1MiB\/s/)
+    await poll(() => page.locator('#schedules .windows').innerText()).toMatch(/#1\s+link\s+Mon-Fri 09:00-17:00 1MiB\/s/)
 
     const firstRenderMs = await page.evaluate(() => (globalThis as unknown as { peerstageFirstRender: number }).peerstageFirstRender)
     const raw = [...shipped.values()].reduce((a, b) => a + b, 0)
@@ -131,7 +136,7 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
   it('edits a site\'s windows in the timeline through the admin API; an invalid window shows the API\'s error and changes nothing', async () => {
     const { page } = await open(1280, 800)
     await page.getByLabel('Scope').selectOption('site=leeds')
-    await expect.poll(() => page.locator('#schedules .windows').innerText()).toMatch(/sign in to edit/)
+    await poll(() => page.locator('#schedules .windows').innerText()).toMatch(/sign in to edit/)
     expect(await page.getByRole('button', { name: 'Edit #1' }).count()).toBe(0)
 
     await page.getByLabel('Admin token').fill(TOKEN)
@@ -139,29 +144,44 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
     await page.getByRole('button', { name: 'Edit #1' }).click()
     await page.getByLabel('Window', { exact: true }).fill('Mon-Fri 09:00-17:00 4Mbit/s')
     await page.getByRole('button', { name: 'Save window' }).click()
-    await expect.poll(async () => (await throttle('leeds')).effective.windows).toEqual(['Mon-Fri 09:00-17:00 4Mbit/s', 'Sat-Sun 00:00-06:00 10MiB/s'])
-    await expect.poll(() => page.locator('#schedules .windows').innerText()).toMatch(/#1\s+site\s+Mon-Fri 09:00-17:00 4Mbit\/s\s+488\.28 KiB\/s\s+40\.0 h/)
+    await poll(async () => (await throttle('leeds')).effective.windows).toEqual(['Mon-Fri 09:00-17:00 4Mbit/s', 'Sat-Sun 00:00-06:00 10MiB/s'])
+    await poll(() => page.locator('#schedules .windows').innerText()).toMatch(/#1\s+site\s+Mon-Fri 09:00-17:00 4Mbit\/s\s+488\.28 KiB\/s\s+40\.0 h/)
 
     await page.getByRole('button', { name: 'Edit #2' }).click()
     await page.getByLabel('Window', { exact: true }).fill('Sat-Sun 00:00-06:00 10MiB/sec')
     await page.getByRole('button', { name: 'Save window' }).click()
-    await expect.poll(() => page.getByRole('alert').innerText()).toMatch(/^⚠?\s*Not saved: .*10MiB\/sec.* \(PEERSTAGE_TRACKER_BAD_REQUEST\)$/)
+    await poll(() => page.getByRole('alert').innerText()).toMatch(/^⚠?\s*Not saved: .*10MiB\/sec.* \(PEERSTAGE_TRACKER_BAD_REQUEST\)$/)
     expect((await throttle('leeds')).effective.windows).toEqual(['Mon-Fri 09:00-17:00 4Mbit/s', 'Sat-Sun 00:00-06:00 10MiB/s'])
     await page.getByRole('button', { name: 'Cancel' }).click()
 
     await page.getByLabel('Window', { exact: true }).fill('Wed 12:00-13:00 0')
     await page.getByRole('button', { name: 'Add window' }).click()
-    await expect.poll(async () => (await throttle('leeds')).effective.windows).toHaveLength(3)
-    await expect.poll(() => page.locator('#schedules .timeline').innerText()).toMatch(/site: 0 \(closed\) \(Wed 12:00-13:00 0\)/)
+    await poll(async () => (await throttle('leeds')).effective.windows).toHaveLength(3)
+    await poll(() => page.locator('#schedules .timeline').innerText()).toMatch(/site: 0 \(closed\) \(Wed 12:00-13:00 0\)/)
     await page.getByRole('button', { name: 'Delete #3' }).click()
-    await expect.poll(async () => (await throttle('leeds')).effective.windows).toEqual(['Mon-Fri 09:00-17:00 4Mbit/s', 'Sat-Sun 00:00-06:00 10MiB/s'])
+    await poll(async () => (await throttle('leeds')).effective.windows).toEqual(['Mon-Fri 09:00-17:00 4Mbit/s', 'Sat-Sun 00:00-06:00 10MiB/s'])
+
+    // A subnet's own window, over its site's all week; the site's stay listed, beaten.
+    await page.getByLabel('Scope').selectOption('subnet=127.0.2.0/24')
+    await poll(() => page.locator('#schedules .timeline').innerText()).toMatch(/for subnet 127\.0\.2\.0\/24/)
+    await page.getByLabel('Window', { exact: true }).fill('Mon-Sun 00:00-24:00 0')
+    await page.getByRole('button', { name: 'Add window' }).click()
+    await poll(() => page.locator('#schedules .windows').innerText()).toMatch(/#1\s+subnet\s+Mon-Sun 00:00-24:00 0\s+0 \(closed\)\s+16[78]\.0 h[\s\S]*#2\s+site\s+Mon-Fri 09:00-17:00 4Mbit\/s\s+488\.28 KiB\/s\s+never \(beaten\)/)
+    const subnet = await (await fetch(`${url}/v1/throttle?subnet=127.0.2.0/24`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as { budgetNow: { decidedBy: string, rateBytesPerSec: number } }
+    expect(subnet.budgetNow).toMatchObject({ decidedBy: 'subnet', rateBytesPerSec: 0 })
   }, 60_000)
 
-  it('fits a 390-pixel-wide phone screen', async () => {
+  it('fits a 390-pixel-wide phone screen, and is reached by keyboard', async () => {
     const { page } = await open(390, 844)
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } } }).document.activeElement.textContent)).toBe('Sites')
+    await page.getByLabel('Admin token').focus()
+    await page.keyboard.type(TOKEN)
+    await page.keyboard.press('Enter')
+    await poll(() => page.locator('#signin-state').innerText()).toBe('Signed in: changes use this token.')
     expect(await pageWidth(page)).toBeLessThanOrEqual(390)
     await page.getByLabel('Scope').selectOption('site=leeds')
-    await expect.poll(() => page.locator('#schedules .timeline').innerText()).toMatch(/for site leeds/)
+    await poll(() => page.locator('#schedules .timeline').innerText()).toMatch(/for site leeds/)
     await page.screenshot({ path: join(RESULTS, 'dashboard-phone-390.png'), fullPage: true })
     expect(await pageWidth(page)).toBeLessThanOrEqual(390)
   }, 30_000)

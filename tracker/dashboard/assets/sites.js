@@ -1,6 +1,6 @@
 // Sites and subnets: the parent chain, each subnet's budget now, who decided it, the next change,
 // and the WAN rate measured between two polls against the budget.
-import { h, localTime, rate, relative, table } from './fmt.js'
+import { bytes, h, localTime, rate, relative, table } from './fmt.js'
 
 const wanOf = (subnet) => subnet.packages.reduce((n, p) => n + p.wanBytes, 0)
 
@@ -25,7 +25,7 @@ function chain(site, byName) {
 
 function measured(r, budget) {
   if (r === undefined) return 'measuring…'
-  const text = rate(Math.round(r))
+  const text = `${bytes(Math.round(r))}/s` // a measured 0 is idle, not closed
   if (budget === null) return text
   if (budget === 0) return r > 0 ? `${text} — OVER (closed)` : text
   const share = r / budget
