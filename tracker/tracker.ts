@@ -3,7 +3,7 @@ import { AnnounceHandler } from './announce.ts'
 import { silentLogger, type Logger } from '../common/index.ts'
 import { BatchWriter } from './batch-writer.ts'
 import { Budgets, type OverrideSpec, type ScopeKey } from './budgets.ts'
-import { ByteTotalsTable } from './byte-totals.ts'
+import { ByteTotalsTable, type ByteTotals } from './byte-totals.ts'
 import type { TrackerConfig } from './config.ts'
 import { checkManifest } from './deployment-input.ts'
 import { DeploymentTable } from './deployments.ts'
@@ -365,6 +365,11 @@ export class Tracker implements TrackerMetricsSource {
   /** Live registrations, read-only: the dashboard's node list. */
   nodes(): IterableIterator<Readonly<Registration>> {
     return this.registry.all()
+  }
+
+  /** Package → bytes counted, per subnet counted, read-only: the dashboard's history samples them cheaply. */
+  *bytesBySubnet(): Generator<[string, ReadonlyMap<string, Readonly<ByteTotals>>]> {
+    for (const subnet of this.bytes.subnets()) yield [subnet, this.bytes.of(subnet)]
   }
 
   registeredByRole(): { client: number, dp: number } {

@@ -110,7 +110,8 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
     const nodes = await page.locator('#nodes').innerText()
     expect(nodes).toMatch(new RegExp(`DP\\s+…${dpPeerId.slice(-8)}\\s+hq\\s+127\\.0\\.10\\.0/24`))
     await poll(() => page.locator('#nodes').innerText()).toMatch(/client\s+\S+\s+leeds\s+127\.0\.1\.0\/24\s+127\.0\.1\.5/)
-    expect(await page.locator('#traffic .note').innerText()).toMatch(/Sampled every 5 s/)
+    // The client's WAN bytes reach the chart's history within a sample or two (every 5 s).
+    await poll(() => page.locator('#traffic .note').innerText(), 15_000).toMatch(/^Sampled every 5 s[\s\S]*leeds WAN [1-9][\d.]* KiB/)
     expect(await page.locator('#traffic canvas').count()).toBeGreaterThan(0)
 
     // Schedules: the week of the site's first scope, in its zone.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createTrackerConfig, Budgets } from '../../tracker/index.ts'
-import { ByteHistory } from '../../tracker/dashboard/history.ts'
+import { ByteHistory, siteBytesOf } from '../../tracker/dashboard/history.ts'
 import { addDays, localDate } from '../../tracker/dashboard/local-days.ts'
 import { scopeTimeline } from '../../tracker/dashboard/scopes.ts'
 import { FakeClock } from '../helpers/fake-clock.ts'
@@ -121,5 +121,15 @@ describe('the byte history (GET /v1/history)', () => {
     expect(h.list()).toHaveLength(3)
     expect(clock.pendingTimers).toBe(0)
     expect(() => new ByteHistory(() => ({}), { clock, now: () => new Date() }, { maxSamples: 0 })).toThrow(RangeError)
+  })
+
+  it('sums the subnets\' totals per site, every configured site shown, others as (unassigned)', () => {
+    const b = (lan: number, wan: number) => ({ lan, wan, reused: 1, dpUpload: 0 })
+    const bySubnet: Array<[string, Map<string, ReturnType<typeof b>>]> = [
+      ['10.1.1.0/24', new Map([['p1', b(10, 5)], ['p2', b(1, 1)]])], ['10.1.2.0/24', new Map([['p1', b(100, 0)]])], ['192.168.7.0/24', new Map([['p1', b(0, 7)]])],
+    ]
+    expect(siteBytesOf(bySubnet, ['hq', 'leeds'], (s) => (s.startsWith('10.1.') ? 'leeds' : undefined))).toEqual({
+      hq: { lan: 0, wan: 0, reused: 0, dpUpload: 0 }, leeds: { lan: 111, wan: 6, reused: 3, dpUpload: 0 }, '(unassigned)': { lan: 0, wan: 7, reused: 1, dpUpload: 0 },
+    })
   })
 })

@@ -76,24 +76,22 @@ export class ByteHistory {
   }
 }
 
-interface StatusSubnet { packages: Array<{ lanBytes: number, wanBytes: number, reusedBytes: number, dpUploadBytes: number }> }
-
-/** Per-site sums of `GET /v1/status`'s per-subnet package bytes. */
-export function siteBytesOf(status: Record<string, unknown>): Record<string, SiteBytes> {
+/**
+ * Per-site sums of the byte totals per subnet: every site of `sites` (zeros until it has
+ * bytes), and subnets in no configured site under `(unassigned)`. Reads the totals the
+ * tracker keeps, not its status view, which costs a budget evaluation per subnet.
+ */
+export function siteBytesOf(bySubnet: Iterable<[string, ReadonlyMap<string, Readonly<SiteBytes>>]>, sites: readonly string[], siteOf: (subnet: string) => string | undefined): Record<string, SiteBytes> {
   const out: Record<string, SiteBytes> = {}
-  const add = (site: string, subnets: StatusSubnet[]): void => {
-    const t = out[site] ??= { lan: 0, wan: 0, reused: 0, dpUpload: 0 }
-    for (const s of subnets) {
-      for (const p of s.packages) {
-        t.lan += p.lanBytes
-        t.wan += p.wanBytes
-        t.reused += p.reusedBytes
-        t.dpUpload += p.dpUploadBytes
-      }
+  for (const site of sites) out[site] = { lan: 0, wan: 0, reused: 0, dpUpload: 0 }
+  for (const [subnet, packages] of bySubnet) {
+    const t = out[siteOf(subnet) ?? '(unassigned)'] ??= { lan: 0, wan: 0, reused: 0, dpUpload: 0 }
+    for (const b of packages.values()) {
+      t.lan += b.lan
+      t.wan += b.wan
+      t.reused += b.reused
+      t.dpUpload += b.dpUpload
     }
   }
-  for (const site of status.sites as Array<{ name: string, subnets: StatusSubnet[] }>) add(site.name, site.subnets)
-  const unassigned = status.unassigned as StatusSubnet[]
-  if (unassigned.length > 0) add('(unassigned)', unassigned)
   return out
 }

@@ -38,7 +38,9 @@ function sameToken(given: string, expected: string): boolean {
 /** Registers the page, its files and its routes on the tracker's server; samples the history while the server is open. */
 export function registerDashboard(app: FastifyInstance, tracker: Tracker, options: DashboardOptions = {}): void {
   const assets = loadAssets()
-  const history = new ByteHistory(() => siteBytesOf(tracker.status()), { clock: options.clock ?? backgroundClock, now: tracker.now }, options.history)
+  const sites = tracker.config.sites.map((s) => s.name)
+  const siteBytes = () => siteBytesOf(tracker.bytesBySubnet(), sites, (subnet) => tracker.budgets.siteOf(subnet))
+  const history = new ByteHistory(siteBytes, { clock: options.clock ?? backgroundClock, now: tracker.now }, options.history)
   app.addHook('onReady', async () => history.start())
   app.addHook('onClose', async () => history.stop())
 
