@@ -112,11 +112,12 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
     await poll(() => page.locator('#nodes').innerText()).toMatch(/client\s+\S+\s+leeds\s+127\.0\.1\.0\/24\s+127\.0\.1\.5/)
     // The client's WAN bytes reach the chart's history within a sample or two (every 5 s).
     await poll(() => page.locator('#traffic .note').innerText(), 15_000).toMatch(/^Sampled every 5 s[\s\S]*leeds WAN [1-9][\d.]* KiB/)
-    expect(await page.locator('#traffic canvas').count()).toBeGreaterThan(0)
+    await poll(() => page.locator('#traffic canvas').count(), 20_000).toBeGreaterThan(0) // from the third sample
 
     // Schedules: the week of the site's first scope, in its zone.
     await page.getByLabel('Scope').selectOption('site=leeds')
     await poll(() => page.locator('#schedules .timeline').innerText()).toMatch(/for site leeds, in Europe\/London/)
+    expect(await page.locator('#schedules .in-force').innerText()).toContain(`by ${leeds.budget.decidedBy} rule ${leeds.budget.rule}.`)
     expect(await page.locator('#schedules .windows').innerText()).toMatch(/#1\s+site\s+Mon-Fri 08:00-18:00 2Mbit\/s\s+244\.14 KiB\/s\s+50\.0 h/)
     await page.getByLabel('Scope').selectOption('link=leeds')
     await poll(() => page.locator('#schedules .windows').innerText()).toMatch(/#1\s+link\s+Mon-Fri 09:00-17:00 1MiB\/s/)

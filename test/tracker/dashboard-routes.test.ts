@@ -32,7 +32,9 @@ describe('the dashboard\'s routes on the tracker', () => {
 
   it('answers a timeline, the history and the nodes openly, or with the dashboardToken (or adminToken) when one is set', async () => {
     const open = await server(CONFIG)
-    expect((await open.inject({ url: '/v1/timeline?site=leeds' })).json()).toMatchObject({ scope: { kind: 'site', name: 'leeds' }, timezone: 'Europe/London' })
+    const week = (await open.inject({ url: '/v1/timeline?site=leeds' })).json()
+    expect(week).toMatchObject({ scope: { kind: 'site', name: 'leeds' }, timezone: 'Europe/London' })
+    expect(Date.parse(week.start) <= Date.parse(week.now) && Date.parse(week.now) < Date.parse(week.end)).toBe(true)
     expect((await open.inject({ url: '/v1/history' })).json()).toMatchObject({ intervalMs: 5000, maxSamples: 720, samples: [{ sites: { leeds: { lan: 0, wan: 0 } } }] })
     expect((await open.inject({ url: '/v1/nodes' })).json()).toMatchObject({ total: 0, nodes: [] })
     expect((await open.inject({ url: '/v1/nodes?limit=0' })).json()).toMatchObject({ error: { code: 'PEERSTAGE_TRACKER_BAD_REQUEST' } })

@@ -11,7 +11,8 @@ export interface TimelineQuery {
   week?: string
 }
 
-export type ScopeTimeline = WeekTimeline & { scope: { kind: 'site' | 'subnet' | 'link', name: string, parent?: string } }
+/** `now`: the tracker's clock, so the page marks the present by it, not by the browser's. */
+export type ScopeTimeline = WeekTimeline & { scope: { kind: 'site' | 'subnet' | 'link', name: string, parent?: string }, now: string }
 
 /**
  * The week of a subnet (its override, site and global rules, decided by the Budgets the
@@ -34,12 +35,12 @@ export function scopeTimeline(budgets: Budgets, q: TimelineQuery, now: Date): Sc
     const own = budgets.policyOf(`subnet:${cidr}`).schedule
     const site = budgets.policyOf(`site:${budgets.siteOf(cidr)}`).schedule
     const scopes: TimelineScope[] = [{ by: 'subnet', schedule: own }, { by: 'site', schedule: site }, global]
-    return { scope: { kind: 'subnet', name: cidr }, ...layoutWeek(scopes, own.timeZone, week(own.timeZone), (at) => budgets.budgetOf(cidr, at)) }
+    return { scope: { kind: 'subnet', name: cidr }, now: now.toISOString(), ...layoutWeek(scopes, own.timeZone, week(own.timeZone), (at) => budgets.budgetOf(cidr, at)) }
   }
   if (q.site !== undefined) {
     budgets.checkScope(`site:${q.site}`)
     const own = budgets.policyOf(`site:${q.site}`).schedule
-    return { scope: { kind: 'site', name: q.site }, ...layoutWeek([{ by: 'site', schedule: own }, global], own.timeZone, week(own.timeZone)) }
+    return { scope: { kind: 'site', name: q.site }, now: now.toISOString(), ...layoutWeek([{ by: 'site', schedule: own }, global], own.timeZone, week(own.timeZone)) }
   }
   const site = budgets.config.sites.find((s) => s.name === q.link)
   if (site?.parent === undefined) {
@@ -47,5 +48,5 @@ export function scopeTimeline(budgets: Budgets, q: TimelineQuery, now: Date): Sc
     throw trackerError(TrackerErrorCodes.NOT_FOUND, `no link to site '${q.link}': only sites with a parent have one (${linked.join(', ') || 'none'})`)
   }
   const schedule = site.link ?? { timeZone: site.timeZone, defaultRate: undefined, windows: [] }
-  return { scope: { kind: 'link', name: site.name, parent: site.parent }, ...layoutWeek([{ by: 'link', schedule }], schedule.timeZone, week(schedule.timeZone)) }
+  return { scope: { kind: 'link', name: site.name, parent: site.parent }, now: now.toISOString(), ...layoutWeek([{ by: 'link', schedule }], schedule.timeZone, week(schedule.timeZone)) }
 }

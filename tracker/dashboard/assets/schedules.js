@@ -59,8 +59,14 @@ function renderTimeline(t) {
       t.windows.map((w, k) => ({ w, k, occ: w.occurrences.filter((o) => o.day === i) })).filter((x) => x.occ.length > 0)
         .map(({ w, k, occ }) => bar(day, occ.map((o) => ({ ...o, cls: `lane by-${w.by}` })), 'lane', () => `#${k + 1} ${w.by}: ${w.rule}`)))))
   const scope = t.scope.kind === 'link' ? `link ${t.scope.parent} → ${t.scope.name}` : `${t.scope.kind} ${t.scope.name}`
+  // The present, on the day it falls in (this week only): a line, and in words above the week.
+  const now = Date.parse(t.now)
+  const today = t.days.findIndex((d) => Date.parse(d.start) <= now && now < Date.parse(d.end))
+  const inForce = today === -1 ? undefined : t.days[today].segments.find((s) => Date.parse(s.start) <= now && now < Date.parse(s.end))
+  if (today !== -1) rows[today].querySelector('.lanes').append(h('span', { class: 'now', style: `left:${100 * fraction(t.now, t.days[today])}%`, title: 'now' }))
   $('#schedules .timeline').replaceChildren(
     h('p', {}, `Week of ${t.week} for ${scope}, in ${t.timezone}. Top bar of each day: the rule that wins; below it, each window's own lane (#N as in the table).`),
+    inForce ? h('p', { class: 'in-force' }, `Now (${localTime(t.now, t.timezone)}, the vertical line): ${inForce.rate} by ${inForce.decidedBy} rule ${inForce.rule}.`) : null,
     h('div', { class: 'week' }, h('div', { class: 'day' }, h('div', { class: 'day-label' }, ''), ticks), rows))
   renderWindows(t)
 }

@@ -29,6 +29,13 @@ export function renderTraffic(root, note, history) {
     (sites.length ? ` Totals: ${sites.map((s) => { const t = history.samples.at(-1).sites[s]; return `${s} WAN ${bytes(t?.wan ?? 0)}, LAN ${bytes(t?.lan ?? 0)}` }).join('; ')}.` : '')
   if (typeof uPlot === 'undefined') return
   const data = series(history.samples, sites)
+  // Fewer than two rates would stretch the time axis over years: wait for the next samples.
+  if (data[0].length < 2) {
+    plot?.destroy()
+    plot = undefined
+    return root.replaceChildren(h('p', {}, 'Collecting samples for the chart…'))
+  }
+  if (!plot) root.replaceChildren()
   const width = Math.max(280, root.clientWidth)
   if (plot && shape === `${sites.join()} ${width}`) return plot.setData(data)
   plot?.destroy()
