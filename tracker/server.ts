@@ -47,7 +47,7 @@ function requireToken(req: FastifyRequest, expected: string | undefined, what: s
 }
 
 /** Who may call a route, checked in `onRequest`: before a byte of the body is read or parsed. */
-type Access = 'open' | 'admin' | 'dp' | 'announce' | 'manifest' | 'node'
+type Access = 'open' | 'read' | 'admin' | 'dp' | 'announce' | 'manifest' | 'node'
 
 declare module 'fastify' {
   interface FastifyContextConfig { access?: Access }
@@ -77,7 +77,7 @@ export interface TrackerServerInit {
  * - `POST /v1/announce` (client token if configured; DPs the DP token): register and get peers, leases, budgets
  * - `GET /v1/budgets?after=V&waitSeconds=S` (DP token): per-subnet budgets, long-polled until they change
  * - `GET /v1/changes?peer=ID&after=V&waitSeconds=S` (client or DP token): long-polled until a change concerns that node
- * - `GET /v1/status`: per site and subnet: nodes, leases, budget now, bytes per package
+ * - `GET /v1/status` (dashboard token if configured, as every read route): per site and subnet: nodes, leases, budget now, bytes per package
  * - `GET|PUT|DELETE /v1/throttle` (admin token): a site's or subnet's windows, default and lease limit
  * - `POST /v1/deployments`, `DELETE /v1/deployments/:id` (admin token): create (signed, trusted manifest) and cancel
  * - `GET /v1/deployments`, `GET /v1/deployments/:id`, `GET /v1/deployments/:id/status`: list, show, clients' progress
@@ -85,7 +85,7 @@ export interface TrackerServerInit {
  * - `GET /v1/packages`, `GET /v1/packages/status`: the catalogue; per package, site and DP, the replicas' states
  * - `GET /v1/manifests/:packageId` (client token if configured): a catalogued or deployed package's manifest, byte for byte
  * - `DELETE /v1/nodes/:peerId` (admin token): forget a node now, releasing its subnet binding and leases
- * - `GET /metrics`, `GET /v1/health`
+ * - `GET /metrics` (dashboard token if configured), `GET /v1/health`
  * Tokens are checked before a body is read; announces must be signed by the node's key
  * (node-auth.ts, announce-verifier.ts). Errors are `{ error: { code, message } }` with 400, 401, 404, 409, 413,
  * 500, or 503 when the store refused a change (which then did not happen).
@@ -119,6 +119,8 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
   app.addHook('onRequest', async (req) => {
     switch (req.routeOptions.config.access ?? 'open') {
       case 'admin': return requireToken(req, config.adminToken, 'the admin API')
+      // What status, deployments, packages, /metrics and the dashboard show: open unless a dashboardToken is set.
+      case 'read': return requireToken(req, config.dashboardToken, 'reading the tracker (dashboardToken)', config.adminToken)
       case 'dp': return requireToken(req, config.dpToken, 'budgets')
       case 'node': return requireToken(req, config.clientToken, 'changes', config.dpToken)
       case 'manifest': return requireToken(req, config.clientToken, 'a manifest', config.dpToken, config.adminToken)
@@ -167,7 +169,7 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
     return tracker.waitForChanges(q.peer, q.after, Math.min(q.waitSeconds ?? 0, init.maxBudgetWaitSeconds ?? 25) * 1000, longPollSignal(req))
   })
 
-  app.get('/v1/status', async () => tracker.status())
+  app.get('/v1/status', { config: { access: 'read' } }, async () => tracker.status())
 
   app.get('/v1/throttle', { config: { access: 'admin' }, schema: { querystring: scopeQuery } }, async (req) => {
     return tracker.describe(scopeOf(req.query as { site?: string, subnet?: string }))
@@ -192,11 +194,11 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
     return reply.code(201).send(deployment)
   })
 
-  app.get('/v1/deployments', async () => ({ deployments: tracker.listDeployments() }))
+  app.get('/v1/deployments', { config: { access: 'read' } }, async () => ({ deployments: tracker.listDeployments() }))
 
-  app.get('/v1/deployments/:id', { schema: { params: deploymentParams } }, async (req) => tracker.getDeployment((req.params as { id: string }).id))
+  app.get('/v1/deployments/:id', { config: { access: 'read' }, schema: { params: deploymentParams } }, async (req) => tracker.getDeployment((req.params as { id: string }).id))
 
-  app.get('/v1/deployments/:id/status', { schema: { params: deploymentParams } }, async (req) => tracker.deploymentStatus((req.params as { id: string }).id))
+  app.get('/v1/deployments/:id/status', { config: { access: 'read' }, schema: { params: deploymentParams } }, async (req) => tracker.deploymentStatus((req.params as { id: string }).id))
 
   app.delete('/v1/deployments/:id', { config: { access: 'admin' }, schema: { params: deploymentParams } }, async (req) => {
     return tracker.cancelDeployment((req.params as { id: string }).id)
@@ -212,9 +214,9 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
     return tracker.releaseNode((req.params as { peerId: string }).peerId)
   })
 
-  app.get('/v1/packages', async () => ({ packages: tracker.listPackages() }))
+  app.get('/v1/packages', { config: { access: 'read' } }, async () => ({ packages: tracker.listPackages() }))
 
-  app.get('/v1/packages/status', async () => tracker.packageStatus())
+  app.get('/v1/packages/status', { config: { access: 'read' } }, async () => tracker.packageStatus())
 
   app.delete('/v1/packages/:id', { config: { access: 'admin' }, schema: { params: packageParams } }, async (req) => {
     return tracker.removePackage((req.params as { id: string }).id)
@@ -226,7 +228,7 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
     return reply.type('application/json; charset=utf-8').send(text)
   })
 
-  app.get('/metrics', async (_req, reply: FastifyReply) => {
+  app.get('/metrics', { config: { access: 'read' } }, async (_req, reply: FastifyReply) => {
     reply.header('content-type', tracker.metrics.registry.contentType)
     return tracker.metrics.registry.metrics()
   })

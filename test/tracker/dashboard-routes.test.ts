@@ -30,7 +30,7 @@ describe('the dashboard\'s routes on the tracker', () => {
     expect((await app.inject({ url: '/dashboard/../config.ts' })).statusCode).toBe(404)
   })
 
-  it('answers a timeline, the history and the nodes openly, or with the dashboardToken (or adminToken) when one is set', async () => {
+  it('answers every read route openly, or with the dashboardToken (or adminToken) when one is set', async () => {
     const open = await server(CONFIG)
     const week = (await open.inject({ url: '/v1/timeline?site=leeds' })).json()
     expect(week).toMatchObject({ scope: { kind: 'site', name: 'leeds' }, timezone: 'Europe/London' })
@@ -41,8 +41,16 @@ describe('the dashboard\'s routes on the tracker', () => {
     expect((await open.inject({ url: '/v1/timeline?subnet=10.9.9.0/24' })).statusCode).toBe(404)
     expect((await open.inject({ url: '/v1/timeline?site=leeds&subnet=127.0.1.0/24' })).statusCode).toBe(400)
 
+    const reads = ['/v1/timeline?site=leeds', '/v1/history', '/v1/nodes', '/v1/status', '/v1/deployments', '/v1/packages', '/v1/packages/status', '/metrics']
+    for (const url of reads) expect((await open.inject({ url })).statusCode, url).toBe(200)
     const guarded = await server({ ...CONFIG, dashboardToken: 'dash' })
-    for (const url of ['/v1/timeline?site=leeds', '/v1/history', '/v1/nodes']) {
+    // One deployment id for the routes that name one: 404 with a token, so the token passed and the route answered.
+    const missing = ['/v1/deployments/d-00000000', '/v1/deployments/d-00000000/status']
+    for (const url of missing) {
+      expect((await guarded.inject({ url })).statusCode, url).toBe(401)
+      expect((await guarded.inject({ url, headers: { authorization: 'Bearer dash' } })).statusCode, url).toBe(404)
+    }
+    for (const url of reads) {
       expect((await guarded.inject({ url })).json(), url).toMatchObject({ error: { code: 'PEERSTAGE_TRACKER_UNAUTHORIZED' } })
       expect((await guarded.inject({ url, headers: { authorization: 'Bearer nope' } })).statusCode, url).toBe(401)
       expect((await guarded.inject({ url, headers: { authorization: 'Bearer dash' } })).statusCode, url).toBe(200)
