@@ -68,8 +68,8 @@ export const deploy: Command = {
   help: `Usage: peerstage deploy create --tracker URL --token T --manifest FILE --program NAME
                         --target site:NAME|subnet:CIDR|client:PEERID ... --available ISO8601
                         --mandatory ISO8601 [--expires ISO8601] [--jitter SECONDS] [--json]
-       peerstage deploy list --tracker URL [--json]
-       peerstage deploy show ID --tracker URL [--json]
+       peerstage deploy list --tracker URL [--token T] [--json]
+       peerstage deploy show ID --tracker URL [--token T] [--json]
        peerstage deploy cancel ID --tracker URL --token T [--json]
 
 create  registers a deployment: clients it targets pre-stage the package from --available
@@ -81,7 +81,8 @@ show    the deployment and its clients per site and subnet: counts by state, byt
         LAN and WAN and reused, what DPs sent, each client's state, progress, exit code, reason
 cancel  clients drop it (a program already running finishes); kept, with its reports
 
-  --token T         the tracker's adminToken (create, cancel)
+  --token T         the tracker's adminToken (create, cancel); list and show: the
+                    dashboardToken or adminToken, needed when the tracker sets a dashboardToken
   --manifest FILE   the signed manifest peerstage pack wrote
   --program NAME    a program of the manifest
   --target T        site:NAME, subnet:CIDR or client:PEERID; repeat for several

@@ -30,7 +30,7 @@ async function packageIdOf(client: TrackerClient, arg: string): Promise<string> 
 export const packageCommand: Command = {
   name: 'package',
   help: `Usage: peerstage package add MANIFEST --tracker URL --token T [--json]
-       peerstage package list --tracker URL [--json]
+       peerstage package list --tracker URL [--token T] [--json]
        peerstage package remove ID|NAME@VERSION --tracker URL --token T [--json]
 
 add     lists a signed package in the tracker's catalogue: the DPs of every site whose
@@ -42,7 +42,8 @@ list    the catalogue, oldest first
 remove  unlists it: DPs delete their replicas (a DP publishing it from its sources keeps
         those). Refused while a deployment neither cancelled nor expired names it.
 
-  --token T   the tracker's adminToken (add, remove)
+  --token T   the tracker's adminToken (add, remove); list: the dashboardToken or adminToken,
+              needed when the tracker sets a dashboardToken
 
 Exit codes: 0 done; 1 tracker unreachable; 2 usage, bad token, unknown package, a package
 still deployed, invalid or untrusted manifest.`,

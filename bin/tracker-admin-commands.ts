@@ -95,7 +95,7 @@ function packageLines(s: PackageStatus): string[] {
 
 export const status: Command = {
   name: 'status',
-  help: `Usage: peerstage status --tracker URL [--packages] [--json]
+  help: `Usage: peerstage status --tracker URL [--token T] [--packages] [--json]
 
 Shows, for every site and subnet the tracker knows: registered clients and DPs, the WAN
 leases held, the budget in force now (and which rule set it), a site's link from its parent
@@ -103,16 +103,17 @@ now, and per package the bytes its clients received over the LAN and the WAN and
 locally, and what DPs sent it; and per deployment its clients there reported on, how many
 are in each state.
 
+  --token T   the dashboardToken (or adminToken), needed when the tracker sets a dashboardToken
   --packages  instead: per catalogue package, per site that must hold it (its replicate
               globs, or a site below it, match) and per DP there: its state (replicating,
               verifying, seeding, failed, or missing), bytes present of all, when it was
               last copied whole; a site without DP says so. --json: the PackageStatus.
 
-Exit codes: 0 shown; 1 tracker unreachable; 2 usage.`,
-  options: { tracker: { type: 'string' }, packages: { type: 'boolean' } },
+Exit codes: 0 shown; 1 tracker unreachable; 2 usage, missing or wrong token.`,
+  options: { tracker: { type: 'string' }, token: { type: 'string' }, packages: { type: 'boolean' } },
   positionals: 0,
   async run(ctx) {
-    const client = trackerClient(ctx)
+    const client = trackerClient(ctx, optionalString(ctx, 'token'))
     try {
       if (ctx.values.packages === true) {
         const p = await client.packageStatus()

@@ -92,6 +92,22 @@ describe('peerstage tracker, throttle, status (real processes)', () => {
     expect(status.code).toBe(0)
     expect(status.stdout).toMatch(/site leeds \(Europe\/London\)\n  127\.0\.1\.0\/24: 0 client\(s\), 0 DP\(s\); budget /)
   })
+  it('reads a tracker with a dashboardToken with --token (it or the adminToken); without, one line and exit 2', async () => {
+    const url = await startTracker(configFile(ISSUE_YAML.replace('127.0.10.10:7070', '127.0.10.10:0').replace('dpToken:', 'dashboardToken: dash\ndpToken:')))
+    const reads = [['status'], ['status', '--packages'], ['deploy', 'list'], ['package', 'list']]
+    for (const read of reads) {
+      for (const token of ['dash', 's3cret']) {
+        const r = await peerstage([...read, '--tracker', url, '--token', token])
+        expect(r.code, `${read.join(' ')} ${token}: ${r.stderr}`).toBe(0)
+      }
+      for (const [args, message] of [[[], /reading the tracker \(dashboardToken\) needs 'Authorization: Bearer TOKEN'/], [['--token', 'nope'], /wrong token for reading the tracker/]] as const) {
+        const r = await peerstage([...read, '--tracker', url, ...args])
+        expect(r.code, read.join(' ')).toBe(2)
+        expect(r.stderr.trim().split('\n'), read.join(' ')).toEqual([expect.stringMatching(message)])
+      }
+    }
+    expect((await peerstage(['status', '--tracker', url, '--token', 'dash'])).stdout).toMatch(/site leeds \(Europe\/London\)/)
+  })
 })
 
 describe('peerstage client (real processes)', () => {

@@ -173,6 +173,19 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
     expect(subnet.budgetNow).toMatchObject({ decidedBy: 'subnet', rateBytesPerSec: 0 })
   }, 60_000)
 
+  it('reads a tracker with a dashboardToken once signed in with it', async () => {
+    const guarded = await cliTrackerWithPackages(`${CONFIG}dashboardToken: dash\n`, (stop) => daemons.push(stop))
+    const page = await (await browser!.newContext({ viewport: { width: 1280, height: 800 } })).newPage()
+    await page.goto(guarded.url)
+    await poll(() => page.locator('#updated').innerText()).toMatch(/^Sign in to read: reading the tracker \(dashboardToken\) needs 'Authorization: Bearer TOKEN'/)
+    expect(await page.locator('#sites').innerText()).not.toContain('leeds')
+    await page.getByLabel('Admin token').fill('dash')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('heading', { name: 'Site hq → leeds (Europe/London)' }).waitFor()
+    await poll(() => page.locator('#updated').innerText()).toMatch(/^Updated /)
+    await poll(() => page.locator('#nodes').innerText()).not.toMatch(/Could not load/)
+  }, 30_000)
+
   it('fits a 390-pixel-wide phone screen, and is reached by keyboard', async () => {
     const { page } = await open(390, 844)
     await page.keyboard.press('Tab')

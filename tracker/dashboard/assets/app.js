@@ -58,7 +58,8 @@ async function loop() {
     await refresh()
     if (window.peerstageFirstRender === undefined) window.peerstageFirstRender = performance.now()
   } catch (err) {
-    $('#updated').textContent = `Tracker not answering: ${err.message}`
+    // 401: the tracker has a dashboardToken, and the page needs it (or the admin token) to read.
+    $('#updated').textContent = err instanceof ApiError && err.status === 401 ? `Sign in to read: ${err.message}` : `Tracker not answering: ${err.message}`
   }
   setTimeout(loop, Math.max(POLL_MS, statusMs / MAX_LOAD))
 }
