@@ -43,6 +43,10 @@ function signatureOf(r: StoredReport): string {
   return JSON.stringify([r.state, r.progress, r.reason, r.exitCode, r.logTail, r.bytes.lan, r.bytes.wan, r.bytes.reused, r.verifyFailures, r.subnet, r.site])
 }
 
+function isLive(e: Entry, nowMs: number): boolean {
+  return e.deployment.cancelledAt === null && e.expiresMs > nowMs
+}
+
 function notFound(id: string): never {
   throw trackerError(TrackerErrorCodes.NOT_FOUND, `no deployment '${id}' on this tracker (peerstage deploy list shows them)`)
 }
@@ -81,7 +85,12 @@ export class DeploymentTable {
    */
   usersOf(packageId: string, nowMs: number): { active: Deployment[], any: boolean } {
     const named = [...this.entries.values()].filter((e) => e.deployment.packageId === packageId)
-    return { active: named.filter((e) => e.deployment.cancelledAt === null && e.expiresMs > nowMs).map((e) => e.deployment), any: named.length > 0 }
+    return { active: named.filter((e) => isLive(e, nowMs)).map((e) => e.deployment), any: named.length > 0 }
+  }
+
+  /** Deployments neither cancelled nor expired at `nowMs`. */
+  live(nowMs: number): Deployment[] {
+    return [...this.entries.values()].filter((e) => isLive(e, nowMs)).map((e) => e.deployment)
   }
 
   /** Marks it cancelled (kept, so its reports stay readable); cancelling twice keeps the first time. */
@@ -111,9 +120,7 @@ export class DeploymentTable {
   offersFor(client: ClientPlace, nowMs: number): DeploymentOffer[] {
     const out: DeploymentOffer[] = []
     for (const e of this.entries.values()) {
-      const d = e.deployment
-      if (d.cancelledAt !== null || e.expiresMs <= nowMs) continue
-      if (targets(e, client)) out.push(e.offer)
+      if (isLive(e, nowMs) && targets(e, client)) out.push(e.offer)
     }
     return out
   }

@@ -16,6 +16,8 @@ export interface TrackerMetricsSource {
   subnetRates(): Iterable<[string, Rate]>
   /** Clients per deployment and state, from their latest reports. */
   deploymentClientCounts(): Array<{ deployment: string, counts: StateCounts }>
+  /** Deployments neither cancelled nor expired now. */
+  liveDeployments(): Iterable<{ id: string, mandatoryAt: string }>
   /** Site → replica state (or `missing`) → DP × package pairs. */
   dpPackageCounts(): Map<string, Map<string, number>>
 }
@@ -49,6 +51,11 @@ export function createTrackerMetrics(registry: Registry = new Registry()) {
       for (const { deployment, counts } of tracker.deploymentClientCounts()) {
         for (const [state, n] of Object.entries(counts)) this.set({ deployment, state }, n)
       }
+    } }),
+    deploymentMandatory: new Gauge({ name: 'peerstage_tracker_deployment_mandatory_timestamp_seconds', help: 'When each deployment neither cancelled nor expired runs its program (mandatoryAt), Unix seconds: alerts compare it with time()', labelNames: ['deployment'] as const, registers: [registry], collect() {
+      if (tracker === undefined) return
+      this.reset()
+      for (const d of tracker.liveDeployments()) this.set({ deployment: d.id }, Date.parse(d.mandatoryAt) / 1000)
     } }),
     dpPackages: new Gauge({ name: 'peerstage_tracker_dp_packages', help: 'DP × package pairs per site and replica state (missing: the site must hold it and the DP does not report it)', labelNames: ['site', 'state'] as const, registers: [registry], collect() {
       if (tracker === undefined) return

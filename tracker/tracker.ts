@@ -289,6 +289,10 @@ export class Tracker implements TrackerMetricsSource {
     return this.deploymentTable.clientCounts()
   }
 
+  liveDeployments(): Deployment[] {
+    return this.deploymentTable.live(this.now().getTime())
+  }
+
   /** Lists a package from a trusted publisher for the DPs; `created` false when it was listed already. */
   async addPackage(manifestText: string): Promise<{ entry: CataloguePackage, created: boolean }> {
     const signed = checkManifest(manifestText, this.config.trusted, 'package')

@@ -204,6 +204,24 @@ describe('reports', () => {
     expect(text).toContain(`peerstage_tracker_deployment_clients{deployment="${d.id}",state="succeeded"} 1`)
     expect(text).toContain(`peerstage_tracker_deployment_clients{deployment="${d.id}",state="failed"} 1`)
   })
+
+  it('gauge each live deployment\'s mandatoryAt in Unix seconds; cancelled and expired ones leave the gauge', async () => {
+    const w = await world()
+    const kept = await w.deploy()
+    const cancelled = await w.deploy()
+    const expiring = await w.deploy({ expiresAt: at(2 * HOUR) })
+    const gauge = async (id: string): Promise<number | undefined> => {
+      const m = (await w.tracker.metrics.registry.metrics()).match(new RegExp(`^peerstage_tracker_deployment_mandatory_timestamp_seconds\\{deployment="${id}"\\} (\\S+)$`, 'm'))
+      return m === null ? undefined : Number(m[1])
+    }
+    expect(await gauge(kept.id)).toBe((MONDAY_0759 + HOUR) / 1000)
+    expect(await gauge(expiring.id)).toBe((MONDAY_0759 + HOUR) / 1000)
+    await w.tracker.cancelDeployment(cancelled.id)
+    expect(await gauge(cancelled.id)).toBeUndefined()
+    await w.clock.advance(2 * HOUR)
+    expect(await gauge(expiring.id)).toBeUndefined()
+    expect(await gauge(kept.id)).toBe((MONDAY_0759 + HOUR) / 1000)
+  })
 })
 
 describe('a restarted tracker', () => {
