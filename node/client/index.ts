@@ -8,3 +8,4 @@ export { DeploymentClient, type DeploymentClientInit } from './deployment-client
 export type { DeploymentRecord } from './records.ts'
 export { jitterMs, startAt } from './schedule.ts'
 export { runProgram, LOG_TAIL_BYTES, type ProgramResult } from './program.ts'
+export { createClientMetrics, type ClientMetrics } from './metrics.ts'
