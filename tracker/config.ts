@@ -44,7 +44,7 @@ export interface TrackerConfig {
   dpToken: string
   /** When set, clients must announce with it. */
   clientToken: string | undefined
-  /** When set, the dashboard's read-only routes need it (or the adminToken); undefined: open, like the status API. */
+  /** When set, every read route (status, deployments, packages, /metrics, the dashboard's) needs it or the adminToken; undefined: open. */
   dashboardToken: string | undefined
   /** @default 30 */
   announceIntervalSeconds: number
