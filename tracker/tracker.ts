@@ -37,7 +37,7 @@ export interface TrackerComponents {
  * The tracker's state and policy, without HTTP: registrations placed by source address,
  * peers handed out by locality (and to DPs, down the site tree), WAN leases per subnet and
  * package, per-subnet and per-link budgets, WAN byte totals, deployments, and the catalogue
- * of packages DPs replicate. Every change is written to the store (one batch per tick)
+ * of packages DPs replicate. Every change is written to the store (one batch per tick, or per store write under load)
  * before the call that made it returns.
  */
 export class Tracker implements TrackerMetricsSource {
