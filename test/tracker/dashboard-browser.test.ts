@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
@@ -128,6 +128,7 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
     expect(files).toEqual(expect.arrayContaining(['/', '/dashboard/app.js', '/dashboard/style.css', '/dashboard/vendor/uPlot.iife.min.js']))
     const gzip = await Promise.all(files.map(async (f) => gzipSync(Buffer.from(await (await fetch(`${url}${f}`)).arrayBuffer())).length))
     console.log(`dashboard page weight: ${raw} bytes in ${files.length} files (${gzip.reduce((a, b) => a + b, 0)} gzipped); first render with data ${Math.round(firstRenderMs)} ms after navigation`)
+    mkdirSync(RESULTS, { recursive: true }) // a clean clone has none until vitest's report
     writeFileSync(join(RESULTS, 'dashboard-weight.json'), JSON.stringify({ bytes: raw, gzipBytes: gzip.reduce((a, b) => a + b, 0), files: Object.fromEntries(shipped), firstRenderMs }, null, 2))
     await page.getByLabel('Scope').selectOption('site=leeds')
     await page.screenshot({ path: join(RESULTS, 'dashboard-1280x800.png') })
