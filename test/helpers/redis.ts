@@ -4,6 +4,7 @@ import { connect, createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { Redis } from 'ioredis'
+import { withoutFaketime } from './env.ts'
 
 /** redis-server from the distribution, else the first on PATH. */
 const REDIS_SERVER = ['/usr/bin/redis-server', ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'redis-server'))].find((p) => existsSync(p))
@@ -39,7 +40,7 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
     ...(options.appendonly ?? true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'])]
   let child: ChildProcess | undefined
   const start = async (): Promise<void> => {
-    const c = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const c = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'], env: withoutFaketime() })
     let output = ''
     c.stdout!.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-4000) })
     c.stderr!.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-4000) })

@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cliTrackerWithPackages, peerstage, startDaemon } from '../helpers/cli.ts'
+import { withoutFaketime } from '../helpers/env.ts'
 
 /** Debian's chromium (no browser download): PEERSTAGE_CHROMIUM, or chromium on the PATH. */
 const CHROMIUM = [process.env.PEERSTAGE_CHROMIUM, ...(process.env.PATH ?? '').split(delimiter).flatMap((d) => [join(d, 'chromium'), join(d, 'chromium-browser')])]
@@ -60,8 +61,7 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
     daemons.push(client.stop)
     await client.ready
     // Chromium keeps the real clock when the suite runs under faketime (it crawls under it); the page judges times by the tracker's.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && k !== 'LD_PRELOAD' && !k.startsWith('FAKETIME'))) as Record<string, string>
-    browser = await chromium.launch({ executablePath: CHROMIUM, env })
+    browser = await chromium.launch({ executablePath: CHROMIUM, env: withoutFaketime() })
   }, 60_000)
 
   afterEach(async () => {
