@@ -1,6 +1,6 @@
 import { dirname, join, resolve } from 'node:path'
 import { createLogger } from '../common/index.ts'
-import { createTrackerServer, LevelTrackerStore, readTrackerConfig, RedisTrackerStore, storeUrl as checkStoreUrl, Tracker } from '../tracker/index.ts'
+import { createTrackerServer, LevelTrackerStore, readTrackerConfig, RedisTrackerStore, shownRedisUrl, storeUrl as checkStoreUrl, Tracker } from '../tracker/index.ts'
 import { optionalString, requireString, usageError, type Command } from './cli.ts'
 import { untilSignal } from './signals.ts'
 import { status, throttle } from './tracker-admin-commands.ts'
@@ -43,7 +43,7 @@ Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in us
     const dataDir = resolve(optionalString(ctx, 'data') ?? join(dirname(configPath), 'tracker-data'))
     const logger = createLogger({ module: 'tracker', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' })
     const store = storeUrl === undefined ? await LevelTrackerStore.open(dataDir) : await RedisTrackerStore.open(storeUrl)
-    const stateIn = storeUrl === undefined ? dataDir : redacted(storeUrl)
+    const stateIn = storeUrl === undefined ? dataDir : shownRedisUrl(new URL(storeUrl))
     const t = await Tracker.start(config, { store, logger })
     const app = createTrackerServer(t, { logger })
     try {
@@ -68,10 +68,3 @@ Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in us
 
 /** Every command about the tracker; `throttle` and `status` live apart, so they load without the server. */
 export const trackerCommands = [tracker, throttle, status]
-
-/** A Redis URL without its password, for logs and output. */
-function redacted(url: string): string {
-  const u = new URL(url)
-  if (u.password !== '') u.password = '***'
-  return u.toString()
-}

@@ -5,6 +5,7 @@ import { BandwidthErrorCodes, checkTimeZone, parseSchedule, type Schedule } from
 import { loadPublicKey, publisherOf } from '../chunker/index.ts'
 import { isPeerstageError } from '../common/index.ts'
 import { parseCidr, TrackerErrorCodes, trackerError, type Cidr } from './protocol/index.ts'
+import { parseRedisUrl } from './store/redis-url.ts'
 
 /** A scope's WAN rules: a bandwidth schedule plus how many clients may pull at once. */
 export interface WanPolicy {
@@ -255,13 +256,7 @@ export function createTrackerConfig(input: unknown, options: TrackerConfigOption
 
 /** A shared store's URL: Redis (Valkey speaks the same), `redis://HOST:PORT/DB` or `rediss://` for TLS. */
 export function storeUrl(value: unknown, key: string): string {
-  let url: URL | undefined
-  try {
-    url = typeof value === 'string' ? new URL(value) : undefined
-  } catch {
-    url = undefined
-  }
-  if (url === undefined || !['redis:', 'rediss:'].includes(url.protocol) || url.hostname === '') bad(key, `must be a Redis URL like redis://127.0.0.1:6379/0, got '${String(value)}'`)
+  if (parseRedisUrl(value) === undefined) bad(key, `must be a Redis URL like redis://127.0.0.1:6379/0, got '${String(value)}'`)
   return value as string
 }
 

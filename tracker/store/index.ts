@@ -3,3 +3,4 @@ export { STORE_KINDS, type Change, type SharedStore, type StoreKind, type StoreO
 export { MemoryTrackerStore } from './memory.ts'
 export { LevelTrackerStore } from './level.ts'
 export { RedisTrackerStore, type RedisStoreInit } from './redis.ts'
+export { parseRedisUrl, shownRedisUrl } from './redis-url.ts'

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { Redis, ReplyError } from 'ioredis'
 import { TrackerErrorCodes, trackerError } from '../protocol/index.ts'
+import { checkAddition } from './add.ts'
 import { LEASE_LUA, WRITE_LUA } from './redis-scripts.ts'
+import { parseRedisUrl, shownRedisUrl } from './redis-url.ts'
 import { STORE_KINDS, type SharedStore, type StoreKind, type StoreOp, type StoreSnapshot, type TrackerStore, type WrittenBatch } from './types.ts'
 
 const PREFIX = 'peerstage:'
@@ -62,7 +64,7 @@ export class RedisTrackerStore implements TrackerStore, SharedStore {
     const args = [PREFIX, this.replicaId, '']
     const published: string[] = []
     for (const op of ops) {
-      if (op.type === 'add') checkAdd(op.value)
+      if (op.type === 'add') checkAddition(op.value, `${op.kind} ${op.key}`)
       const value = op.type === 'del' ? '' : JSON.stringify(op.value)
       args.push(op.type, op.kind, op.key, value)
       // The ops as given, each value serialised once.
@@ -187,23 +189,9 @@ function unavailable(url: string, what: string, err: unknown): Error {
   return trackerError(TrackerErrorCodes.STORE_UNAVAILABLE, `Redis at ${url} did not answer when the tracker tried to ${what} (${e.message.replace(/\.$/, '')}): check that Redis runs there and this host can reach it; the tracker reconnects by itself, so try again`, { cause: err, details: { url } })
 }
 
-/** The URL as it may be shown (no password); throws BAD_CONFIG unless redis:// or rediss://. */
+/** The URL as it may be shown (no password); throws BAD_CONFIG unless it names a Redis. */
 function checkUrl(url: string): string {
-  let parsed: URL | undefined
-  try {
-    parsed = new URL(url)
-  } catch {
-    // reported below
-  }
-  if (parsed === undefined || !['redis:', 'rediss:'].includes(parsed.protocol) || parsed.hostname === '' || !/^(\/\d*)?$/.test(parsed.pathname)) {
-    throw trackerError(TrackerErrorCodes.BAD_CONFIG, `store ${JSON.stringify(url)} is not a Redis URL: write redis://HOST:PORT/DB (or rediss:// for TLS)`, { details: { url } })
-  }
-  if (parsed.password !== '') parsed.password = '***'
-  return parsed.href
-}
-
-function checkAdd(value: Readonly<Record<string, number>>): void {
-  for (const [field, n] of Object.entries(value)) {
-    if (!Number.isFinite(n)) throw new TypeError(`cannot add ${String(n)} to field ${field}: not a finite number`)
-  }
+  const parsed = parseRedisUrl(url)
+  if (parsed === undefined) throw trackerError(TrackerErrorCodes.BAD_CONFIG, `store ${JSON.stringify(url)} is not a Redis URL: write redis://HOST:PORT/DB (or rediss:// for TLS)`, { details: { url } })
+  return shownRedisUrl(parsed)
 }
