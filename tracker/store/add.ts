@@ -7,11 +7,18 @@ export function addFields(json: string | undefined, value: Readonly<Record<strin
   const record: unknown = json === undefined ? {} : JSON.parse(json)
   if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new TypeError(`cannot add to ${what}: it is not a JSON object`)
   const out = record as Record<string, unknown>
+  checkAddition(value, what)
   for (const [field, n] of Object.entries(value)) {
-    if (!Number.isFinite(n)) throw new TypeError(`cannot add ${String(n)} to ${what}.${field}: not a finite number`)
     const before = out[field] ?? 0
     if (typeof before !== 'number') throw new TypeError(`cannot add to ${what}.${field}: it holds a ${typeof before}, not a number`)
     out[field] = before + n
   }
   return JSON.stringify(out)
+}
+
+/** Throws unless every number of an `add` op's value is finite. */
+export function checkAddition(value: Readonly<Record<string, number>>, what: string): void {
+  for (const [field, n] of Object.entries(value)) {
+    if (!Number.isFinite(n)) throw new TypeError(`cannot add ${String(n)} to ${what}.${field}: not a finite number`)
+  }
 }
