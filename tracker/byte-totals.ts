@@ -75,8 +75,6 @@ export class ByteTotalsTable {
     for (const p of packages) {
       const prev = reg.counters[p.id] ?? {}
       const next: Record<string, number> = {}
-      // One add op per subnet and package: its sources together.
-      const deltas = new Map<string, Record<string, number>>()
       const add = (subnet: string, source: keyof ByteTotals, key: string, value: number | undefined): void => {
         if (value === undefined || value <= 0) return
         next[key] = value
@@ -91,10 +89,9 @@ export class ByteTotalsTable {
         const t = this.totals(subnet, p.id)
         t[source] += delta
         this.metrics.reportedBytes.inc({ subnet, source }, delta)
-        const totalsKey = `${subnet} ${p.id}`
-        let d = deltas.get(totalsKey)
-        if (d === undefined) deltas.set(totalsKey, d = {})
-        d[source] = (d[source] ?? 0) + delta
+        // An addition, not the total: replicas sharing a store count the same subnet at once
+        // (the batch writer folds a batch's additions to one record into one).
+        ops.push({ type: 'add', kind: 'bytes', key: `${subnet} ${p.id}`, value: { [source]: delta } })
       }
       for (const s of SOURCES) add(reg.subnet, s, s, p.bytes?.[s])
       for (const [to, n] of Object.entries(p.uploaded ?? {})) {
@@ -102,8 +99,6 @@ export class ByteTotalsTable {
         if (cidr !== undefined) add(subnetOf(to.slice(0, to.indexOf('/'))), 'dpUpload', `up ${cidr.text}`, n)
       }
       reg.counters[p.id] = next
-      // Additions, not totals: replicas sharing a store count the same subnet at once.
-      for (const [key, value] of deltas) ops.push({ type: 'add', kind: 'bytes', key, value })
     }
   }
 
