@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { nextChange, rateAt, UNLIMITED, type Clock, type Rate, type Schedule, type WindowSpec } from '../bandwidth/index.ts'
+import { nextChange, rateAt, UNLIMITED, type Clock, type Rate, type RateDecision, type Schedule, type WindowSpec } from '../bandwidth/index.ts'
 import { parseWanPolicy, type SiteConfig, type TrackerConfig, type WanPolicy } from './config.ts'
 import { placeAddress, SubnetIndex, TrackerErrorCodes, trackerError, type Placement } from './protocol/index.ts'
 
@@ -187,7 +187,7 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
     const d = rateAt(schedules, at)
     return {
       rate: d.rate,
-      rule: d.window?.text ?? (d.scope === -1 ? 'unlimited (no rule)' : 'default'),
+      rule: ruleOf(d),
       decidedBy: d.scope === -1 ? 'none' : scopes[d.scope]!.by,
       nextChangeAt: nextChange(schedules, at),
     }
@@ -213,7 +213,7 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
     const link = this.links.get(site)
     if (link === undefined) return undefined
     const d = rateAt([link.schedule], at)
-    return { site, parent: link.parent, rate: d.rate, rule: d.window?.text ?? (d.scope === -1 ? 'unlimited (no rule)' : 'default'), nextChangeAt: nextChange([link.schedule], at) }
+    return { site, parent: link.parent, rate: d.rate, rule: ruleOf(d), nextChangeAt: nextChange([link.schedule], at) }
   }
 
   /** The link's rate now, cheaply (from the last evaluation); undefined for a site without a parent. */
@@ -267,6 +267,11 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
   static json(rate: Rate): number | null {
     return rate === UNLIMITED ? null : rate
   }
+}
+
+/** How a decision is named to people: its window's text, `default`, or no rule at all. */
+export function ruleOf(d: RateDecision): string {
+  return d.window?.text ?? (d.scope === -1 ? 'unlimited (no rule)' : 'default')
 }
 
 export function splitScope(scope: ScopeKey): ['site' | 'subnet', string] {

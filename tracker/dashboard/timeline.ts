@@ -1,5 +1,5 @@
 import { formatRate, nextChange, rateAt, type Rate, type Schedule } from '../../bandwidth/index.ts'
-import { Budgets } from '../budgets.ts'
+import { Budgets, ruleOf } from '../budgets.ts'
 import { addDays, localDate, localDayStart, mondayOf, WEEKDAYS } from './local-days.ts'
 
 /** Who wrote a rule: the scope levels of a subnet's budget, or an inter-site link. */
@@ -67,7 +67,7 @@ export function decideByScopes(scopes: readonly TimelineScope[]): (at: Date) => 
   const schedules = scopes.map((s) => s.schedule)
   return (at) => {
     const d = rateAt(schedules, at)
-    return { rate: d.rate, rule: d.window?.text ?? (d.scope === -1 ? 'unlimited (no rule)' : 'default'), decidedBy: d.scope === -1 ? 'none' : scopes[d.scope]!.by }
+    return { rate: d.rate, rule: ruleOf(d), decidedBy: d.scope === -1 ? 'none' : scopes[d.scope]!.by }
   }
 }
 
