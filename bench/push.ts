@@ -9,15 +9,14 @@
  * that spreads a site), gets the deployment in the answer, and announces at once with its
  * `downloading` report. Measured per client: create → woken, create → report answered.
  */
-import { generateKeyPairSync, sign } from 'node:crypto'
+import { sign } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { generatePublisherKeys, loadPrivateKey, pack } from '../chunker/index.ts'
 import { TrackerClient, type AnnounceRequest, type AnnounceSigner } from '../tracker/index.ts'
 import { BIN, type BenchOutcome, type BenchRow } from './common.ts'
+import { nodeKey } from './node-key.ts'
 import { startProcess, type PeerProcess } from './processes.ts'
 import { REDIS_MISSING, startBenchRedis } from './redis.ts'
 
@@ -35,8 +34,7 @@ interface SimClient {
 }
 
 function identity(): AnnounceSigner {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
-  const peerId = peerIdFromPublicKey(publicKeyFromRaw(publicKey.export({ format: 'der', type: 'spki' }).subarray(-32))).toString()
+  const { privateKey, peerId } = nodeKey()
   return { peerId, sign: (data) => sign(null, data, privateKey) }
 }
 

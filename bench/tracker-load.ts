@@ -10,14 +10,13 @@
  * Prints one JSON line (LoadResult) on stdout; progress goes to stderr.
  */
 import { execFileSync } from 'node:child_process'
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import { createHash, sign, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { announcePayload, MAX_SIGNATURE_SKEW_MS, SIGNATURE_HEADER } from '../tracker/index.ts'
+import { nodeKey } from './node-key.ts'
 import { HOST, SUBNETS, subnetAt, type LoadArgs, type LoadResult } from './tracker-shape.ts'
 
 const args = JSON.parse(process.argv[2] ?? '{}') as LoadArgs
@@ -39,10 +38,9 @@ const peerIds: string[] = new Array(args.clients)
 function makeIdentities(): number {
   const t0 = performance.now()
   for (let i = 0; i < args.clients; i++) {
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+    const { privateKey, peerId } = nodeKey()
     keys[i] = privateKey
-    // The raw key is the last 32 bytes of its SPKI DER.
-    peerIds[i] = peerIdFromPublicKey(publicKeyFromRaw(publicKey.export({ format: 'der', type: 'spki' }).subarray(-32))).toString()
+    peerIds[i] = peerId
   }
   return (performance.now() - t0) / 1000
 }
