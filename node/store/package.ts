@@ -66,6 +66,10 @@ export class StoredPackage {
   private cancelFlushTimer: (() => void) | undefined
   private readonly init: Required<StoreInit>
   private flushing: Promise<void> = Promise.resolve()
+  /** Flushes asked for and not yet settled (queued or running). */
+  private flushesPending = 0
+  /** A flush that failed behind the writes: the next write or completion reports it. */
+  private flushFailure: Error | undefined
 
   constructor(store: Store, signed: SignedManifest, record: PackageRecord, have: Bitfield, init: StoreInit = {}) {
     this.init = { ...STORE_DEFAULTS, ...init }
@@ -214,11 +218,14 @@ export class StoredPackage {
    * Writes a verified piece at its offset (off the main thread). It is readable, and `have`
    * says so, at once; it is saved as present only once flushed to disk, in batches of
    * flushBytes (or after flushDelayMs, or on completion), so a crash loses at most the
-   * last batch and never marks a piece that is not on disk.
+   * last two batches and never marks a piece that is not on disk. One flush runs behind the
+   * writes (a datasync of a batch stalled the whole download: the swarm writes one piece at a
+   * time); a write that finds one still running waits for both.
    */
   async writePiece(piece: number, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const p = this.manifest.pieces[piece]!
     if (this.readOnly) throw new TypeError(`${this.manifest.name}@${this.manifest.version} is served in place and cannot be written`)
+    this.throwFlushFailure()
     let parts = data instanceof Uint8Array ? [data] : data.filter((b) => b.length > 0)
     const length = parts.reduce((n, b) => n + b.length, 0)
     if (length !== p.length) throw new RangeError(`piece ${piece} is ${p.length} bytes, got ${length}`)
@@ -239,15 +246,29 @@ export class StoredPackage {
     this.have.set(piece)
     this.unflushed.push(piece)
     this.unflushedBytes += length
-    if (this.unflushedBytes >= this.init.flushBytes || this.complete) await this.flush()
-    else this.cancelFlushTimer ??= this.init.clock.setTimer(() => { void this.flush().catch(() => {}) }, this.init.flushDelayMs)
+    if (this.complete) {
+      await this.flush()
+      this.throwFlushFailure()
+    } else if (this.unflushedBytes >= this.init.flushBytes) {
+      const behind = this.flushesPending > 0
+      const flushed = this.flush()
+      if (behind) await flushed
+      else flushed.catch((err: Error) => { this.flushFailure ??= err })
+    } else this.cancelFlushTimer ??= this.init.clock.setTimer(() => { void this.flush().catch(() => {}) }, this.init.flushDelayMs)
   }
 
   /** Flushes written pieces to disk, then saves them as present (one flush at a time). */
   flush(): Promise<void> {
-    const next = this.flushing.then(() => this.flushNow())
+    this.flushesPending++
+    const next = this.flushing.then(() => this.flushNow()).finally(() => { this.flushesPending-- })
     this.flushing = next.catch(() => {})
     return next
+  }
+
+  private throwFlushFailure(): void {
+    const err = this.flushFailure
+    this.flushFailure = undefined
+    if (err !== undefined) throw err
   }
 
   private async flushNow(): Promise<void> {
