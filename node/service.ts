@@ -9,7 +9,7 @@ import { createNodeConfig, type ClientInit, type DpInit, type FetcherInit, type 
 import { Replicator } from './dp/index.ts'
 import { serveMetrics } from './metrics.ts'
 import { PeerNode, type PeerNodeInit } from './peer-node.ts'
-import { Announcer, ByteCounter, WanLimits } from './tracker/index.ts'
+import { Announcer, ByteCounter, TrackerClock, WanLimits } from './tracker/index.ts'
 
 /** What a role is built from besides its init: tests pass fakes. */
 export interface NodeComponents {
@@ -102,7 +102,8 @@ export async function createClient(init: ClientInit, components: NodeComponents 
       node: base.node, tracker, bytes: base.bytes, dataDir: config.dataDir, trusted: config.trusted,
       ...(config.cacheMaxBytes !== undefined && { cacheMaxBytes: config.cacheMaxBytes }),
       ...(config.stopGraceMs !== undefined && { stopGraceMs: config.stopGraceMs }),
-      ...(components.now && { now: components.now }), ...(components.clock && { clock: components.clock }),
+      // Deployments are timed by the tracker's clock, whatever ours says.
+      now: () => new Date(base.trackerClock.nowMs()), ...(components.clock && { clock: components.clock }),
       logger: logger(components, 'deployments'),
     })
     const announcer = new Announcer({ ...announcerInit(config, components, base, tracker), role: 'client', reports: { deployments: () => deployments.reports() } })
@@ -131,6 +132,8 @@ interface Base {
   limits: WanLimits
   bytes: ByteCounter
   metricsUrl: string | undefined
+  /** The tracker's time, read from its answers (on the `now` clock). */
+  trackerClock: TrackerClock
   close(): Promise<void>
 }
 
@@ -159,7 +162,9 @@ async function startBase(config: ReturnType<typeof createNodeConfig<NodeInit>>, 
     metrics?.close()
     await node.stop()
   }
-  return { node, limits, bytes: new ByteCounter(limits), metricsUrl, close }
+  const localNow = components.now
+  const trackerClock = new TrackerClock(localNow === undefined ? Date.now : () => localNow().getTime())
+  return { node, limits, bytes: new ByteCounter(limits), metricsUrl, trackerClock, close }
 }
 
 function announcerInit(config: ReturnType<typeof createNodeConfig<NodeInit>>, components: NodeComponents, base: Base, tracker: TrackerClient) {
@@ -167,6 +172,7 @@ function announcerInit(config: ReturnType<typeof createNodeConfig<NodeInit>>, co
     tracker, node: base.node, limits: base.limits, bytes: base.bytes,
     retryMs: config.retryMs, budgetWaitSeconds: config.budgetWaitSeconds,
     ...((components.signAt ?? components.now) && { now: (components.signAt ?? components.now)! }),
+    trackerClock: base.trackerClock,
     logger: logger(components, 'announcer'),
   }
 }

@@ -444,12 +444,29 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       if (length > MAX_BLOCK_BYTES || !this.pkg.have.get(index)) throw new Error('not available')
       await this.init.uploadLimiterFor?.(peer)?.take(length, peer.closed.signal)
       if (peer.closed.signal.aborted) throw new Error('peer gone')
-      const block = this.pkg.readBlock(index, offset, length)
+      // A program run from the package may have edited it: never serve what no longer matches.
+      const { block, lost } = await this.pkg.blockToServe(index, offset, length)
+      if (lost.length > 0) this.lost(lost)
+      if (block === undefined) throw new Error('not available')
       respond(null, block)
       this.emit('upload', length, peer)
     } catch (err) {
       respond(err as Error)
     }
+  }
+
+  /**
+   * Pieces we had (and told our peers so) were found bad on disk and marked missing: fetch
+   * them again, and close the wires of the peers that lack one — BitTorrent cannot take a
+   * `have` back, and they would ask us for it (and, refused, wait out the request timeout)
+   * until they reconnect and get our bitfield as it is now. Peers holding them stay: they
+   * never ask us for them, and may give them back.
+   */
+  private lost(pieces: readonly number[]): void {
+    for (const p of [...this.peers.values()]) {
+      if (pieces.some((i) => !p.wire.peerPieces.get(i))) this.drop(p, `we lost piece(s) ${pieces.join(', ')} we had told it of (changed on disk): reconnect for our bitfield`)
+    }
+    this.recheck()
   }
 
   private drop(peer: Peer, reason?: string): void {

@@ -193,7 +193,7 @@ export class AnnounceHandler {
   private answerOf(req: AnnounceRequest, reg: Registration, packages: AnnounceAnswer['packages'], now: number): AnnounceAnswer {
     const { parts } = this
     const deployments = req.role === 'client' ? parts.deployments.offersFor(reg, now) : []
-    const answer: AnnounceAnswer = { subnet: reg.subnet, site: reg.site ?? null, intervalSeconds: parts.config.announceIntervalSeconds, packages, deployments }
+    const answer: AnnounceAnswer = { now, subnet: reg.subnet, site: reg.site ?? null, intervalSeconds: parts.config.announceIntervalSeconds, packages, deployments }
     if (req.role === 'dp') {
       answer.budgets = parts.budgetList(reg.site)
       answer.replicate = parts.plan().offersFor(reg.site)

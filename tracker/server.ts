@@ -103,7 +103,9 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
   app.setErrorHandler((err: Error & { statusCode?: number, validation?: unknown, code?: string }, _req, reply) => {
     if (isPeerstageError(err)) {
       const status = STATUS_OF[err.code] ?? (errorClassOf(err) === 'usage' ? 400 : 500) // a bad rate or window in a body
-      return reply.code(status).send({ error: { code: err.code, message: err.message } })
+      // A signature refused for its time: the tracker's clock, so the node can sign by it.
+      const now = err.code === TrackerErrorCodes.STALE_SIGNATURE ? { now: tracker.now().getTime() } : {}
+      return reply.code(status).send({ error: { code: err.code, message: err.message, ...now } })
     }
     if (err.validation !== undefined || (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)) {
       return reply.code(err.statusCode ?? 400).send({ error: { code: TrackerErrorCodes.BAD_REQUEST, message: err.message } })

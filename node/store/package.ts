@@ -70,6 +70,10 @@ export class StoredPackage {
   private flushesPending = 0
   /** A flush that failed behind the writes: the next write or completion reports it. */
   private flushFailure: Error | undefined
+  /** Per file, pieces written here and not yet stamped: its size and mtime move by our own hand. */
+  private readonly ownWrites = new Map<number, number>()
+  /** The re-check of edited files under way: uploads wait for it rather than start another. */
+  private rechecking: Promise<number[]> | undefined
 
   constructor(store: Store, signed: SignedManifest, record: PackageRecord, have: Bitfield, init: StoreInit = {}) {
     this.init = { ...STORE_DEFAULTS, ...init }
@@ -131,7 +135,8 @@ export class StoredPackage {
    */
   async recheckChangedFiles(): Promise<number[]> {
     const now = this.manifest.files.map((_, i) => stampOf(filePath(this.root, this.manifest, i)))
-    const changed = new Set(now.flatMap((s, i) => (sameStamp(this.record.files?.[i], s) ? [] : [i])))
+    // A file we are writing changes by our hand; its present pieces are not what we write.
+    const changed = new Set(now.flatMap((s, i) => (sameStamp(this.record.files?.[i], s) || this.ownWrites.has(i) ? [] : [i])))
     if (changed.size === 0) return []
     const bad = await badPresentPieces(this.manifest, this.root, this.have, changed)
     if (bad.length > 0) {
@@ -177,6 +182,47 @@ export class StoredPackage {
 
   pieceLength(piece: number): number {
     return this.manifest.pieces[piece]!.length
+  }
+
+  /**
+   * A block to upload (undefined when its piece is not, or no longer, here), and the pieces
+   * found bad on the way. The files are served from where a deployment's program runs, and
+   * a program may edit them: when a file's size or mtime differs from its stamp (taken when
+   * its pieces were last flushed or checked), its present pieces are hashed again first
+   * (recheckChangedFiles), the bad ones marked missing, to be fetched again, and never
+   * served. The stamp is compared before and after the read, so an edit during the read is
+   * caught too; a file edited again and again is not served at all.
+   */
+  async blockToServe(piece: number, offset: number, length: number): Promise<{ block: Buffer | undefined, lost: number[] }> {
+    const file = this.manifest.pieces[piece]?.file
+    const lost: number[] = []
+    for (let attempt = 0; attempt < 2 && file !== undefined; attempt++) {
+      if (!this.have.get(piece)) break
+      if (this.unchangedOnDisk(file)) {
+        const block = this.readBlock(piece, offset, length)
+        if (this.unchangedOnDisk(file)) return { block, lost }
+      }
+      lost.push(...await this.recheckEdits())
+    }
+    return { block: undefined, lost }
+  }
+
+  /** Re-checks files changed on disk (not by us), one re-check at a time; returns the pieces found bad. */
+  recheckEdits(): Promise<number[]> {
+    this.rechecking ??= this.recheckChangedFiles().finally(() => { this.rechecking = undefined })
+    return this.rechecking
+  }
+
+  /** A file served in place, being written by us, or with the size and mtime of its stamp. */
+  private unchangedOnDisk(file: number): boolean {
+    if (this.readOnly || this.ownWrites.has(file)) return true
+    return sameStamp(this.record.files?.[file], stampOf(filePath(this.root, this.manifest, file)))
+  }
+
+  private countOwnWrite(file: number, n: 1 | -1): void {
+    const left = (this.ownWrites.get(file) ?? 0) + n
+    if (left > 0) this.ownWrites.set(file, left)
+    else this.ownWrites.delete(file)
   }
 
   /** A block of a piece this node has. */
@@ -229,6 +275,7 @@ export class StoredPackage {
     let parts = data instanceof Uint8Array ? [data] : data.filter((b) => b.length > 0)
     const length = parts.reduce((n, b) => n + b.length, 0)
     if (length !== p.length) throw new RangeError(`piece ${piece} is ${p.length} bytes, got ${length}`)
+    this.countOwnWrite(p.file, 1)
     try {
       const fh = await this.handle(p.file)
       for (let done = 0; done < length;) {
@@ -241,6 +288,7 @@ export class StoredPackage {
         }
       }
     } catch (err) {
+      this.countOwnWrite(p.file, -1)
       throw ioError(err, `cannot write piece ${piece} of ${this.manifest.name}@${this.manifest.version} to ${this.root}`)
     }
     this.have.set(piece)
@@ -280,12 +328,16 @@ export class StoredPackage {
     try {
       await Promise.all([...this.handles.values()].map(async (h) => (await h).datasync()))
     } catch (err) {
-      for (const piece of pieces) this.have.set(piece, false) // not known to be on disk
+      for (const piece of pieces) {
+        this.have.set(piece, false) // not known to be on disk
+        this.countOwnWrite(this.manifest.pieces[piece]!.file, -1)
+      }
       throw ioError(err, `cannot flush ${this.manifest.name}@${this.manifest.version} to ${this.root}`)
     }
     const saved = new Bitfield(this.have.length, this.have.bytes)
     for (const piece of this.unflushed) saved.set(piece, false) // written meanwhile, not yet flushed
     this.stamp(new Set(pieces.map((p) => this.manifest.pieces[p]!.file)))
+    for (const piece of pieces) this.countOwnWrite(this.manifest.pieces[piece]!.file, -1)
     await this.store.recordPieces(this, pieces, saved, this.record)
   }
 

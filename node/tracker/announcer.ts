@@ -5,6 +5,7 @@ import { TrackerErrorCodes, MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MA
 import type { PeerNode } from '../peer-node.ts'
 import type { PackageSwarm } from '../swarm.ts'
 import type { ByteCounter } from './byte-counter.ts'
+import type { TrackerClock } from './tracker-clock.ts'
 import type { WanLimits } from './wan-limits.ts'
 
 /** What a role adds to every announce, given at construction. */
@@ -30,6 +31,8 @@ export interface AnnouncerInit {
   budgetWaitSeconds?: number
   /** The wall clock announces are signed at (the tracker checks it against its own). @default the system's */
   now?: () => Date
+  /** Read from each answer's time; announces are signed at the tracker's time by it. @default none: signed at `now` */
+  trackerClock?: TrackerClock
   /** Timers and dial back-off. @default backgroundClock (its timers keep no process alive) */
   clock?: Clock
   logger?: Logger
@@ -203,10 +206,40 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
     swarm.on('complete', () => this.announceNow())
   }
 
-  /** Every announce is signed with the node's key, at the announcer's wall clock. */
-  private send(body: AnnounceRequest): Promise<AnnounceAnswer> {
+  /**
+   * Every announce is signed with the node's key, at the tracker's time as the tracker
+   * clock has it (else the announcer's wall clock), and each answer is a reading of the
+   * tracker's clock. A signature refused as too far from the tracker's clock is signed
+   * again once, at the time the refusal carried.
+   */
+  private async send(body: AnnounceRequest): Promise<AnnounceAnswer> {
+    const tc = this.init.trackerClock
+    try {
+      return await this.sendOnce(body)
+    } catch (err) {
+      const trackerMs = (err as { details?: { trackerNowMs?: unknown } }).details?.trackerNowMs
+      if (tc === undefined || !isPeerstageError(err, TrackerErrorCodes.STALE_SIGNATURE) || typeof trackerMs !== 'number') throw err
+      this.log.warn({ offsetMs: trackerMs - tc.localMs() }, 'our clock is far from the tracker\'s: announcing by the tracker\'s time')
+      return await this.sendOnce(body)
+    }
+  }
+
+  private async sendOnce(body: AnnounceRequest): Promise<AnnounceAnswer> {
+    const tc = this.init.trackerClock
     const now = this.init.now
-    return this.init.tracker.announce(body, this.init.node.signer, now === undefined ? Date.now : () => now().getTime())
+    const wallMs = now === undefined ? Date.now : () => now().getTime()
+    const signAt = tc === undefined ? wallMs : () => wallMs() + tc.offsetMs
+    const sentMs = tc?.localMs() ?? 0
+    try {
+      const answer = await this.init.tracker.announce(body, this.init.node.signer, signAt)
+      // A tracker older than its clock in the answer sends none.
+      if (tc !== undefined && typeof answer.now === 'number') tc.sample(sentMs, tc.localMs(), answer.now)
+      return answer
+    } catch (err) {
+      const trackerMs = (err as { details?: { trackerNowMs?: unknown } }).details?.trackerNowMs
+      if (tc !== undefined && typeof trackerMs === 'number') tc.sample(sentMs, tc.localMs(), trackerMs)
+      throw err
+    }
   }
 
   /** Announces and follows the answer; the next announce is timed once its dials are done, by what they brought. */

@@ -86,6 +86,12 @@ export interface BudgetList {
 }
 
 export interface AnnounceAnswer {
+  /**
+   * The tracker's clock when it answered, ms since the epoch: nodes time deployments by it
+   * and sign by it (a tracker older than this field sends none). A refusal of a signature's
+   * time (STALE_SIGNATURE) carries it too, as `error.now`.
+   */
+  now?: number
   subnet: string
   site: string | null
   intervalSeconds: number

@@ -68,9 +68,16 @@ export class TrackerClient {
   async announce(body: AnnounceRequest, signer: AnnounceSigner, now: () => number = Date.now): Promise<AnnounceAnswer> {
     if (signer.peerId !== body.peerId) throw new TypeError(`an announce of ${body.peerId} cannot be signed by ${signer.peerId}`)
     const text = JSON.stringify(body)
-    this.lastSignedAt = Math.max(now(), this.lastSignedAt + 1)
-    const headers = { [SIGNATURE_HEADER]: await signatureHeader(signer, text, this.lastSignedAt) }
-    return this.call('POST', '/v1/announce', text, { headers }) as Promise<AnnounceAnswer>
+    const before = this.lastSignedAt
+    const at = this.lastSignedAt = Math.max(now(), this.lastSignedAt + 1)
+    const headers = { [SIGNATURE_HEADER]: await signatureHeader(signer, text, at) }
+    try {
+      return await (this.call('POST', '/v1/announce', text, { headers }) as Promise<AnnounceAnswer>)
+    } catch (err) {
+      // Refused for its time, it was not recorded: a corrected clock may sign earlier than it.
+      if (isPeerstageError(err, TrackerErrorCodes.STALE_SIGNATURE) && this.lastSignedAt === at) this.lastSignedAt = before
+      throw err
+    }
   }
 
   /** The budgets, waiting up to `waitSeconds` for a version newer than `after`. */
@@ -213,7 +220,8 @@ export class TrackerClient {
           if (status >= 200 && status < 300) return resolve(json)
           const err = json?.error
           // 503: the tracker's store refused the change, which did not happen: the caller may retry.
-          if ((status < 500 || status === 503) && typeof err?.code === 'string') return reject(new PeerstageError(err.code, `tracker: ${err.message}`, { details: { status } }))
+          // `now`: the tracker's clock, on a refusal of a signature's time.
+          if ((status < 500 || status === 503) && typeof err?.code === 'string') return reject(new PeerstageError(err.code, `tracker: ${err.message}`, { details: { status, ...(typeof err.now === 'number' && { trackerNowMs: err.now }) } }))
           reject(trackerError(TrackerErrorCodes.UNREACHABLE, `tracker ${base.origin} failed with HTTP ${status}: ${err?.message ?? text.slice(0, 200)}`))
         })
       })

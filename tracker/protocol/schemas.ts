@@ -148,6 +148,7 @@ export const announceAnswer = {
     subnet: { type: 'string' },
     site: { type: ['string', 'null'] },
     intervalSeconds: { type: 'integer' },
+    now: { type: 'integer' },
     packages: {
       type: 'array',
       items: {
