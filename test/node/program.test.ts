@@ -1,8 +1,7 @@
 import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { LOG_TAIL_BYTES, runProgram } from '../../node/client/index.ts'
-import { resumeProgram, statusPathOf } from '../../node/client/program.ts'
+import { LOG_TAIL_BYTES, resumeProgram, runProgram, statusPathOf } from '../../node/client/index.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import { until } from '../helpers/until.ts'
 
