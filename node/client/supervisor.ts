@@ -79,7 +79,8 @@ export function startSupervisor(init: SuperviseInit): ChildProcess {
   rmSync(init.statusPath, { force: true })
   const child = spawn(process.execPath, ['-e', SCRIPT, init.statusPath, init.logPath, init.cwd, String(init.timeoutMs), String(init.killGraceMs), init.displayName, init.command, ...init.args],
     { cwd: init.cwd, env: init.env, stdio: 'ignore', detached: true })
-  child.unref()
+  // Kept referenced: whoever waits for the exit keeps this process alive (detached only so
+  // the client's terminal signals and death do not reach it).
   return child
 }
 
