@@ -46,15 +46,20 @@ Exit codes: 0 written; 2 usage, or a key already exists.`,
 export const packCommand: Command = {
   name: 'pack',
   help: `Usage: peerstage pack SOURCE --name NAME --version VER --key KEYFILE
-                      [--program NAME=COMMAND]... [--out FILE] [--json]
+                      [--program NAME=COMMAND]... [--long-paths] [--out FILE] [--json]
 
 SOURCE is one file or a directory (every regular file below it; symlinks are refused).
 Writes the signed manifest to FILE (default NAME@VER.manifest.json), atomically.
+Paths Windows cannot write are refused: reserved names (CON, NUL.txt, COM1...), the
+characters < > : " | ? * and control characters, names ending in a dot or a space, two
+paths differing only in case, and paths over 260 characters unless --long-paths.
 
   --name NAME           package name: letters, digits, . _ + -
   --version VER         package version, same characters
   --key KEYFILE         publisher private key (from peerstage keygen)
   --program NAME=CMD    a program clients may run, e.g. install="setup.cmd /unattend"; repeatable
+  --long-paths          allow paths over 260 characters (the manifest says longPaths: true;
+                        its Windows targets must have long paths enabled)
   --out FILE            where to write the manifest
   --json                print {packageId, files, chunks, pieces, bytes, seconds, ...} only
 
@@ -65,6 +70,7 @@ written; 2 usage or unreadable input.`,
     version: { type: 'string' },
     key: { type: 'string' },
     program: { type: 'string', multiple: true },
+    'long-paths': { type: 'boolean' },
     out: { type: 'string' },
   },
   positionals: 1,
@@ -80,7 +86,7 @@ written; 2 usage or unreadable input.`,
     }
     const out = resolve(typeof ctx.values.out === 'string' ? ctx.values.out : `${name}@${version}.manifest.json`)
     const started = performance.now()
-    const result = await pack(ctx.positionals[0], { name, version, privateKey, programs, onProgress: progressFor(ctx, 'packing') })
+    const result = await pack(ctx.positionals[0], { name, version, privateKey, programs, longPaths: ctx.values['long-paths'] === true, onProgress: progressFor(ctx, 'packing') })
     try {
       writeFileAtomic(out, `${result.canonical}\n`)
     } catch (err) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { formatBytes, PeerstageError } from '../common/index.ts'
-import { MAX_JITTER_SECONDS, parseIsoTime, type Deployment, type DeploymentInput, type DeploymentStatus, type SubnetProgress } from '../tracker/client-index.ts'
+import { MAX_JITTER_SECONDS, MAX_PROGRAM_TIMEOUT_SECONDS, parseIsoTime, type Deployment, type DeploymentInput, type DeploymentStatus, type SubnetProgress } from '../tracker/client-index.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { countsText, trackerClient } from './tracker-cli.ts'
 
@@ -32,8 +32,15 @@ function createInput(ctx: CommandContext): DeploymentInput {
   const expiresAt = timeOption(ctx, 'expires', false)
   const jitter = optionalString(ctx, 'jitter')
   if (jitter !== undefined && (!/^\d+$/.test(jitter) || Number(jitter) > MAX_JITTER_SECONDS)) throw usageError(`--jitter takes whole seconds from 0 to ${MAX_JITTER_SECONDS} (a week), got '${jitter}'`)
+  const timeout = optionalString(ctx, 'timeout')
+  if (timeout !== undefined && (!/^\d+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > MAX_PROGRAM_TIMEOUT_SECONDS)) {
+    throw usageError(`--timeout takes whole seconds from 1 to ${MAX_PROGRAM_TIMEOUT_SECONDS} (a week), got '${timeout}'`)
+  }
   const manifest = readManifestText(path)
-  return { manifest, program, targets, availableAt, mandatoryAt, ...(expiresAt !== undefined && { expiresAt }), ...(jitter !== undefined && { jitterSeconds: Number(jitter) }) }
+  return {
+    manifest, program, targets, availableAt, mandatoryAt, ...(expiresAt !== undefined && { expiresAt }), ...(jitter !== undefined && { jitterSeconds: Number(jitter) }),
+    ...(timeout !== undefined && { timeoutSeconds: Number(timeout) }),
+  }
 }
 
 function describe(d: Deployment): string[] {
@@ -44,6 +51,7 @@ function describe(d: Deployment): string[] {
     `  available  ${d.availableAt}${d.jitterSeconds > 0 ? ` (+ up to ${d.jitterSeconds} s per client)` : ''}`,
     `  mandatory  ${d.mandatoryAt}`,
     `  expires    ${d.expiresAt ?? 'never'}`,
+    `  timeout    ${d.timeoutSeconds === undefined ? 'none' : `${d.timeoutSeconds} s, then the program's process group is ended`}`,
   ]
 }
 
@@ -67,14 +75,16 @@ export const deploy: Command = {
   name: 'deploy',
   help: `Usage: peerstage deploy create --tracker URL --token T --manifest FILE --program NAME
                         --target site:NAME|subnet:CIDR|client:PEERID ... --available ISO8601
-                        --mandatory ISO8601 [--expires ISO8601] [--jitter SECONDS] [--json]
+                        --mandatory ISO8601 [--expires ISO8601] [--jitter SECONDS]
+                        [--timeout SECONDS] [--json]
        peerstage deploy list --tracker URL [--token T] [--json]
        peerstage deploy show ID --tracker URL [--token T] [--json]
        peerstage deploy cancel ID --tracker URL --token T [--json]
 
 create  registers a deployment: clients it targets pre-stage the package from --available
         (plus a delay in [0, --jitter) fixed per client), verify it, and run the program at
-        --mandatory; not after --expires. The tracker refuses a manifest not signed by a
+        --mandatory; not after --expires; a program still running after --timeout is ended
+        and its deployment fails with reason timeout. The tracker refuses a manifest not signed by a
         publisher in its trust list.
 list    every deployment, oldest first
 show    the deployment and its clients per site and subnet: counts by state, bytes over the
@@ -90,12 +100,14 @@ cancel  clients drop it (a program already running finishes); kept, with its rep
   --mandatory TIME  the program runs
   --expires TIME    not run after this (default: never)
   --jitter SECONDS  spread the start of pre-staging over this long (default 0, at most a week)
+  --timeout SECONDS end the program (SIGTERM to its process group, SIGKILL 10 s later) if it
+                    runs longer (default: no timeout; 1 s to a week)
 
 Exit codes: 0 done; 1 tracker unreachable; 2 usage, bad token, unknown deployment or site,
 invalid or untrusted manifest.`,
   options: {
     tracker: { type: 'string' }, token: { type: 'string' }, manifest: { type: 'string' }, program: { type: 'string' }, target: { type: 'string', multiple: true },
-    available: { type: 'string' }, mandatory: { type: 'string' }, expires: { type: 'string' }, jitter: { type: 'string' },
+    available: { type: 'string' }, mandatory: { type: 'string' }, expires: { type: 'string' }, jitter: { type: 'string' }, timeout: { type: 'string' },
   },
   positionals: [1, 2],
   async run(ctx) {

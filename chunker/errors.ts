@@ -37,6 +37,8 @@ export const ChunkerErrorCodes = defineErrorCodes('chunker', {
   PACK_SOURCE_UNREADABLE: { code: 'PEERSTAGE_CHUNKER_PACK_SOURCE_UNREADABLE', class: 'usage', aliases: ['PEERSTAGE_PACK_SOURCE_UNREADABLE'] },
   /** The source holds something that cannot go in a package (symlink, device, bad name). */
   PACK_UNSUPPORTED_FILE: { code: 'PEERSTAGE_CHUNKER_PACK_UNSUPPORTED_FILE', class: 'usage', aliases: ['PEERSTAGE_PACK_UNSUPPORTED_FILE'] },
+  /** A source path that Windows cannot write (reserved name, forbidden character, case clash, too long). */
+  WINDOWS_UNSAFE_PATH: { code: 'PEERSTAGE_CHUNKER_WINDOWS_UNSAFE_PATH', class: 'usage' },
   /** A source file changed size or vanished while it was being packed. */
   PACK_SOURCE_CHANGED: { code: 'PEERSTAGE_CHUNKER_PACK_SOURCE_CHANGED', class: 'failed', aliases: ['PEERSTAGE_PACK_SOURCE_CHANGED'] },
   /** The manifest could not be written where asked (permissions, missing directory, full disk). */

@@ -14,6 +14,7 @@ import { HASH_BYTES } from './scan.ts'
  *   chunks: { count, sizes: base64(u32 LE × count), hashes: base64(sha256 × count) },
  *   pieces: [{ file, offset, length, firstChunk, chunkCount }],
  *   programs: [{ name, command, args }],
+ *   longPaths?: true,                                        // only when packed with --long-paths
  *   publisher: "ed25519:<base64>", signature: base64(Ed25519 over the canonical form without signature) }
  * ```
  * The chunk table lists every file's chunks in file order (a file's chunks are
@@ -75,6 +76,8 @@ export interface UnsignedManifest {
   chunks: ChunkTable
   pieces: Piece[]
   programs: Program[]
+  /** Paths may exceed Windows' 260 characters (absent in older manifests and when false). */
+  longPaths?: true
 }
 
 export interface Manifest extends UnsignedManifest {

@@ -11,6 +11,7 @@ import { derivePieces } from './pieces.ts'
 import { HashPool } from './pool.ts'
 import { HASH_BYTES } from './scan.ts'
 import { listSourceFiles, type SourceFile } from './source.ts'
+import { findWindowsProblem } from './windows-names.ts'
 
 export interface PackInit {
   name: string
@@ -18,6 +19,11 @@ export interface PackInit {
   /** The publisher's Ed25519 private key. */
   privateKey: KeyObject
   programs?: Program[]
+  /**
+   * The package may hold paths over Windows' 260 characters (its targets enable long paths);
+   * recorded in the manifest as `longPaths: true`. @default false
+   */
+  longPaths?: boolean
   /** @default DEFAULT_CHUNKING */
   chunking?: ChunkingParams
   /** @default now */
@@ -41,6 +47,7 @@ export async function pack(source: string, init: PackInit): Promise<PackResult> 
   assertSafeName(init.version, 'version')
   const params = validateChunkingParams(init.chunking ?? DEFAULT_CHUNKING)
   const sources = listSourceFiles(source)
+  assertWindowsSafe(sources, init.longPaths === true)
   const totalBytes = sources.reduce((n, f) => n + f.size, 0)
   const pool = init.pool ?? new HashPool()
   try {
@@ -57,6 +64,7 @@ export async function pack(source: string, init: PackInit): Promise<PackResult> 
         chunks: { count: sizes.length, sizes, hashes },
         pieces: derivePieces(files, sizes),
         programs: init.programs ?? [],
+        ...(init.longPaths === true && { longPaths: true as const }),
       }, init.privateKey),
       totalBytes,
     }
@@ -86,6 +94,13 @@ async function chunkAll(pool: HashPool, params: ChunkingParams, sources: SourceF
     }
   })))
   return results as FileChunks[]
+}
+
+/** Packages go to Windows clients too: refuse at pack what they could not write, before any hashing. */
+function assertWindowsSafe(sources: SourceFile[], longPaths: boolean): void {
+  const problem = findWindowsProblem(sources.map((s) => s.path), { longPaths })
+  if (problem === undefined) return
+  throw chunkerError(Codes.WINDOWS_UNSAFE_PATH, `cannot pack ${JSON.stringify(problem.path)}: ${problem.rule}; rename it in the source`, { details: { path: problem.path, rule: problem.rule } })
 }
 
 /** A file that grew or shrank while read would give a manifest that matches nothing. */

@@ -29,10 +29,13 @@ function schema(where: string, rule: string): never {
   throw chunkerError(Codes.MANIFEST_SCHEMA, `${where} ${rule}`, { details: { field: where } })
 }
 
-function object(v: unknown, where: string, keys: readonly string[]): Json {
+/** Optional top-level fields: absent in manifests packed before they existed. */
+const OPTIONAL_TOP_KEYS = ['longPaths']
+
+function object(v: unknown, where: string, keys: readonly string[], optional: readonly string[] = []): Json {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) schema(where, 'must be an object')
   const o = v as Json
-  for (const k of Object.keys(o)) if (!keys.includes(k)) schema(`${where}.${k}`, 'is not a known field')
+  for (const k of Object.keys(o)) if (!keys.includes(k) && !optional.includes(k)) schema(`${where}.${k}`, 'is not a known field')
   for (const k of keys) if (o[k] === undefined) schema(`${where}.${k}`, 'is missing')
   return o
 }
@@ -81,7 +84,7 @@ export function parseManifest(text: string, options: ParseManifestOptions = {}):
   if (raw.format !== MANIFEST_FORMAT) {
     throw chunkerError(Codes.MANIFEST_FORMAT, `${source} has format ${JSON.stringify(raw.format)}; this peerstage reads format ${MANIFEST_FORMAT} (upgrade peerstage?)`)
   }
-  const top = object(raw, 'manifest', TOP_KEYS)
+  const top = object(raw, 'manifest', TOP_KEYS, OPTIONAL_TOP_KEYS)
 
   const publisher = string(top.publisher, 'publisher')
   const signature = string(top.signature, 'signature')
@@ -137,7 +140,9 @@ function checkContent(top: Json, publisher: string, signature: string): Manifest
   const files = checkFiles(array(top.files, 'files'), chunks)
   const pieces = checkPieces(array(top.pieces, 'pieces'), files, chunks)
   const programs = checkPrograms(array(top.programs, 'programs'))
-  return { format: MANIFEST_FORMAT, name, version, createdAt, chunking, files, chunks, pieces, programs, publisher, signature }
+  // Only `true` is written (false is the absence), so one package has one canonical form.
+  if (top.longPaths !== undefined && top.longPaths !== true) schema('longPaths', 'must be true when present')
+  return { format: MANIFEST_FORMAT, name, version, createdAt, chunking, files, chunks, pieces, programs, ...(top.longPaths === true && { longPaths: true as const }), publisher, signature }
 }
 
 function checkFiles(list: unknown[], chunks: ChunkTable): ManifestFile[] {

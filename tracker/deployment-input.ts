@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { ChunkerErrorCodes, parseManifest, type SignedManifest } from '../chunker/index.ts'
 import { isPeerstageError } from '../common/index.ts'
-import { MAX_JITTER_SECONDS, MAX_PEER_ID_CHARS, parseCidr, PEER_ID_PATTERN, parseIsoTime, TrackerErrorCodes, trackerError, type Cidr, type Deployment, type DeploymentInput, type Target } from './protocol/index.ts'
+import { MAX_JITTER_SECONDS, MAX_PEER_ID_CHARS, MAX_PROGRAM_TIMEOUT_SECONDS, parseCidr, PEER_ID_PATTERN, parseIsoTime, TrackerErrorCodes, trackerError, type Cidr, type Deployment, type DeploymentInput, type Target } from './protocol/index.ts'
 
 const PEER_ID = new RegExp(PEER_ID_PATTERN)
 
@@ -108,6 +108,10 @@ export function buildDeployment(input: DeploymentInput, context: { trusted: read
   }
   const jitter = input.jitterSeconds ?? 0
   if (!Number.isSafeInteger(jitter) || jitter < 0 || jitter > MAX_JITTER_SECONDS) badRequest(`jitterSeconds must be a whole number from 0 to ${MAX_JITTER_SECONDS} (a week), got ${jitter}`)
+  const timeout = input.timeoutSeconds
+  if (timeout !== undefined && (!Number.isSafeInteger(timeout) || timeout < 1 || timeout > MAX_PROGRAM_TIMEOUT_SECONDS)) {
+    badRequest(`timeoutSeconds must be a whole number from 1 to ${MAX_PROGRAM_TIMEOUT_SECONDS} (a week), got ${timeout}`)
+  }
   let id: string
   do id = `d-${randomBytes(4).toString('hex')}`
   while (context.taken(id))
@@ -122,6 +126,7 @@ export function buildDeployment(input: DeploymentInput, context: { trusted: read
     mandatoryAt: new Date(mandatory).toISOString(),
     expiresAt: expires === undefined ? null : new Date(expires).toISOString(),
     jitterSeconds: jitter,
+    ...(timeout !== undefined && { timeoutSeconds: timeout }),
     createdAt: context.now.toISOString(),
     cancelledAt: null,
   }

@@ -34,8 +34,8 @@ const EXIT_STATES: ReadonlySet<DeploymentState> = new Set(['succeeded', 'failed'
 export const reportKey = (deploymentId: string, peerId: string): string => `${deploymentId} ${peerId}`
 
 function offerOf(d: Deployment): DeploymentOffer {
-  const { id, packageId, name, version, program, availableAt, mandatoryAt, expiresAt, jitterSeconds } = d
-  return { id, packageId, name, version, program, availableAt, mandatoryAt, expiresAt, jitterSeconds }
+  const { id, packageId, name, version, program, availableAt, mandatoryAt, expiresAt, jitterSeconds, timeoutSeconds } = d
+  return { id, packageId, name, version, program, availableAt, mandatoryAt, expiresAt, jitterSeconds, ...(timeoutSeconds !== undefined && { timeoutSeconds }) }
 }
 
 /** Everything of a report but its time, as one string: a report that changes only updatedAt is not saved. */

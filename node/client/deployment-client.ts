@@ -11,7 +11,7 @@ import type { PackageSwarm } from '../swarm.ts'
 import type { ByteCounter } from '../tracker/index.ts'
 import { evictFor, packagesBytes } from './cache.ts'
 import { createClientMetrics, type ClientMetrics } from './metrics.ts'
-import { runProgram } from './program.ts'
+import { DEFAULT_KILL_GRACE_MS, resumeProgram, runProgram, type ProgramResult } from './program.ts'
 import { loadRecords, saveRecord, touchPackage, type ByteSources, type DeploymentRecord } from './records.ts'
 import { expiresAt, startAt } from './schedule.ts'
 
@@ -36,6 +36,8 @@ export interface DeploymentClientInit {
   clock?: Clock
   /** At stop, wait this long for a running program before killing it. @default 30000 */
   stopGraceMs?: number
+  /** After a deployment's timeoutSeconds, SIGTERM the program's group, then SIGKILL it this much later. @default 10000 */
+  timeoutGraceMs?: number
   logger?: Logger
 }
 
@@ -77,18 +79,31 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord], 
   }
 
   /**
-   * Loads saved deployments (one that was running when the process died is failed: it is
-   * never run twice) and starts their timers.
+   * Loads saved deployments and starts their timers. One that was running when the process
+   * died is never run again: it gets the exit its supervisor recorded, at once or when the
+   * program (still running) exits; failed when none was recorded and the supervisor is gone.
    */
   static async start(init: DeploymentClientInit): Promise<DeploymentClient> {
     const c = new DeploymentClient(init)
     for (const r of await loadRecords(init.node.store)) {
       c.records.set(r.offer.id, r)
       c.earlierBytes.set(r.offer.id, r.bytes)
-      if (r.state === 'running') await c.set(r, 'failed', { reason: 'the client stopped while the program ran; a program is never run twice', exitCode: null })
+      if (r.state === 'running') await c.resume(r)
     }
     void c.tick()
     return c
+  }
+
+  private async resume(r: DeploymentRecord): Promise<void> {
+    const abort = new AbortController()
+    const resumed = r.supervisorPid === undefined ? undefined : resumeProgram({ supervisorPid: r.supervisorPid, logPath: this.logPathOf(r), signal: abort.signal })
+    if (resumed === undefined) return this.set(r, 'failed', { reason: 'the client stopped while the program ran and its exit was not recorded; a program is never run twice', exitCode: null })
+    this.log.info({ deployment: r.offer.id, supervisor: r.supervisorPid }, 'program started before this restart: taking its recorded exit')
+    this.watchProgram(r, resumed, abort)
+  }
+
+  private logPathOf(r: DeploymentRecord): string {
+    return join(this.init.dataDir, 'logs', `${r.offer.id}.log`)
   }
 
   /** Deployments this client knows, newest change first. */
@@ -272,17 +287,31 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord], 
     await this.set(r, 'running')
     await touchPackage(this.init.node.store, pkg.packageId, this.now())
     const abort = new AbortController()
-    const done = runProgram({
+    const timeoutSeconds = r.offer.timeoutSeconds
+    const result = runProgram({
       command: program.command,
       args: program.args,
       cwd: pkg.root,
       env: { ...process.env, PEERSTAGE_PACKAGE: pkg.manifest.name, PEERSTAGE_VERSION: pkg.manifest.version, PEERSTAGE_DEPLOYMENT: r.offer.id },
-      logPath: join(this.init.dataDir, 'logs', `${r.offer.id}.log`),
+      logPath: this.logPathOf(r),
       signal: abort.signal,
-    }).then(async (result) => {
-      this.metrics.programExits.inc({ code: result.startError !== undefined ? 'unstarted' : result.exitCode === null ? 'signal' : String(result.exitCode) })
-      const ok = result.exitCode === 0
-      const reason = ok ? undefined : result.startError ?? (result.exitCode === null ? `killed by ${result.signal}` : `exit code ${result.exitCode}`)
+      // Real time, whatever clock times the deployments: the program runs on it (as stopGraceMs).
+      ...(timeoutSeconds !== undefined && { timeoutMs: timeoutSeconds * 1000 }),
+      killGraceMs: this.init.timeoutGraceMs ?? DEFAULT_KILL_GRACE_MS,
+      onStarted: (pid) => { r.supervisorPid = pid },
+    })
+    this.watchProgram(r, result, abort)
+    if (r.supervisorPid !== undefined && r.state === 'running') await this.save(r)
+  }
+
+  /** Holds the program slot until the program's exit is recorded in the deployment. */
+  private watchProgram(r: DeploymentRecord, result: Promise<ProgramResult>, abort: AbortController): void {
+    const done = result.then(async (result) => {
+      this.metrics.programExits.inc({ code: result.timedOut === true ? 'timeout' : result.startError !== undefined ? 'unstarted' : result.exitCode === null ? 'signal' : String(result.exitCode) })
+      const ok = result.exitCode === 0 && result.timedOut !== true
+      const reason = ok ? undefined : result.timedOut === true ? `timeout: still running after ${r.offer.timeoutSeconds ?? '?'} s, so the program and its process group were ended`
+        : result.startError ?? (result.exitCode === null ? `killed by ${result.signal}` : `exit code ${result.exitCode}`)
+      delete r.supervisorPid
       await this.set(r, ok ? 'succeeded' : 'failed', { exitCode: result.exitCode, logTail: result.logTail, ...(reason !== undefined && { reason }) })
     }).catch((err: Error) => this.set(r, 'failed', { reason: `program failed to run: ${err.message}` })).finally(() => {
       this.program = undefined

@@ -7,5 +7,5 @@
 export { DeploymentClient, type DeploymentClientInit } from './deployment-client.ts'
 export type { DeploymentRecord } from './records.ts'
 export { jitterMs, startAt } from './schedule.ts'
-export { runProgram, LOG_TAIL_BYTES, type ProgramResult } from './program.ts'
+export { runProgram, resumeProgram, statusPathOf, LOG_TAIL_BYTES, DEFAULT_KILL_GRACE_MS, type ProgramResult } from './program.ts'
 export { createClientMetrics, type ClientMetrics } from './metrics.ts'

@@ -15,6 +15,11 @@ export interface DeploymentRecord {
   /** Package bytes received up to the last save, across restarts. */
   bytes: ByteSources
   updatedAt: string
+  /**
+   * The pid of the supervisor of its program (saved once started): a restarted client waits
+   * for its recorded exit instead of guessing.
+   */
+  supervisorPid?: number
   /** A failure worth retrying (disk space, disk full) is retried from this time (ms since epoch). */
   retryAt?: number
 }

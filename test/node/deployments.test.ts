@@ -32,9 +32,9 @@ afterEach(async () => {
 async function packPackage(dir: string, version: string, privateKeyPath: string, seed: number): Promise<PackResult & { src: string, wimHash: string }> {
   const src = join(dir, `src-${version}`)
   const wim = pseudoRandomBytes(3_000_000, seed)
-  writeTree(src, { 'install.wim': wim, 'install.sh': INSTALL_SH, 'slow.sh': '#!/bin/sh\necho started\nsleep 30\n', 'drivers/net.inf': `[Version] ${version}\n` })
-  for (const script of ['install.sh', 'slow.sh']) chmodSync(join(src, script), 0o755)
-  const programs = [{ name: 'install', command: './install.sh', args: [] }, { name: 'slow', command: 'slow.sh', args: [] }]
+  writeTree(src, { 'install.wim': wim, 'install.sh': INSTALL_SH, 'slow.sh': '#!/bin/sh\necho started\nsleep 30\n', 'hang.sh': '#!/bin/sh\necho hanging\nsleep 600\n', 'drivers/net.inf': `[Version] ${version}\n` })
+  for (const script of ['install.sh', 'slow.sh', 'hang.sh']) chmodSync(join(src, script), 0o755)
+  const programs = [{ name: 'install', command: './install.sh', args: [] }, { name: 'slow', command: 'slow.sh', args: [] }, { name: 'hang', command: 'hang.sh', args: [] }]
   const result = await pack(src, { name: 'win11', version, privateKey: loadPrivateKey(privateKeyPath), programs })
   return { ...result, src, wimHash: createHash('sha256').update(wim).digest('hex') }
 }
@@ -101,7 +101,7 @@ async function world(options: { dpRate?: number } = {}) {
     return { ip, dataDir, node, agent, deployments, stateOf, reach, stop, statesSeen: (id: string) => states.get(`${ip} ${id}`) ?? [] }
   }
 
-  async function deploy(body: { targets: string[], availableAt: string, mandatoryAt: string, expiresAt?: string, jitterSeconds?: number, program?: string }, pkg: PackResult = v1) {
+  async function deploy(body: { targets: string[], availableAt: string, mandatoryAt: string, expiresAt?: string, jitterSeconds?: number, timeoutSeconds?: number, program?: string }, pkg: PackResult = v1) {
     return admin.createDeployment({ manifest: pkg.canonical, program: 'install', ...body })
   }
 
@@ -334,6 +334,27 @@ describe('a client restarted', () => {
     await c.deployments.tick()
     expect(c.stateOf(d.id)).toBe('failed')
     expect(readFileSync(log, 'utf8').match(/started/g)).toHaveLength(1)
+  })
+
+  it('ends a program that hangs past its timeout: failed with reason timeout, told to the tracker, and the next program runs', async () => {
+    const w = await world()
+    const c = await w.client('127.0.1.14')
+    const hung = await w.deploy({ targets: ['site:leeds'], availableAt: at(0), mandatoryAt: at(0), program: 'hang', timeoutSeconds: 1 })
+    expect(hung.timeoutSeconds).toBe(1)
+    c.agent.announceNow()
+    await c.reach(hung.id, 'running')
+    const next = await w.deploy({ targets: ['site:leeds'], availableAt: at(0), mandatoryAt: at(0) })
+    c.agent.announceNow()
+    await c.reach(hung.id, 'failed', 10_000)
+    expect(c.deployments.get(hung.id)).toMatchObject({ exitCode: null, reason: expect.stringMatching(/^timeout: still running after 1 s/) })
+    expect(c.deployments.get(hung.id)!.logTail).toMatch(/hanging\n\npeerstage: no exit after 1 s: ending the program and its process group\n$/)
+    // The slot is free again: the next deployment runs.
+    await c.reach(next.id, 'succeeded')
+    expect(w.runs()).toHaveLength(1)
+    await until(() => w.tracker.deploymentStatus(hung.id).counts.failed === 1, 'the tracker to see failed')
+    const seen = w.tracker.deploymentStatus(hung.id).sites.find((s) => s.name === 'leeds')!.subnets[0]!.clients[0]!
+    expect(seen.reason).toMatch(/^timeout/)
+    expect(await c.node.metrics.registry.metrics()).toMatch(/peerstage_client_program_exits_total\{code="timeout"\} 1/)
   })
 
   it('waiting → restart: still waits for availableAt', async () => {

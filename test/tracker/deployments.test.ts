@@ -78,6 +78,9 @@ describe('creating a deployment', () => {
       ['mandatory before available', { availableAt: at(HOUR), mandatoryAt: at(0) }, 'BAD_REQUEST', /mandatoryAt .* is before availableAt/],
       ['expiry not after mandatory', { expiresAt: at(HOUR) }, 'BAD_REQUEST', /expiresAt .* must be after mandatoryAt/],
       ['jitter over a week', { jitterSeconds: 7 * 24 * 3600 + 1 }, 'BAD_REQUEST', /jitterSeconds must be a whole number from 0 to 604800/],
+      ['a timeout of 0', { timeoutSeconds: 0 }, 'BAD_REQUEST', /timeoutSeconds must be a whole number from 1 to 604800/],
+      ['a timeout over a week', { timeoutSeconds: 7 * 24 * 3600 + 1 }, 'BAD_REQUEST', /timeoutSeconds must be a whole number from 1 to 604800/],
+      ['a fractional timeout', { timeoutSeconds: 1.5 }, 'BAD_REQUEST', /timeoutSeconds must be a whole number/],
     ]
     for (const [name, input, code, message] of cases) {
       const err = await w.deploy(input).catch((e: unknown) => e)

@@ -11,6 +11,9 @@ export type DeploymentState = typeof DEPLOYMENT_STATES[number]
 /** States after which a client does nothing more for the deployment. */
 export const FINAL_STATES: ReadonlySet<DeploymentState> = new Set(['succeeded', 'failed', 'cancelled', 'expired'])
 
+/** A deployment's program timeout: at most a week (an OS install may take hours, not weeks). */
+export const MAX_PROGRAM_TIMEOUT_SECONDS = 7 * 24 * 3600
+
 /** A target: `site:NAME`, `subnet:CIDR` (any address inside it) or `client:PEERID`. */
 export type Target = string
 
@@ -31,13 +34,19 @@ export interface Deployment {
   expiresAt: string | null
   /** Each client starts pre-staging at availableAt + a delay in [0, jitterSeconds), fixed per client. */
   jitterSeconds: number
+  /**
+   * A program still running this long after its start is ended (its whole process group:
+   * SIGTERM, then SIGKILL) and the deployment fails with reason `timeout`. Absent = no timeout
+   * (deployments made before it existed, and the default).
+   */
+  timeoutSeconds?: number
   createdAt: string
   /** ISO 8601 when cancelled, else null. */
   cancelledAt: string | null
 }
 
 /** What a targeted client gets in its announce answer (cancelled and expired ones are left out). */
-export type DeploymentOffer = Pick<Deployment, 'id' | 'packageId' | 'name' | 'version' | 'program' | 'availableAt' | 'mandatoryAt' | 'expiresAt' | 'jitterSeconds'>
+export type DeploymentOffer = Pick<Deployment, 'id' | 'packageId' | 'name' | 'version' | 'program' | 'availableAt' | 'mandatoryAt' | 'expiresAt' | 'jitterSeconds' | 'timeoutSeconds'>
 
 /** A client's report for one deployment, sent with every announce. */
 export interface DeploymentReport {
@@ -72,6 +81,8 @@ export interface DeploymentInput {
   expiresAt?: string | null
   /** @default 0; at most MAX_JITTER_SECONDS (a week). */
   jitterSeconds?: number
+  /** End the program if it runs longer: 1..MAX_PROGRAM_TIMEOUT_SECONDS. @default none */
+  timeoutSeconds?: number
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/

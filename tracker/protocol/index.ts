@@ -17,7 +17,7 @@ export {
 } from './limits.ts'
 export { TIERS, LAN_TIERS, type Tier, type HandedPeer, type AnnounceRequest, type AnnounceAnswer, type ReportedBytes, type LeaseGrant, type SubnetBudget, type BudgetList } from './announce.ts'
 export {
-  DEPLOYMENT_STATES, FINAL_STATES, parseIsoTime,
+  DEPLOYMENT_STATES, FINAL_STATES, MAX_PROGRAM_TIMEOUT_SECONDS, parseIsoTime,
   type Deployment, type DeploymentOffer, type DeploymentReport, type DeploymentState, type Target, type DeploymentInput,
   type DeploymentStatus, type SubnetProgress, type ClientProgress, type StateCounts,
 } from './deployment.ts'

@@ -1,5 +1,6 @@
 /** JSON schemas of the tracker's HTTP API: every request is checked against one before it is used. */
 import { DEPLOYMENT_STATES } from './deployment.ts'
+import { MAX_PROGRAM_TIMEOUT_SECONDS } from './deployment.ts'
 import { DEPLOYMENT_ID_PATTERN, MAX_ADDRESS_CHARS, MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, MAX_JITTER_SECONDS, MAX_LOG_TAIL_CHARS, MAX_PEER_ID_CHARS, MAX_REASON_CHARS, MAX_UPLOADED_SUBNETS, PACKAGE_ID_PATTERN, PEER_ID_PATTERN } from './limits.ts'
 import { REPLICA_STATES } from './replication.ts'
 
@@ -187,6 +188,7 @@ export const announceAnswer = {
           mandatoryAt: { type: 'string' },
           expiresAt: { type: ['string', 'null'] },
           jitterSeconds: { type: 'integer' },
+          timeoutSeconds: { type: 'integer' },
         },
       },
     },
@@ -208,6 +210,7 @@ export const createDeploymentBody = {
     mandatoryAt: time,
     expiresAt: { type: ['string', 'null'], minLength: 1, maxLength: 64 },
     jitterSeconds: { type: 'integer', minimum: 0, maximum: MAX_JITTER_SECONDS },
+    timeoutSeconds: { type: 'integer', minimum: 1, maximum: MAX_PROGRAM_TIMEOUT_SECONDS },
   },
 } as const
 

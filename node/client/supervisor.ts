@@ -1,0 +1,117 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+
+/**
+ * A small supervisor between the client and a deployment's program, so the program's true
+ * result outlives the client: it starts the program in its own process group with its
+ * output appended to the log file (no pipe to the client to break), ends the group at the
+ * timeout or when asked (SIGTERM, then SIGKILL after a grace), and writes the program's
+ * exit to a status file (write + rename) before it exits. A client killed meanwhile finds
+ * the status file, or the supervisor still running, when it starts again.
+ *
+ * It runs as `node -e SCRIPT` (plain JS, CommonJS) so it needs no file of its own and works
+ * the same from the sources, the bundle and the tests. Arguments:
+ * statusPath logPath cwd timeoutMs graceMs displayName command ...args
+ */
+const SCRIPT = `
+const { spawn } = require('node:child_process')
+const fs = require('node:fs')
+const [statusPath, logPath, cwd, timeoutMs, graceMs, name, command, ...args] = process.argv.slice(1)
+const log = fs.openSync(logPath, 'a')
+let timedOut = false
+let ending = false
+let done = false
+const finish = (result) => {
+  if (done) return
+  done = true
+  fs.writeFileSync(statusPath + '.tmp', JSON.stringify(result))
+  fs.renameSync(statusPath + '.tmp', statusPath)
+  process.exit(0)
+}
+const child = spawn(command, args, { cwd, stdio: ['ignore', log, log], detached: true })
+const group = (signal) => { try { process.kill(-child.pid, signal) } catch {} }
+const end = (why) => {
+  if (ending || child.pid === undefined) return
+  ending = true
+  timedOut = why === 'timeout'
+  if (timedOut) fs.writeSync(log, '\\npeerstage: no exit after ' + (Number(timeoutMs) / 1000) + ' s: ending the program and its process group\\n')
+  group('SIGTERM')
+  setTimeout(() => group('SIGKILL'), Number(graceMs)).unref()
+}
+child.once('error', (err) => finish({ exitCode: null, signal: null, startError: "cannot start '" + name + "': " + (err.code || err.message) }))
+child.once('exit', (exitCode, signal) => {
+  if (ending) group('SIGKILL') // what it started and left behind
+  finish({ exitCode, signal, timedOut })
+})
+process.on('SIGTERM', () => end('stop'))
+process.on('SIGINT', () => end('stop'))
+if (Number(timeoutMs) > 0) setTimeout(() => end('timeout'), Number(timeoutMs)).unref()
+`
+
+/** What the status file holds. */
+export interface ProgramExit {
+  /** null when it was killed by a signal or could not start. */
+  exitCode: number | null
+  signal: NodeJS.Signals | null
+  startError?: string
+  /** It ran past its timeout and was ended. */
+  timedOut?: boolean
+}
+
+export interface SuperviseInit {
+  /** Resolved command (a package file's absolute path, or a name looked up on PATH). */
+  command: string
+  /** As the manifest says it, for messages. */
+  displayName: string
+  args: string[]
+  cwd: string
+  env: NodeJS.ProcessEnv
+  logPath: string
+  statusPath: string
+  /** 0 = no timeout. */
+  timeoutMs: number
+  /** After SIGTERM (a timeout or a stop), SIGKILL the group this much later. */
+  killGraceMs: number
+}
+
+/** Starts the supervisor (in its own process group, detached from the client's). */
+export function startSupervisor(init: SuperviseInit): ChildProcess {
+  rmSync(init.statusPath, { force: true })
+  const child = spawn(process.execPath, ['-e', SCRIPT, init.statusPath, init.logPath, init.cwd, String(init.timeoutMs), String(init.killGraceMs), init.displayName, init.command, ...init.args],
+    { cwd: init.cwd, env: init.env, stdio: 'ignore', detached: true })
+  // Kept referenced: whoever waits for the exit keeps this process alive (detached only so
+  // the client's terminal signals and death do not reach it).
+  return child
+}
+
+/** The recorded exit, or undefined when there is none (yet). */
+export function readExit(statusPath: string): ProgramExit | undefined {
+  if (!existsSync(statusPath)) return undefined
+  try {
+    return JSON.parse(readFileSync(statusPath, 'utf8')) as ProgramExit
+  } catch {
+    return undefined // renamed into place whole, so this is a file someone else damaged
+  }
+}
+
+/**
+ * Whether the supervisor `pid` (of this status file) still runs. Where /proc exists, a
+ * zombie or a pid reused by another process (after a reboot) counts as gone.
+ */
+export function supervisorAlive(pid: number, statusPath: string): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  let stat: string
+  let cmdline: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+  } catch {
+    return true // no /proc (macOS): trust the signal test
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+  return state !== 'Z' && state !== 'X' && cmdline.split('\0').includes(statusPath)
+}
