@@ -80,7 +80,7 @@ describe('integrity and identity (issue 14)', () => {
     const d = await w2.admin.createDeployment({ manifest: w2.pkg.canonical, program: 'install', targets: ['site:leeds'], availableAt: future(0), mandatoryAt: future(HOUR) })
     await w2.admin.cancelDeployment(d.id)
     await w2.admin.removePackage(w2.pkg.packageId)
-    await expect(w2.admin.addPackage((await w2.impostor('CON')).canonical)).rejects.toMatchObject({ code: 'PEERSTAGE_TRACKER_VERSION_TAKEN' })
+    await expect(w2.admin.addPackage((await w2.impostor('CONTENT')).canonical)).rejects.toMatchObject({ code: 'PEERSTAGE_TRACKER_VERSION_TAKEN' })
   })
 
   it('defect 2: an announce must be signed by the key of the peer id it names, fresh and never replayed; a peer id stays on its subnet until released', async () => {
