@@ -20,7 +20,7 @@ const NO_PACKAGES = '"packages":[]'
 /** `serialize` is the schema's serializer (the announce route's, for status 200). */
 export function announceJson(answer: AnnounceAnswer, serialize: (answer: Record<string, unknown>) => string): string {
   const rest = serialize({ ...answer, packages: [] })
-  // The first match is the key: before it come only the subnet and site, strings, in which a quote is escaped.
+  // The first match is the key: before it come only numbers and strings (subnet, site, the site's subnets), in which a quote is escaped.
   const at = rest.indexOf(NO_PACKAGES)
   let packages = ''
   for (const p of answer.packages) {

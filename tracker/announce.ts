@@ -194,6 +194,7 @@ export class AnnounceHandler {
     const { parts } = this
     const deployments = req.role === 'client' ? parts.deployments.offersFor(reg, now) : []
     const answer: AnnounceAnswer = { now, subnet: reg.subnet, site: reg.site ?? null, intervalSeconds: parts.config.announceIntervalSeconds, packages, deployments }
+    if (req.role === 'client') answer.siteSubnets = reg.site === undefined ? [reg.subnet] : this.siteSubnets.get(reg.site) ?? [reg.subnet]
     if (req.role === 'dp') {
       answer.budgets = parts.budgetList(reg.site)
       answer.replicate = parts.plan().offersFor(reg.site)

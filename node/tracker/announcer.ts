@@ -261,6 +261,7 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
   /** Hands each package's answer to the WAN limits and dials the new peers; returns the dials. */
   private follow(answer: AnnounceAnswer): Array<Promise<void>> {
     const { node, limits } = this.init
+    limits.followSite(answer.siteSubnets)
     const dials: Array<Promise<void>> = []
     for (const pa of answer.packages) {
       const swarm = node.swarmOf(pa.id)

@@ -48,6 +48,10 @@ export class WanLimits {
   /** Our site, as the tracker placed us. */
   private site: string | null = null
   private subnetIndex = new SubnetIndex<string>([])
+  /** Client: its site's subnets as the tracker last said (undefined: no word yet, or no tracker). */
+  private ownSite: SubnetIndex<true> | undefined
+  /** Client: uploads to a peer of another site never get a token (see followSite). */
+  private readonly offSite = new TokenBucket({ rateBytesPerSec: 0, capacityBytes: BUCKET_BYTES })
   private unassignedRate = UNLIMITED
   private budgetVersion = 0
 
@@ -65,11 +69,23 @@ export class WanLimits {
         return this.init.role === 'client' ? this.leaseBucketOf(packageId) : this.site === null ? undefined : this.linkLimits.limiterFor({ site: this.site })
       },
       uploadLimiterFor: (p) => {
+        if (this.init.role === 'client' && this.ownSite !== undefined && this.ownSite.lookup(p.ip) === undefined) return this.offSite
         const budget = this.init.role === 'dp' && this.init.budgets !== false ? this.uploadBudgetTo(p) : undefined
         const cap = this.uploadCapTo(p)
         return cap === undefined ? budget : budget === undefined ? cap : new LimiterChain([budget, cap])
       },
     }
+  }
+
+  /**
+   * Client: the subnets of its site, from the tracker's answer. Uploads to a peer outside
+   * them wait forever (the peer gives up on its requests): a node of another site that
+   * dials a client directly would pull across the WAN with no lease and no budget.
+   */
+  followSite(siteSubnets: readonly string[] | undefined): void {
+    if (this.init.role !== 'client' || siteSubnets === undefined) return
+    const cidrs = siteSubnets.flatMap((text) => parseCidr(text) ?? [])
+    this.ownSite = cidrs.length === 0 ? undefined : new SubnetIndex(cidrs.map((c) => [c, true]))
   }
 
   isWanPeer(peerId: string): boolean {

@@ -177,3 +177,36 @@ describe('a DP when the catalogue changes', () => {
     expect(await offered).toEqual([signed.packageId]) // well before the 600 s interval (the test would time out)
   })
 })
+
+describe('a client dialled by a node of another site', () => {
+  it('serves its own site and nothing to another: that would cross the WAN without a lease', async () => {
+    const { dir, key, signed, dp, start } = await dpUnderTracker()
+    await start()
+    const client = await fetcherUnderTracker(join(dir, 'client'), key, '127.0.2.1')
+    const swarm = await client.node.want(signed, join(dir, 'out'))
+    const answer = (await client.start())!
+    expect(answer.siteSubnets).toEqual(['127.0.2.0/24'])
+    await until(() => swarm.pkg.complete, 'the client whole from the DP', 30_000)
+    const bytes = signed.manifest.files.reduce((n, f) => n + f.size, 0)
+    const fetchFromClient = async (ip: string) => {
+      const node = await startNode(join(dir, `direct-${ip}`), key, ip)
+      const s = await node.want(signed, join(dir, `direct-${ip}-out`))
+      let received = 0
+      s.on('download', (n) => { received += n })
+      await node.connect(signed.packageId, client.node.addresses[0]!)
+      await until(() => s.peerCount === 1, `the wire from ${ip}`)
+      return { swarm: s, received: () => received }
+    }
+
+    // A node of no site of the client's (127.0.3.x), skipping the tracker: nothing.
+    const outsider = await fetchFromClient('127.0.3.7')
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(outsider.received()).toBe(0)
+    // A node of the client's own site, also skipping the tracker, is served: the rule is the site, not the tracker.
+    const neighbour = await fetchFromClient('127.0.2.8')
+    await until(() => neighbour.swarm.pkg.complete, 'the neighbour whole from the client')
+    expect(neighbour.received()).toBe(bytes)
+    expect(outsider.received()).toBe(0)
+    void dp
+  })
+})

@@ -96,6 +96,12 @@ export interface AnnounceAnswer {
   site: string | null
   intervalSeconds: number
   packages: Array<{ id: string, peers: HandedPeer[], lease: LeaseGrant | null }>
+  /**
+   * Clients: the subnets of their own site (their own subnet alone when it is in no site).
+   * A client serves no peer outside them: bytes to another site cross the WAN, which only
+   * DPs feed, inside budgets (a tracker older than this field sends none).
+   */
+  siteSubnets?: string[]
   /** DPs only. */
   budgets?: BudgetList
   /** Clients: every deployment that targets them, neither cancelled nor expired. DPs: none. */

@@ -150,6 +150,7 @@ export const announceAnswer = {
     site: { type: ['string', 'null'] },
     intervalSeconds: { type: 'integer' },
     now: { type: 'integer' },
+    siteSubnets: { type: 'array', items: { type: 'string' } },
     packages: {
       type: 'array',
       items: {
