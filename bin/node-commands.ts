@@ -135,7 +135,7 @@ shows every DP's).
   --dp-token T           the tracker's dpToken; better --dp-token-file FILE, or PEERSTAGE_DP_TOKEN
                          in the environment: ps shows every process's --dp-token to every user
   --tracker-ca FILE      PEM CA (or self-signed) certificate of an https:// tracker, trusted
-                         instead of the system store
+                         instead of Node's default CA store
   --json                 one JSON line at start, then one per replication state change
 
 Exit codes: 0 stopped by a signal; 1 a source does not match its manifest, or the tracker

@@ -58,7 +58,7 @@ export function tokenOption(ctx: CommandContext, source: TokenSource, required =
   return undefined
 }
 
-/** `--tracker-ca FILE`: PEM certificates to trust for an https:// tracker; undefined: the system store. */
+/** `--tracker-ca FILE`: PEM certificates to trust for an https:// tracker; undefined: Node's default CA store. */
 export function trackerCaOption(ctx: CommandContext): Buffer | undefined {
   const path = optionalString(ctx, 'tracker-ca')
   if (path === undefined) return undefined

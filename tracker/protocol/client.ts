@@ -26,7 +26,9 @@ export interface TrackerClientInit {
   timeoutMs?: number
   /**
    * For `https://` trackers: the certificates (PEM: a private CA, or the tracker's own
-   * self-signed one) to trust instead of the system store; undefined: the system store.
+   * self-signed one) to trust instead of Node's default store; undefined: that store (Mozilla's
+   * list, or the OS's with NODE_USE_SYSTEM_CA=1: loading the OS store here would cost each
+   * command ~120-200 ms).
    */
   ca?: string | Buffer
 }

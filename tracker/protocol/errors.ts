@@ -51,7 +51,7 @@ export const TrackerErrorCodes = defineErrorCodes('tracker', {
   DATA_DIR: { code: 'PEERSTAGE_TRACKER_DATA_DIR', class: 'usage' },
   /**
    * The tracker's HTTPS certificate is not trusted: not signed by the CA given with
-   * `--tracker-ca` (or, without it, by one in the system store), expired, or not made for the
+   * `--tracker-ca` (or, without it, by one in Node's default store), expired, or not made for the
    * host name or IP of the tracker URL. Nothing was sent, the token included.
    */
   UNTRUSTED_CERTIFICATE: { code: 'PEERSTAGE_TRACKER_UNTRUSTED_CERTIFICATE', class: 'refused' },
