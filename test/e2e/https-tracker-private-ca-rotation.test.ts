@@ -126,6 +126,11 @@ sites:
     const wrongCa = await peerstage(['deploy', 'list', '--tracker', url, '--tracker-ca', otherCa.cert, '--json'])
     expect(JSON.parse(wrongCa.stdout).error.code).toBe('PEERSTAGE_TRACKER_UNTRUSTED_CERTIFICATE')
 
+    // No plain HTTP on the port: an http:// URL gets a hint, not an answer.
+    const plain = await peerstage(['status', '--tracker', url.replace('https:', 'http:')])
+    expect(plain.code).toBe(1)
+    expect(plain.stderr).toMatch(/cannot reach the tracker at http:\/\/127\.0\.10\.10:\d+: ECONNRESET \(if the tracker serves HTTPS, use an https:\/\/ URL\)/)
+
     // A wrong token is refused, and shows up in no output and no log line.
     const wrong = await peerstage(['throttle', 'show', '--site', 'leeds', ...trusted, '--token-file', join(dir, 'wrong.token'), '--json'])
     expect(wrong.code).toBe(2)

@@ -248,5 +248,8 @@ function unreachable(url: URL, err: Error): PeerstageError {
         : 'is not signed by a CA this node trusts (give that CA with --tracker-ca FILE)'
     return trackerError(TrackerErrorCodes.UNTRUSTED_CERTIFICATE, `the tracker at ${url.origin} presented a certificate that ${why}: ${code}`, { cause: err, details: { tlsCode: code } })
   }
-  return trackerError(TrackerErrorCodes.UNREACHABLE, `cannot reach the tracker at ${url.origin}: ${code ?? err.message}`, { cause: err })
+  // The two ways a scheme that does not match the tracker's shows up: a TLS server drops plain HTTP, a plain server answers TLS with HTTP.
+  const hint = url.protocol === 'http:' && code === 'ECONNRESET' ? ' (if the tracker serves HTTPS, use an https:// URL)'
+    : url.protocol === 'https:' && code === 'EPROTO' ? ' (if the tracker serves plain HTTP, use an http:// URL)' : ''
+  return trackerError(TrackerErrorCodes.UNREACHABLE, `cannot reach the tracker at ${url.origin}: ${code ?? err.message}${hint}`, { cause: err })
 }
