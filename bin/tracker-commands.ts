@@ -1,7 +1,7 @@
 import { dirname, join, resolve } from 'node:path'
 import { createLogger } from '../common/index.ts'
 import type { Server as HttpsServer } from 'node:https'
-import { createTrackerServer, LevelTrackerStore, readTlsPair, readTrackerConfig, RedisTrackerStore, shownRedisUrl, storeUrl as checkStoreUrl, TlsReloader, Tracker } from '../tracker/index.ts'
+import { createTrackerServer, LevelTrackerStore, readTrackerConfig, RedisTrackerStore, shownRedisUrl, storeUrl as checkStoreUrl, TlsReloader, Tracker } from '../tracker/index.ts'
 import { optionalString, requireString, usageError, type Command } from './cli.ts'
 import { untilSignal } from './signals.ts'
 import { status, throttle } from './tracker-admin-commands.ts'
@@ -50,7 +50,7 @@ Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in us
     const store = storeUrl === undefined ? await LevelTrackerStore.open(dataDir) : await RedisTrackerStore.open(storeUrl)
     const stateIn = storeUrl === undefined ? dataDir : shownRedisUrl(new URL(storeUrl))
     const t = await Tracker.start(config, { store, logger })
-    const app = createTrackerServer(t, { logger, ...(config.tls !== undefined && { tls: readTlsPair(config.tls) }) })
+    const app = createTrackerServer(t, { logger })
     let reloader: TlsReloader | undefined
     const onHangup = (): void => { reloader?.reload('SIGHUP') }
     try {

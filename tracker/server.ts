@@ -9,7 +9,7 @@ import {
 import { announceJson } from './announce-json.ts'
 import { AnnounceVerifier } from './announce-verifier.ts'
 import { registerDashboard } from './dashboard/index.ts'
-import { sameToken, type TlsPair } from './secrets.ts'
+import { readTlsPair, sameToken, type TlsPair } from './secrets.ts'
 import type { Tracker } from './tracker.ts'
 
 const STATUS_OF: Record<string, number> = {
@@ -64,7 +64,7 @@ export interface TrackerServerInit {
   logger?: Logger
   /** Longest a budgets long-poll may wait. @default 25 */
   maxBudgetWaitSeconds?: number
-  /** Serve HTTPS only, with this pair (tls-reload.ts swaps it later); undefined: plain HTTP. */
+  /** Serve HTTPS only, with this pair (a TlsReloader swaps it later). @default read from the config's `tls:`; without it, plain HTTP */
   tls?: TlsPair
 }
 
@@ -88,8 +88,10 @@ export interface TrackerServerInit {
  */
 export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = {}): FastifyInstance {
   const config = tracker.config
+  // With tls: in the config there is no plain HTTP at all, whoever builds the server.
+  const tls = init.tls ?? (config.tls === undefined ? undefined : readTlsPair(config.tls))
   const app = Fastify({
-    ...(init.tls !== undefined && { https: { cert: init.tls.cert, key: init.tls.key } }),
+    ...(tls !== undefined && { https: { cert: tls.cert, key: tls.key } }),
     bodyLimit: DEFAULT_BODY_LIMIT,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     // The real source address matters (it decides the subnet): no proxy headers are trusted.
