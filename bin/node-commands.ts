@@ -74,15 +74,17 @@ function nodeInit(ctx: CommandContext, dataDir: string, token: string | undefine
   if (metricsListen !== undefined && !/^.+:\d+$/.test(metricsListen)) throw usageError(`--metrics-listen takes HOST:PORT, got '${metricsListen}'`)
   const trackers = stringList(ctx, 'tracker')
   for (const t of trackers) if (!URL.canParse(t)) throw usageError(`tracker URL '${t}' is not a URL like http://10.0.0.5:7070`)
+  const ca = trackerCa(ctx)
   return {
     dataDir, swarmKey: loadSwarmKey(requireString(ctx, 'swarm-key')),
     ...(listen.length > 0 && { listen }), ...(dialFrom !== undefined && { dialFrom }), ...(metricsListen !== undefined && { metricsListen }),
-    ...(trackers.length > 0 && { tracker: { url: trackers, ...(token !== undefined && { token }), ...trackerCa(ctx) } }),
+    ...(trackers.length > 0 && { tracker: { url: trackers, ...(token !== undefined && { token }), ...ca } }),
     ...bulkOption(ctx),
   }
 }
 
 function trackerCa(ctx: CommandContext): { ca?: Buffer } {
+  if (stringList(ctx, 'tracker').length === 0 && ctx.values['tracker-ca'] !== undefined) throw usageError('--tracker-ca is for an https:// --tracker: give --tracker URL too, or drop it')
   const ca = trackerCaOption(ctx)
   return ca === undefined ? {} : { ca }
 }

@@ -42,6 +42,7 @@ describe('tokens from a flag, a file or the environment; --tracker-ca', () => {
       [[...show, '--token', 'a', '--tracker-ca', join(dir, 'missing.pem')], {}, /--tracker-ca '.*missing\.pem' cannot be read \(the CA certificate\): ENOENT/],
       [dp, {}, /--dp-token is required \(or --dp-token-file FILE, or PEERSTAGE_DP_TOKEN in the environment\)/],
       [[...dp, '--dp-token-file', join(dir, 'empty.token')], {}, /--dp-token-file '.*' is empty/],
+      [['dp', '--data', join(dir, 'dp'), '--swarm-key', join(dir, 'swarm.key'), '--tracker-ca', join(dir, 'not-a-cert.pem')], {}, /--tracker-ca is for an https:\/\/ --tracker: give --tracker URL too, or drop it/],
     ]
     for (const [args, env, message] of cases) {
       const r = await peerstage(args, env)
