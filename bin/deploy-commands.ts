@@ -3,6 +3,7 @@ import { formatBytes, PeerstageError } from '../common/index.ts'
 import { MAX_JITTER_SECONDS, MAX_PROGRAM_TIMEOUT_SECONDS, parseIsoTime, type Deployment, type DeploymentInput, type DeploymentStatus, type SubnetProgress } from '../tracker/client-index.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { countsText, trackerClient } from './tracker-cli.ts'
+import { ADMIN_TOKEN, tokenOption, trackerAccessOptions } from './tracker-access.ts'
 
 const ACTIONS = ['create', 'list', 'show', 'cancel']
 
@@ -92,7 +93,9 @@ show    the deployment and its clients per site and subnet: counts by state, byt
 cancel  clients drop it (a program already running finishes); kept, with its reports
 
   --token T         the tracker's adminToken (create, cancel); list and show: the
-                    dashboardToken or adminToken, needed when the tracker sets a dashboardToken
+                    viewerToken or adminToken, needed when the tracker sets a viewerToken
+  --token-file FILE the token from a file instead (ps shows --token); or PEERSTAGE_TOKEN
+  --tracker-ca FILE PEM CA (or self-signed) certificate of an https:// tracker
   --manifest FILE   the signed manifest peerstage pack wrote
   --program NAME    a program of the manifest
   --target T        site:NAME, subnet:CIDR or client:PEERID; repeat for several
@@ -106,7 +109,7 @@ cancel  clients drop it (a program already running finishes); kept, with its rep
 Exit codes: 0 done; 1 tracker unreachable; 2 usage, bad token, unknown deployment or site,
 invalid or untrusted manifest.`,
   options: {
-    tracker: { type: 'string' }, token: { type: 'string' }, manifest: { type: 'string' }, program: { type: 'string' }, target: { type: 'string', multiple: true },
+    tracker: { type: 'string' }, ...trackerAccessOptions(ADMIN_TOKEN), manifest: { type: 'string' }, program: { type: 'string' }, target: { type: 'string', multiple: true },
     available: { type: 'string' }, mandatory: { type: 'string' }, expires: { type: 'string' }, jitter: { type: 'string' }, timeout: { type: 'string' },
   },
   positionals: [1, 2],
@@ -118,7 +121,7 @@ invalid or untrusted manifest.`,
     if (!needsId && id !== undefined) throw usageError(`${action} takes no argument, got '${id}'`)
     const admin = action === 'create' || action === 'cancel'
     const input = action === 'create' ? createInput(ctx) : undefined
-    const client = trackerClient(ctx, admin ? requireString(ctx, 'token') : optionalString(ctx, 'token'))
+    const client = trackerClient(ctx, tokenOption(ctx, ADMIN_TOKEN, admin))
     try {
       if (action === 'list') {
         const list = await client.listDeployments()

@@ -9,6 +9,7 @@ import {
 } from '../node/index.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { untilSignal } from './signals.ts'
+import { CLIENT_TOKEN, DP_TOKEN, tokenOption, trackerAccessOptions, trackerCaOption } from './tracker-access.ts'
 
 export const swarmKey: Command = {
   name: 'swarm-key',
@@ -73,12 +74,19 @@ function nodeInit(ctx: CommandContext, dataDir: string, token: string | undefine
   if (metricsListen !== undefined && !/^.+:\d+$/.test(metricsListen)) throw usageError(`--metrics-listen takes HOST:PORT, got '${metricsListen}'`)
   const trackers = stringList(ctx, 'tracker')
   for (const t of trackers) if (!URL.canParse(t)) throw usageError(`tracker URL '${t}' is not a URL like http://10.0.0.5:7070`)
+  const ca = trackerCa(ctx)
   return {
     dataDir, swarmKey: loadSwarmKey(requireString(ctx, 'swarm-key')),
     ...(listen.length > 0 && { listen }), ...(dialFrom !== undefined && { dialFrom }), ...(metricsListen !== undefined && { metricsListen }),
-    ...(trackers.length > 0 && { tracker: { url: trackers, ...(token !== undefined && { token }) } }),
+    ...(trackers.length > 0 && { tracker: { url: trackers, ...(token !== undefined && { token }), ...ca } }),
     ...bulkOption(ctx),
   }
+}
+
+function trackerCa(ctx: CommandContext): { ca?: Buffer } {
+  if (stringList(ctx, 'tracker').length === 0 && ctx.values['tracker-ca'] !== undefined) throw usageError('--tracker-ca is for an https:// --tracker: give --tracker URL too, or drop it')
+  const ca = trackerCaOption(ctx)
+  return ca === undefined ? {} : { ca }
 }
 
 /** Logs on stderr, at PEERSTAGE_LOG_LEVEL (default warn: a service's stderr stays quiet). */
@@ -99,7 +107,7 @@ export const dp: Command = {
   help: `Usage: peerstage dp --data DIR --swarm-key FILE [--listen MULTIADDR]...
                     [--publish MANIFEST --source DIR]... [--upload-limit RATE]
                     [--trust PUBFILE]... [--dial-from IP] [--metrics-listen HOST:PORT]
-                    [--bulk-port PORT|off] [--tracker URL --dp-token T] [--json]
+                    [--bulk-port PORT|off] [--tracker URL --dp-token T] [--tracker-ca FILE] [--json]
 
 Seeds each published package from its source files in place (no second copy), after
 checking every chunk of them against the manifest. Prints its full listen multiaddrs
@@ -126,12 +134,15 @@ shows every DP's).
                          upload (followed within a second of any change); announces leave
                          from --dial-from, which is how the tracker places this DP. Repeat
                          for trackers of one estate: the next is tried when one does not answer
-  --dp-token T           the tracker's dpToken
+  --dp-token T           the tracker's dpToken; better --dp-token-file FILE, or PEERSTAGE_DP_TOKEN
+                         in the environment: ps shows every process's --dp-token to every user
+  --tracker-ca FILE      PEM CA (or self-signed) certificate of an https:// tracker, trusted
+                         instead of Node's default CA store
   --json                 one JSON line at start, then one per replication state change
 
 Exit codes: 0 stopped by a signal; 1 a source does not match its manifest, or the tracker
 is unreachable; 2 usage or bad input, or the tracker refused the token.`,
-  options: { ...NODE_OPTIONS, data: { type: 'string' }, publish: { type: 'string', multiple: true }, source: { type: 'string', multiple: true }, 'upload-limit': { type: 'string' }, 'dp-token': { type: 'string' } },
+  options: { ...NODE_OPTIONS, data: { type: 'string' }, publish: { type: 'string', multiple: true }, source: { type: 'string', multiple: true }, 'upload-limit': { type: 'string' }, ...trackerAccessOptions(DP_TOKEN) },
   positionals: 0,
   async run(ctx) {
     const dataDir = resolve(requireString(ctx, 'data'))
@@ -141,9 +152,9 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
     const trust = trustedKeys(ctx)
     const manifests = publish.map((m) => readManifest(m, trust === undefined ? {} : { trusted: trust }))
     const uploadLimit = rateOption(ctx, 'upload-limit')
-    if (stringList(ctx, 'tracker').length > 0) requireString(ctx, 'dp-token')
+    const dpToken = tokenOption(ctx, DP_TOKEN, stringList(ctx, 'tracker').length > 0)
     const dp = await built(() => createDp({
-      ...nodeInit(ctx, dataDir, optionalString(ctx, 'dp-token')),
+      ...nodeInit(ctx, dataDir, dpToken),
       publish: manifests.map((signed, i) => ({ signed, source: resolve(sources[i]!) })),
       ...(uploadLimit !== undefined && { uploadLimitBytesPerSec: uploadLimit }), ...(trust !== undefined && { trusted: trust }),
     }, components))
@@ -204,12 +215,14 @@ file changed meanwhile has its pieces hashed again, and the bad ones are fetched
                         the WAN only while it grants a WAN lease, at the lease's rate.
                         Announces leave from --dial-from: the tracker places us by it.
                         Repeat for trackers of one estate: the next is tried when one fails
-  --client-token T      the tracker's clientToken, if it has one
+  --client-token T      the tracker's clientToken, if it has one; better --client-token-file FILE,
+                        or PEERSTAGE_CLIENT_TOKEN in the environment (ps shows --client-token)
+  --tracker-ca FILE     PEM CA (or self-signed) certificate of an https:// tracker
 
 Exit codes: 0 complete and verified; 1 could not complete (no peer reachable or nothing
 arrived for --stall-timeout, disk full, files still bad after repair); 2 usage, or a
 manifest that is invalid or untrusted, or a bad swarm key.`,
-  options: { ...NODE_OPTIONS, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' }, 'stall-timeout': { type: 'string' }, 'client-token': { type: 'string' } },
+  options: { ...NODE_OPTIONS, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' }, 'stall-timeout': { type: 'string' }, ...trackerAccessOptions(CLIENT_TOKEN) },
   positionals: 1,
   async run(ctx) {
     const out = resolve(requireString(ctx, 'out'))
@@ -223,8 +236,9 @@ manifest that is invalid or untrusted, or a bad swarm key.`,
     const signed = readManifest(ctx.positionals[0]!, trust === undefined ? {} : { trusted: trust })
     const downloadLimit = rateOption(ctx, 'download-limit')
     const dataDir = resolve(typeof ctx.values.data === 'string' ? ctx.values.data : `${out}/.peerstage`)
+    const clientToken = tokenOption(ctx, CLIENT_TOKEN)
     const fetcher = await built(() => createFetcher({
-      ...nodeInit(ctx, dataDir, optionalString(ctx, 'client-token')),
+      ...nodeInit(ctx, dataDir, clientToken),
       ...(downloadLimit !== undefined && { downloadLimitBytesPerSec: downloadLimit }),
     }, components))
     const { node, announcer } = fetcher
@@ -330,7 +344,9 @@ twice for one deployment.
   --trust PUBFILE       accept only packages signed by these publishers (repeat for several)
   --cache-max SIZE      keep the packages under DIR at most this big (e.g. 50GiB), deleting
                         least recently used ones that no pending deployment needs
-  --client-token T      the tracker's clientToken, if it has one
+  --client-token T      the tracker's clientToken, if it has one; better --client-token-file FILE,
+                        or PEERSTAGE_CLIENT_TOKEN in the environment (ps shows --client-token)
+  --tracker-ca FILE     PEM CA (or self-signed) certificate of an https:// tracker
   --dial-from IP        local address announces and dials leave from: the tracker places
                         this client by it
   ${BULK_PORT_HELP}
@@ -339,7 +355,7 @@ twice for one deployment.
 A tracker not reachable at start is tried again every 5 s (said once on stderr).
 
 Exit codes: 0 stopped by a signal; 2 usage, bad token or key.`,
-  options: { ...NODE_OPTIONS, data: { type: 'string' }, 'client-token': { type: 'string' }, 'cache-max': { type: 'string' } },
+  options: { ...NODE_OPTIONS, data: { type: 'string' }, ...trackerAccessOptions(CLIENT_TOKEN), 'cache-max': { type: 'string' } },
   positionals: 0,
   async run(ctx) {
     const dataDir = resolve(requireString(ctx, 'data'))
@@ -347,8 +363,9 @@ Exit codes: 0 stopped by a signal; 2 usage, bad token or key.`,
     const trusted = trustedKeys(ctx)
     if (trusted === undefined) throw usageError('--trust PUBFILE is required: the client runs only packages of publishers it trusts')
     const cacheMaxBytes = sizeOption(ctx, 'cache-max')
+    const clientToken = tokenOption(ctx, CLIENT_TOKEN)
     const client = await built(() => createClient({
-      ...nodeInit(ctx, dataDir, optionalString(ctx, 'client-token')),
+      ...nodeInit(ctx, dataDir, clientToken),
       trusted, ...(cacheMaxBytes !== undefined && { cacheMaxBytes }),
     }, components))
     try {

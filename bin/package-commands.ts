@@ -1,8 +1,9 @@
 import { formatBytes, PeerstageError } from '../common/index.ts'
 import { TrackerErrorCodes, type CataloguePackage, type TrackerClient } from '../tracker/client-index.ts'
-import { optionalString, requireString, usageError, type Command } from './cli.ts'
+import { usageError, type Command } from './cli.ts'
 import { readManifestText } from './deploy-commands.ts'
 import { table, trackerClient } from './tracker-cli.ts'
+import { ADMIN_TOKEN, tokenOption, trackerAccessOptions } from './tracker-access.ts'
 
 const ACTIONS = ['add', 'list', 'remove']
 const PACKAGE_ID = /^[0-9a-f]{64}$/
@@ -42,12 +43,14 @@ list    the catalogue, oldest first
 remove  unlists it: DPs delete their replicas (a DP publishing it from its sources keeps
         those). Refused while a deployment neither cancelled nor expired names it.
 
-  --token T   the tracker's adminToken (add, remove); list: the dashboardToken or adminToken,
-              needed when the tracker sets a dashboardToken
+  --token T   the tracker's adminToken (add, remove); list: the viewerToken or adminToken,
+              needed when the tracker sets a viewerToken
+  --token-file FILE  the token from a file instead (ps shows --token); or PEERSTAGE_TOKEN
+  --tracker-ca FILE  PEM CA (or self-signed) certificate of an https:// tracker
 
 Exit codes: 0 done; 1 tracker unreachable; 2 usage, bad token, unknown package, a package
 still deployed, invalid or untrusted manifest.`,
-  options: { tracker: { type: 'string' }, token: { type: 'string' } },
+  options: { tracker: { type: 'string' }, ...trackerAccessOptions(ADMIN_TOKEN) },
   positionals: [1, 2],
   async run(ctx) {
     const [action, arg] = ctx.positionals
@@ -56,7 +59,7 @@ still deployed, invalid or untrusted manifest.`,
     if (action === 'add' && arg === undefined) throw usageError('add needs the signed manifest file peerstage pack wrote')
     if (action === 'remove' && arg === undefined) throw usageError('remove needs the package id or NAME@VERSION (peerstage package list shows them)')
     const manifest = action === 'add' ? readManifestText(arg!) : undefined
-    const client = trackerClient(ctx, action === 'list' ? optionalString(ctx, 'token') : requireString(ctx, 'token'))
+    const client = trackerClient(ctx, tokenOption(ctx, ADMIN_TOKEN, action !== 'list'))
     try {
       if (action === 'list') {
         const list = await client.listPackages()

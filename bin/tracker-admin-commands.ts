@@ -1,7 +1,8 @@
 import { formatRate } from '../bandwidth/index.ts'
 import { formatBytes } from '../common/index.ts'
 import type { PackageStatus, Scope } from '../tracker/client-index.ts'
-import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
+import { optionalString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
+import { ADMIN_TOKEN, tokenOption, trackerAccessOptions } from './tracker-access.ts'
 import { countsText, shortPeerId, table, trackerClient } from './tracker-cli.ts'
 
 function scopeOption(ctx: CommandContext): Scope {
@@ -28,7 +29,7 @@ function printScope(ctx: CommandContext, r: Record<string, any>): void {
 
 export const throttle: Command = {
   name: 'throttle',
-  help: `Usage: peerstage throttle show|set|clear --tracker URL --token T (--site NAME | --subnet CIDR)
+  help: `Usage: peerstage throttle show|set|clear --tracker URL --token T|--token-file FILE (--site NAME | --subnet CIDR)
                         [--window "Mon-Fri 08:00-18:00 2Mbit/s"]... [--default RATE]
                         [--max-wan-clients N] [--timezone ZONE] [--json]
 
@@ -37,18 +38,20 @@ set    replaces the given fields (all --window options together replace the wind
        takes effect at once: DPs enforce the new budget within a second or two
 clear  drops every change made with set: back to the config file
 
-  --token T             the tracker's adminToken
+  --token T             the tracker's adminToken (show: or its viewerToken); better
+                        --token-file FILE, or PEERSTAGE_TOKEN in the environment: ps shows --token
+  --tracker-ca FILE     PEM CA (or self-signed) certificate of an https:// tracker
   --window RULE         days from-to rate, in the scope's time zone; repeat for several
   --default RATE        rate outside every window: unlimited, 0 (closed), 2Mbit/s, 50MiB/s
   --max-wan-clients N   WAN leases at once per subnet and package
 
 Exit codes: 0 done; 1 tracker unreachable; 2 usage, bad token, unknown site or subnet, invalid rule.`,
-  options: { tracker: { type: 'string' }, token: { type: 'string' }, site: { type: 'string' }, subnet: { type: 'string' }, window: { type: 'string', multiple: true }, default: { type: 'string' }, 'max-wan-clients': { type: 'string' }, timezone: { type: 'string' } },
+  options: { tracker: { type: 'string' }, ...trackerAccessOptions(ADMIN_TOKEN), site: { type: 'string' }, subnet: { type: 'string' }, window: { type: 'string', multiple: true }, default: { type: 'string' }, 'max-wan-clients': { type: 'string' }, timezone: { type: 'string' } },
   positionals: 1,
   async run(ctx) {
     const action = ctx.positionals[0]
     if (action !== 'show' && action !== 'set' && action !== 'clear') throw usageError(`unknown action '${action}': use show, set or clear`)
-    const client = trackerClient(ctx, requireString(ctx, 'token'))
+    const client = trackerClient(ctx, tokenOption(ctx, ADMIN_TOKEN, true))
     const scope = scopeOption(ctx)
     try {
       let result: Record<string, any>
@@ -95,7 +98,7 @@ function packageLines(s: PackageStatus): string[] {
 
 export const status: Command = {
   name: 'status',
-  help: `Usage: peerstage status --tracker URL [--token T] [--packages] [--json]
+  help: `Usage: peerstage status --tracker URL [--token T|--token-file FILE] [--tracker-ca FILE] [--packages] [--json]
 
 Shows, for every site and subnet the tracker knows: registered clients and DPs, the WAN
 leases held, the budget in force now (and which rule set it), a site's link from its parent
@@ -103,17 +106,19 @@ now, and per package the bytes its clients received over the LAN and the WAN and
 locally, and what DPs sent it; and per deployment its clients there reported on, how many
 are in each state.
 
-  --token T   the dashboardToken (or adminToken), needed when the tracker sets a dashboardToken
+  --token T   the viewerToken (or adminToken), needed when the tracker sets a viewerToken;
+              or --token-file FILE, or PEERSTAGE_TOKEN in the environment
+  --tracker-ca FILE  PEM CA (or self-signed) certificate of an https:// tracker
   --packages  instead: per catalogue package, per site that must hold it (its replicate
               globs, or a site below it, match) and per DP there: its state (replicating,
               verifying, seeding, failed, or missing), bytes present of all, when it was
               last copied whole; a site without DP says so. --json: the PackageStatus.
 
 Exit codes: 0 shown; 1 tracker unreachable; 2 usage, missing or wrong token.`,
-  options: { tracker: { type: 'string' }, token: { type: 'string' }, packages: { type: 'boolean' } },
+  options: { tracker: { type: 'string' }, ...trackerAccessOptions(ADMIN_TOKEN), packages: { type: 'boolean' } },
   positionals: 0,
   async run(ctx) {
-    const client = trackerClient(ctx, optionalString(ctx, 'token'))
+    const client = trackerClient(ctx, tokenOption(ctx, ADMIN_TOKEN))
     try {
       if (ctx.values.packages === true) {
         const p = await client.packageStatus()

@@ -4,11 +4,13 @@
  */
 import { TrackerClient, type StateCounts } from '../tracker/client-index.ts'
 import { requireString, usageError, type CommandContext } from './cli.ts'
+import { trackerCaOption } from './tracker-access.ts'
 
-/** A client for `--tracker URL` (and `--token`), with a usage error for a bad URL. */
+/** A client for `--tracker URL` (and the token, and `--tracker-ca`), with a usage error for a bad URL. */
 export function trackerClient(ctx: CommandContext, token?: string, localAddress?: string): TrackerClient {
+  const ca = trackerCaOption(ctx)
   try {
-    return new TrackerClient({ url: requireString(ctx, 'tracker'), ...(token !== undefined && { token }), ...(localAddress !== undefined && { localAddress }) })
+    return new TrackerClient({ url: requireString(ctx, 'tracker'), ...(token !== undefined && { token }), ...(localAddress !== undefined && { localAddress }), ...(ca !== undefined && { ca }) })
   } catch (err) {
     if (err instanceof TypeError) throw usageError(err.message)
     throw err

@@ -1,6 +1,7 @@
 import { dirname, join, resolve } from 'node:path'
 import { createLogger } from '../common/index.ts'
-import { createTrackerServer, LevelTrackerStore, readTrackerConfig, RedisTrackerStore, shownRedisUrl, storeUrl as checkStoreUrl, Tracker } from '../tracker/index.ts'
+import type { Server as HttpsServer } from 'node:https'
+import { createTrackerServer, LevelTrackerStore, readTrackerConfig, RedisTrackerStore, shownRedisUrl, storeUrl as checkStoreUrl, TlsReloader, Tracker } from '../tracker/index.ts'
 import { optionalString, requireString, usageError, type Command } from './cli.ts'
 import { untilSignal } from './signals.ts'
 import { status, throttle } from './tracker-admin-commands.ts'
@@ -24,6 +25,10 @@ same estate as replicas behind a load balancer.
   --data DIR          state directory (default: tracker-data beside the config file)
   --store URL         redis://HOST:PORT/DB shared by the replicas; overrides the config's store
 
+With tls: {cert, key} in the config it serves HTTPS only. SIGHUP, or a change of either
+file, loads the pair again for new connections (open ones keep theirs); a pair that does not
+load is refused with a warning on stderr and the old one stays.
+
 Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in use, or the
 --data directory cannot be used (held by another tracker, damaged, read-only, a file);
 1 the --store Redis does not answer (try again once it runs).`,
@@ -46,6 +51,8 @@ Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in us
     const stateIn = storeUrl === undefined ? dataDir : shownRedisUrl(new URL(storeUrl))
     const t = await Tracker.start(config, { store, logger })
     const app = createTrackerServer(t, { logger })
+    let reloader: TlsReloader | undefined
+    const onHangup = (): void => { reloader?.reload('SIGHUP') }
     try {
       try {
         await app.listen({ host, port })
@@ -53,12 +60,18 @@ Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in us
         throw usageError(`cannot listen on ${listen}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
       }
       const address = app.server.address()
-      const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address !== null ? address.port : port}`
+      if (config.tls !== undefined) {
+        reloader = new TlsReloader(app.server as unknown as HttpsServer, config.tls, { logger })
+        process.on('SIGHUP', onHangup)
+      }
+      const url = `${config.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address !== null ? address.port : port}`
       if (ctx.json) process.stdout.write(`${JSON.stringify({ url, ...(storeUrl === undefined ? { data: dataDir } : { store: stateIn }), sites: config.sites.map((s) => s.name) })}\n`)
       else ctx.print(`tracker listening on ${url} (state in ${stateIn}; ${config.sites.length} site${config.sites.length === 1 ? '' : 's'})`)
       await untilSignal()
       return 0
     } finally {
+      process.off('SIGHUP', onHangup)
+      reloader?.close()
       await app.close()
       await t.stop()
       await store.close()

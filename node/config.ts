@@ -7,10 +7,11 @@ export interface NodeInit extends Pick<PeerNodeInit, 'dataDir' | 'swarmKey' | 'l
   /** Serve Prometheus metrics at http://HOST:PORT/metrics. */
   metricsListen?: string
   /**
-   * Announce to this tracker (`http://host:port`) with this token, or to the first of
-   * several of one estate that answers; none: a node on its own.
+   * Announce to this tracker (`http://host:port` or `https://…`) with this token, or to the
+   * first of several of one estate that answers; none: a node on its own. `ca`: PEM
+   * certificates to trust for an `https://` tracker instead of Node's default store.
    */
-  tracker?: { url: string | readonly string[], token?: string }
+  tracker?: { url: string | readonly string[], token?: string, ca?: string | Buffer }
   /** Wait before retrying a failed announce or budget poll, ms. @default 5000 */
   retryMs?: number
   /** Longest wait of one budgets long-poll (DP), seconds. @default 25 */

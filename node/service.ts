@@ -137,7 +137,7 @@ interface Base {
   close(): Promise<void>
 }
 
-/** The tracker client given, or one for `tracker` from `dialFrom`; undefined without a tracker. */
+/** The tracker client given, or one for `tracker` (URLs, token, CA) from `dialFrom`; undefined without a tracker. */
 function trackerOf(config: NodeInit, components: NodeComponents): TrackerClient | undefined {
   return components.tracker ?? (config.tracker && new TrackerClient({ ...config.tracker, ...(config.dialFrom !== undefined && { localAddress: config.dialFrom }) }))
 }

@@ -5,6 +5,7 @@ import { BandwidthErrorCodes, checkTimeZone, parseSchedule, type Schedule } from
 import { loadPublicKey, publisherOf } from '../chunker/index.ts'
 import { isPeerstageError } from '../common/index.ts'
 import { parseCidr, TrackerErrorCodes, trackerError, type Cidr } from './protocol/index.ts'
+import { tlsFilesOf, tokenOf, type TlsFiles } from './secrets.ts'
 import { parseRedisUrl } from './store/redis-url.ts'
 
 /** A scope's WAN rules: a bandwidth schedule plus how many clients may pull at once. */
@@ -41,12 +42,19 @@ export interface TrackerConfig {
    * embedded level store in the tracker's data directory (one tracker).
    */
   store: string | undefined
+  /** HTTPS with this certificate and key (PEM files, reloaded on SIGHUP and on change); undefined: plain HTTP. */
+  tls: TlsFiles | undefined
+  /** Each token from `NAME: T` or `NAMEFile: PATH` (secrets.ts). */
   adminToken: string
   dpToken: string
   /** When set, clients must announce with it. */
   clientToken: string | undefined
-  /** When set, every read route (status, deployments, packages, /metrics, the dashboard's) needs it or the adminToken; undefined: open. */
-  dashboardToken: string | undefined
+  /**
+   * The read-only role: when set, every read route (status, deployments, packages, throttle
+   * show, /metrics, the dashboard's) needs it or the adminToken; undefined: open.
+   * `dashboardToken` is its old name, accepted for a release.
+   */
+  viewerToken: string | undefined
   /** @default 30 */
   announceIntervalSeconds: number
   /** A registration not renewed for this long is dropped. @default 3 × announceIntervalSeconds */
@@ -67,11 +75,12 @@ export interface TrackerConfig {
 }
 
 export interface TrackerConfigOptions {
-  /** Where relative `trust:` paths start. @default process.cwd() (readTrackerConfig: the config file's directory) */
+  /** Where relative `trust:`, `tls:` and token file paths start. @default process.cwd() (readTrackerConfig: the config file's directory) */
   baseDir?: string
 }
 
-const TOP_KEYS = ['listen', 'store', 'adminToken', 'dpToken', 'clientToken', 'dashboardToken', 'announceIntervalSeconds', 'registrationSeconds', 'leaseSeconds', 'maxPeers', 'wan', 'sites', 'dps', 'trust']
+const TOKENS = ['adminToken', 'dpToken', 'clientToken', 'viewerToken', 'dashboardToken'].flatMap((t) => [t, `${t}File`])
+const TOP_KEYS = ['listen', 'store', 'tls', ...TOKENS, 'announceIntervalSeconds', 'registrationSeconds', 'leaseSeconds', 'maxPeers', 'wan', 'sites', 'dps', 'trust']
 const SITE_KEYS = ['name', 'timezone', 'subnets', 'wan', 'parent', 'link', 'replicate']
 const DP_KEYS = ['peerId', 'serves']
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -93,10 +102,11 @@ function list(value: unknown, key: string): unknown[] {
   return value
 }
 
-function token(value: unknown, key: string, required: boolean): string | undefined {
-  if (value === undefined && !required) return undefined
-  if (typeof value !== 'string' || value.length < 1) bad(key, 'must be a non-empty string')
-  return value
+/** `viewerToken`, or `dashboardToken`, its old name (one of the two). */
+function viewerToken(top: Record<string, unknown>, baseDir: string): string | undefined {
+  const given = (name: string): boolean => top[name] !== undefined || top[`${name}File`] !== undefined
+  if (given('viewerToken') && given('dashboardToken')) bad('dashboardToken', 'is the old name of viewerToken: give only viewerToken')
+  return tokenOf(top, given('dashboardToken') ? 'dashboardToken' : 'viewerToken', baseDir, false)
 }
 
 function positiveInt(value: unknown, key: string, fallback: number, min = 1): number {
@@ -236,13 +246,15 @@ export function createTrackerConfig(input: unknown, options: TrackerConfigOption
     })
     return { peerId: d.peerId, serves }
   })
+  const baseDir = options.baseDir ?? process.cwd()
   return {
     listen,
     store,
-    adminToken: token(top.adminToken, 'adminToken', true)!,
-    dpToken: token(top.dpToken, 'dpToken', true)!,
-    clientToken: token(top.clientToken, 'clientToken', false),
-    dashboardToken: token(top.dashboardToken, 'dashboardToken', false),
+    tls: tlsFilesOf(top.tls, baseDir),
+    adminToken: tokenOf(top, 'adminToken', baseDir, true)!,
+    dpToken: tokenOf(top, 'dpToken', baseDir, true)!,
+    clientToken: tokenOf(top, 'clientToken', baseDir, false),
+    viewerToken: viewerToken(top, baseDir),
     announceIntervalSeconds: interval,
     registrationSeconds: positiveInt(top.registrationSeconds, 'registrationSeconds', 3 * interval),
     leaseSeconds: positiveInt(top.leaseSeconds, 'leaseSeconds', 3 * interval),
@@ -250,7 +262,7 @@ export function createTrackerConfig(input: unknown, options: TrackerConfigOption
     wan: parseWanPolicy(top.wan, 'wan', 'UTC'),
     sites,
     dps,
-    trusted: trustedPublishers(top.trust, options.baseDir ?? process.cwd()),
+    trusted: trustedPublishers(top.trust, baseDir),
   }
 }
 

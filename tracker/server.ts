@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { errorClassOf, isPeerstageError, type Logger } from '../common/index.ts'
 import type { OverrideSpec, ScopeKey } from './budgets.ts'
@@ -10,6 +9,7 @@ import {
 import { announceJson } from './announce-json.ts'
 import { AnnounceVerifier } from './announce-verifier.ts'
 import { registerDashboard } from './dashboard/index.ts'
+import { readTlsPair, sameToken, type TlsPair } from './secrets.ts'
 import type { Tracker } from './tracker.ts'
 
 const STATUS_OF: Record<string, number> = {
@@ -24,12 +24,6 @@ const STATUS_OF: Record<string, number> = {
   [TrackerErrorCodes.VERSION_TAKEN]: 409,
   [TrackerErrorCodes.STORE_FAILED]: 503,
   [TrackerErrorCodes.STORE_UNAVAILABLE]: 503,
-}
-
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given)
-  const b = Buffer.from(expected)
-  return a.length === b.length && timingSafeEqual(a, b)
 }
 
 function bearer(req: FastifyRequest): string | undefined {
@@ -47,7 +41,7 @@ function requireToken(req: FastifyRequest, expected: string | undefined, what: s
 }
 
 /** Who may call a route, checked in `onRequest`: before a byte of the body is read or parsed. */
-type Access = 'open' | 'read' | 'admin' | 'dp' | 'announce' | 'manifest' | 'node'
+type Access = 'open' | 'read' | 'view' | 'admin' | 'dp' | 'announce' | 'manifest' | 'node'
 
 declare module 'fastify' {
   interface FastifyContextConfig { access?: Access }
@@ -70,6 +64,8 @@ export interface TrackerServerInit {
   logger?: Logger
   /** Longest a budgets long-poll may wait. @default 25 */
   maxBudgetWaitSeconds?: number
+  /** Serve HTTPS only, with this pair (a TlsReloader swaps it later). @default read from the config's `tls:`; without it, plain HTTP */
+  tls?: TlsPair
 }
 
 /**
@@ -77,27 +73,30 @@ export interface TrackerServerInit {
  * - `POST /v1/announce` (client token if configured; DPs the DP token): register and get peers, leases, budgets
  * - `GET /v1/budgets?after=V&waitSeconds=S` (DP token): per-subnet budgets, long-polled until they change
  * - `GET /v1/changes?peer=ID&after=V&waitSeconds=S` (client or DP token): long-polled until a change concerns that node
- * - `GET /v1/status` (dashboard token if configured, as every read route): per site and subnet: nodes, leases, budget now, bytes per package
- * - `GET|PUT|DELETE /v1/throttle` (admin token): a site's or subnet's windows, default and lease limit
+ * - `GET /v1/status` (viewer token if configured, as every read route): per site and subnet: nodes, leases, budget now, bytes per package
+ * - `GET /v1/throttle` (admin or viewer token), `PUT|DELETE /v1/throttle` (admin token): a site's or subnet's windows, default and lease limit
  * - `POST /v1/deployments`, `DELETE /v1/deployments/:id` (admin token): create (signed, trusted manifest) and cancel
  * - `GET /v1/deployments`, `GET /v1/deployments/:id`, `GET /v1/deployments/:id/status`: list, show, clients' progress
  * - `POST /v1/packages`, `DELETE /v1/packages/:id` (admin token): list (signed, trusted manifest) and unlist a package DPs replicate
  * - `GET /v1/packages`, `GET /v1/packages/status`: the catalogue; per package, site and DP, the replicas' states
  * - `GET /v1/manifests/:packageId` (client token if configured): a catalogued or deployed package's manifest, byte for byte
  * - `DELETE /v1/nodes/:peerId` (admin token): forget a node now, releasing its subnet binding and leases
- * - `GET /metrics` (dashboard token if configured), `GET /v1/health`
+ * - `GET /metrics` (viewer token if configured), `GET /v1/health`
  * Tokens are checked before a body is read; announces must be signed by the node's key
  * (node-auth.ts, announce-verifier.ts). Errors are `{ error: { code, message } }` with 400, 401, 404, 409, 413,
  * 500, or 503 when the store refused a change (which then did not happen).
  */
 export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = {}): FastifyInstance {
   const config = tracker.config
+  // With tls: in the config there is no plain HTTP at all, whoever builds the server.
+  const tls = init.tls ?? (config.tls === undefined ? undefined : readTlsPair(config.tls))
   const app = Fastify({
+    ...(tls !== undefined && { https: { cert: tls.cert, key: tls.key } }),
     bodyLimit: DEFAULT_BODY_LIMIT,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     // The real source address matters (it decides the subnet): no proxy headers are trusted.
     trustProxy: false,
-  })
+  }) as unknown as FastifyInstance // https or http: the routes see the same requests
   const log = init.logger
 
   app.setErrorHandler((err: Error & { statusCode?: number, validation?: unknown, code?: string }, _req, reply) => {
@@ -121,8 +120,10 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
   app.addHook('onRequest', async (req) => {
     switch (req.routeOptions.config.access ?? 'open') {
       case 'admin': return requireToken(req, config.adminToken, 'the admin API')
-      // What status, deployments, packages, /metrics and the dashboard show: open unless a dashboardToken is set.
-      case 'read': return requireToken(req, config.dashboardToken, 'reading the tracker (dashboardToken)', config.adminToken)
+      // What status, deployments, packages, throttle show, /metrics and the dashboard show: open unless a viewerToken is set.
+      case 'read': return requireToken(req, config.viewerToken, 'reading the tracker (viewerToken)', config.adminToken)
+      // Throttle show: the admin's, and the viewer's when that role is set (never open: it was admin-only before the role).
+      case 'view': return requireToken(req, config.adminToken, 'the admin API (or the viewerToken)', config.viewerToken)
       case 'dp': return requireToken(req, config.dpToken, 'budgets')
       case 'node': return requireToken(req, config.clientToken, 'changes', config.dpToken)
       case 'manifest': return requireToken(req, config.clientToken, 'a manifest', config.dpToken, config.adminToken)
@@ -173,7 +174,7 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
 
   app.get('/v1/status', { config: { access: 'read' } }, async () => tracker.status())
 
-  app.get('/v1/throttle', { config: { access: 'admin' }, schema: { querystring: scopeQuery } }, async (req) => {
+  app.get('/v1/throttle', { config: { access: 'view' }, schema: { querystring: scopeQuery } }, async (req) => {
     return tracker.describe(scopeOf(req.query as { site?: string, subnet?: string }))
   })
 

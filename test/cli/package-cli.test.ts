@@ -69,7 +69,7 @@ describe('peerstage package, status --packages (real tracker process)', () => {
     const cases: Array<[string[], number, RegExp]> = [
       [['package', 'add', w.untrusted, '--tracker', w.url, '--token', 's3cret'], 2, /^peerstage package: tracker: .*signed by ed25519:\S+, which is not a trusted publisher/],
       [['package', 'add', join(w.dir, 'missing.json'), '--tracker', w.url, '--token', 's3cret'], 2, /cannot read manifest .*missing\.json: ENOENT/],
-      [['package', 'add', w.manifest, '--tracker', w.url], 2, /^peerstage package: --token is required$/],
+      [['package', 'add', w.manifest, '--tracker', w.url], 2, /^peerstage package: --token is required \(or --token-file FILE, or PEERSTAGE_TOKEN in the environment\)$/],
       [['package', 'add', w.manifest, '--tracker', w.url, '--token', 'nope'], 2, /wrong token for the admin API/],
       [['package', 'add', '--tracker', w.url, '--token', 's3cret'], 2, /add needs the signed manifest file/],
       [['package', 'remove', '--tracker', w.url, '--token', 's3cret'], 2, /remove needs the package id or NAME@VERSION/],

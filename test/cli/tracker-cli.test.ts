@@ -100,7 +100,7 @@ describe('peerstage tracker, throttle, status (real processes)', () => {
         const r = await peerstage([...read, '--tracker', url, '--token', token])
         expect(r.code, `${read.join(' ')} ${token}: ${r.stderr}`).toBe(0)
       }
-      for (const [args, message] of [[[], /reading the tracker \(dashboardToken\) needs 'Authorization: Bearer TOKEN'/], [['--token', 'nope'], /wrong token for reading the tracker/]] as const) {
+      for (const [args, message] of [[[], /reading the tracker \(viewerToken\) needs 'Authorization: Bearer TOKEN'/], [['--token', 'nope'], /wrong token for reading the tracker/]] as const) {
         const r = await peerstage([...read, '--tracker', url, ...args])
         expect(r.code, read.join(' ')).toBe(2)
         expect(r.stderr.trim().split('\n'), read.join(' ')).toEqual([expect.stringMatching(message)])

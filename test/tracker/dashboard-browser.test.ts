@@ -178,7 +178,7 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
     const guarded = await cliTrackerWithPackages(`${CONFIG}dashboardToken: dash\n`, (stop) => daemons.push(stop))
     const page = await (await browser!.newContext({ viewport: { width: 1280, height: 800 } })).newPage()
     await page.goto(guarded.url)
-    await poll(() => page.locator('#updated').innerText()).toMatch(/^Sign in to read: reading the tracker \(dashboardToken\) needs 'Authorization: Bearer TOKEN'/)
+    await poll(() => page.locator('#updated').innerText()).toMatch(/^Sign in to read: reading the tracker \(viewerToken\) needs 'Authorization: Bearer TOKEN'/)
     expect(await page.locator('#sites').innerText()).not.toContain('leeds')
     await page.getByLabel('Admin token').fill('dash')
     await page.getByRole('button', { name: 'Sign in' }).click()

@@ -24,6 +24,13 @@ export interface TrackerClientInit {
   localAddress?: string
   /** @default 10000 */
   timeoutMs?: number
+  /**
+   * For `https://` trackers: the certificates (PEM: a private CA, or the tracker's own
+   * self-signed one) to trust instead of Node's default store; undefined: that store (Mozilla's
+   * list, or the OS's with NODE_USE_SYSTEM_CA=1: loading the OS store here would cost each
+   * command ~120-200 ms).
+   */
+  ca?: string | Buffer
 }
 
 export type Scope = { site: string } | { subnet: string }
@@ -53,7 +60,7 @@ export class TrackerClient {
     })
     this.init = init
     const options = { keepAlive: true, maxSockets: 4, ...(init.localAddress && { localAddress: init.localAddress }) }
-    this.agents = { http: new HttpAgent(options), https: new HttpsAgent(options) }
+    this.agents = { http: new HttpAgent(options), https: new HttpsAgent({ ...options, ...(init.ca !== undefined && { ca: init.ca }) }) }
   }
 
   /** The tracker requests go to first: the one that answered last. */
@@ -234,7 +241,23 @@ export class TrackerClient {
 
 type CallOptions = { signal?: AbortSignal | undefined, timeoutMs?: number, text?: boolean, headers?: Record<string, string> }
 
+/** What OpenSSL and Node call a certificate they cannot trust for this host (not a network fault: another tracker would not help). */
+const UNTRUSTED_CERT_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'INVALID_CA', 'CERT_REVOKED',
+])
+
 function unreachable(url: URL, err: Error): PeerstageError {
   const code = (err as NodeJS.ErrnoException).code
-  return trackerError(TrackerErrorCodes.UNREACHABLE, `cannot reach the tracker at ${url.origin}: ${code ?? err.message}`, { cause: err })
+  if (code !== undefined && UNTRUSTED_CERT_CODES.has(code)) {
+    const why = code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? `is not made for ${url.hostname} (use a name or IP of its subjectAltName in the URL)`
+      : code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID' ? 'is outside its validity dates (renew it on the tracker)'
+        : 'is not signed by a CA this node trusts (give that CA with --tracker-ca FILE)'
+    return trackerError(TrackerErrorCodes.UNTRUSTED_CERTIFICATE, `the tracker at ${url.origin} presented a certificate that ${why}: ${code}`, { cause: err, details: { tlsCode: code } })
+  }
+  // The two ways a scheme that does not match the tracker's shows up: a TLS server drops plain HTTP, a plain server answers TLS with HTTP.
+  const hint = url.protocol === 'http:' && code === 'ECONNRESET' ? ' (if the tracker serves HTTPS, use an https:// URL)'
+    : url.protocol === 'https:' && code === 'EPROTO' ? ' (if the tracker serves plain HTTP, use an http:// URL)' : ''
+  return trackerError(TrackerErrorCodes.UNREACHABLE, `cannot reach the tracker at ${url.origin}: ${code ?? err.message}${hint}`, { cause: err })
 }

@@ -49,6 +49,12 @@ export const TrackerErrorCodes = defineErrorCodes('tracker', {
    * tracker, damaged, read-only, or not a directory. `details.problem` says which.
    */
   DATA_DIR: { code: 'PEERSTAGE_TRACKER_DATA_DIR', class: 'usage' },
+  /**
+   * The tracker's HTTPS certificate is not trusted: not signed by the CA given with
+   * `--tracker-ca` (or, without it, by one in Node's default store), expired, or not made for the
+   * host name or IP of the tracker URL. Nothing was sent, the token included.
+   */
+  UNTRUSTED_CERTIFICATE: { code: 'PEERSTAGE_TRACKER_UNTRUSTED_CERTIFICATE', class: 'refused' },
   /** The tracker could not be reached or answered with a server error. */
   UNREACHABLE: { code: 'PEERSTAGE_TRACKER_UNREACHABLE', class: 'transient' },
 })
