@@ -213,7 +213,9 @@ export class TrackerClient {
           if (status >= 200 && status < 300) return resolve(json)
           const err = json?.error
           // 503: the tracker's store refused the change, which did not happen: the caller may retry.
-          if ((status < 500 || status === 503) && typeof err?.code === 'string') return reject(new PeerstageError(err.code, `tracker: ${err.message}`, { details: { status } }))
+          // 429: the tracker's Retry-After travels with the error, so the caller waits that long (retryAfterMs).
+          const retryAfterSeconds = status === 429 ? retryAfterOf(res.headers['retry-after']) : undefined
+          if ((status < 500 || status === 503) && typeof err?.code === 'string') return reject(new PeerstageError(err.code, `tracker: ${err.message}`, { details: { status, ...(retryAfterSeconds !== undefined && { retryAfterSeconds }) } }))
           reject(trackerError(TrackerErrorCodes.UNREACHABLE, `tracker ${base.origin} failed with HTTP ${status}: ${err?.message ?? text.slice(0, 200)}`))
         })
       })
@@ -225,6 +227,25 @@ export class TrackerClient {
 }
 
 type CallOptions = { signal?: AbortSignal | undefined, timeoutMs?: number, text?: boolean, headers?: Record<string, string> }
+
+/** Longest Retry-After taken as given: a tracker cannot park a node for more than an hour. */
+const MAX_RETRY_AFTER_SECONDS = 3600
+
+/** Retry-After in seconds (the tracker sends whole seconds; an HTTP date is not expected from it); at least 1. */
+function retryAfterOf(header: string | string[] | undefined): number {
+  const seconds = Number(Array.isArray(header) ? header[0] : header)
+  return Number.isFinite(seconds) ? Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(seconds))) : 1
+}
+
+/**
+ * How long the tracker asked us to wait before asking again (HTTP 429,
+ * PEERSTAGE_TRACKER_RATE_LIMITED), in ms; undefined for any other error.
+ */
+export function retryAfterMs(err: unknown): number | undefined {
+  if (!isPeerstageError(err, TrackerErrorCodes.RATE_LIMITED)) return undefined
+  const seconds = err.details?.retryAfterSeconds
+  return (typeof seconds === 'number' ? seconds : 1) * 1000
+}
 
 function unreachable(url: URL, err: Error): PeerstageError {
   const code = (err as NodeJS.ErrnoException).code

@@ -1,0 +1,73 @@
+import type { Logger } from './logger.ts'
+
+/**
+ * Security-relevant events (a refused token, a bad request, a wrong swarm key, a peer that
+ * breaks the wire protocol) as structured log lines with a stable `audit` field naming the
+ * kind, and the source address (`addr`) and peer id (`peer`) where known:
+ *
+ *   {"level":40,"audit":"token-refused","addr":"10.1.2.3","route":"/v1/announce","msg":"audit"}
+ *
+ * An attacker decides how often these happen, so each (kind, address) logs at most
+ * `maxPerMinute` lines a minute; past that its lines are counted, and once its minute is over
+ * one line says how many were left out: `{"audit":"token-refused","addr":…,"suppressed":K}`.
+ * The map of (kind, address) is bounded: past `maxKeys` a line of a new pair is counted
+ * under `addr: '*'` for its kind. Callers never pass a token or a secret in `fields`.
+ */
+export interface AuditLogInit {
+  /** Lines per (kind, address) per minute. @default 10 */
+  maxPerMinute?: number
+  /** (kind, address) pairs followed at once. @default 10000 */
+  maxKeys?: number
+  /** Milliseconds, monotonic or wall: only differences are used. @default Date.now */
+  nowMs?: () => number
+}
+
+export type AuditFields = { addr: string, peer?: string } & Record<string, unknown>
+
+export type AuditLog = (kind: string, fields: AuditFields) => void
+
+const MINUTE_MS = 60_000
+
+interface Window {
+  kind: string
+  addr: string
+  startMs: number
+  lines: number
+  suppressed: number
+}
+
+export function createAuditLog(logger: Logger, init: AuditLogInit = {}): AuditLog {
+  const maxPerMinute = init.maxPerMinute ?? 10
+  const maxKeys = init.maxKeys ?? 10_000
+  const nowMs = init.nowMs ?? Date.now
+  // In the order they started: the oldest windows are at the front.
+  const windows = new Map<string, Window>()
+
+  const close = (key: string, w: Window): void => {
+    windows.delete(key)
+    if (w.suppressed > 0) logger.warn({ audit: w.kind, addr: w.addr, suppressed: w.suppressed }, `audit: suppressed ${w.suppressed} lines`)
+  }
+
+  return (kind, fields) => {
+    const now = nowMs()
+    // Windows that are over say what they left out, then go: the map holds live minutes only.
+    for (const [key, w] of windows) {
+      if (now - w.startMs < MINUTE_MS) break
+      close(key, w)
+    }
+    let addr = fields.addr
+    let key = `${kind} ${addr}`
+    if (!windows.has(key) && windows.size >= maxKeys) [addr, key] = ['*', `${kind} *`]
+    let w = windows.get(key)
+    if (w === undefined) {
+      w = { kind, addr, startMs: now, lines: 0, suppressed: 0 }
+      windows.set(key, w)
+    }
+    if (w.addr === '*' || w.lines >= maxPerMinute) {
+      w.suppressed++
+      return
+    }
+    w.lines++
+    logger.warn({ ...fields, audit: kind }, 'audit')
+  }
+}
