@@ -126,8 +126,10 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
    * client pulls nothing across the WAN meanwhile (no lease it could renew).
    */
   private trackerFailed(err: Error): void {
-    if (!this.unanswered) this.log.warn({ err: err.message }, 'no tracker answers: swarming on the LAN only, and across the WAN again once one does')
-    this.unanswered = true
+    const wait = retryAfterMs(err)
+    if (wait !== undefined) this.log.warn({ retryAfterSeconds: wait / 1000 }, 'the tracker asks us to slow down (rate-limited): swarming on the LAN only until it answers')
+    else if (!this.unanswered) this.log.warn({ err: err.message }, 'no tracker answers: swarming on the LAN only, and across the WAN again once one does')
+    this.unanswered ||= wait === undefined
     this.init.limits.withdrawLeases(this.init.node.allSwarms)
     this.emit('warning', err)
   }

@@ -5,7 +5,8 @@ import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createHost, type Host } from '../../node/host.ts'
 import { infoHashOf, WIRE_PROTOCOL } from '../../node/wire/index.ts'
-import { dpSeedingSample, startNode, untilComplete } from '../helpers/nodes.ts'
+import { dpSeedingSample, newSwarmKey, startNode, untilComplete } from '../helpers/nodes.ts'
+import { tempDir } from '../helpers/tmp.ts'
 import { until } from '../helpers/until.ts'
 
 const hosts: Host[] = []
@@ -142,5 +143,12 @@ describe('a peer that breaks the wire protocol', () => {
       expect.objectContaining({ audit: 'wire-violation', addr: '127.0.1.66', peer: evil.id, code: 'PEERSTAGE_NODE_WIRE_MALFORMED', reason: 'peer sent a 2-byte have message; it is 5 bytes' }),
       expect.objectContaining({ audit: 'wire-violation', addr: '127.0.1.66', peer: evil.id, code: 'PEERSTAGE_NODE_WIRE_OVERSIZE' }),
     ])
+  })
+
+  it('a dialled peer with another swarm key is an audit line too, naming the address dialled', async () => {
+    const { packed, dp, audits } = await dpWithAudit()
+    const stranger = await startNode(join(tempDir(), 'stranger'), newSwarmKey(tempDir()), '127.0.3.3')
+    await expect(dp.connect(packed.packageId, stranger.addresses[0]!)).rejects.toMatchObject({ code: 'PEERSTAGE_NODE_SWARM_KEY_MISMATCH' })
+    expect(audits()).toEqual([expect.objectContaining({ audit: 'swarm-key-mismatch', addr: '127.0.3.3', address: stranger.addresses[0] })])
   })
 })

@@ -83,6 +83,21 @@ describe('the tracker rate limit per source address', () => {
     expect(limiter.size).toBe(1)
   })
 
+  it('the tracker client waits out a short Retry-After by itself, then asks once more', async () => {
+    const tracker = await Tracker.start(createTrackerConfig({ ...CONFIG, rateLimit: { perAddressPerSecond: 1, burst: 1 } }), { store: new MemoryTrackerStore() })
+    const app = createTrackerServer(tracker)
+    const answered: number[] = []
+    app.addHook('onResponse', async (req, reply) => { if (req.url === '/v1/status') answered.push(reply.statusCode) })
+    await app.listen({ host: '127.0.10.10', port: 0 })
+    const client = new SigningTrackerClient({ url: `http://127.0.10.10:${(app.server.address() as { port: number }).port}`, localAddress: '127.0.1.8' })
+    stops.push(async () => { client.close(); await app.close(); await tracker.stop() })
+    await client.status()
+    const started = performance.now()
+    await client.status()
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900) // Retry-After: 1
+    expect(answered).toEqual([200, 429, 200])
+  })
+
   it('a node is told how long to wait: the client error carries Retry-After', async () => {
     const tracker = await Tracker.start(createTrackerConfig({ ...CONFIG, rateLimit: { perAddressPerSecond: 0.05, burst: 1 } }), { store: new MemoryTrackerStore() })
     const { app, url } = await serveTracker(tracker)

@@ -24,6 +24,12 @@ export interface TrackerClientInit {
   localAddress?: string
   /** @default 10000 */
   timeoutMs?: number
+  /**
+   * Longest Retry-After (HTTP 429, PEERSTAGE_TRACKER_RATE_LIMITED) a request waits out by
+   * itself before it asks once more; a longer one fails at once with the seconds in
+   * `details.retryAfterSeconds`, for the caller to wait (the announcer does). @default 5000
+   */
+  maxRateLimitWaitMs?: number
 }
 
 export type Scope = { site: string } | { subnet: string }
@@ -166,6 +172,18 @@ export class TrackerClient {
    * effect there); the first that answers is kept for the next requests.
    */
   private async call(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<unknown> {
+    try {
+      return await this.callAny(method, path, body, options)
+    } catch (err) {
+      // Asked to slow down briefly: wait that long once, then ask again (never sooner).
+      const wait = retryAfterMs(err)
+      if (wait === undefined || wait > (this.init.maxRateLimitWaitMs ?? 5000)) throw err
+      await sleep(wait, options.signal)
+      return this.callAny(method, path, body, options)
+    }
+  }
+
+  private async callAny(method: string, path: string, body: unknown, options: CallOptions): Promise<unknown> {
     for (let tried = 0; ; tried++) {
       const at = (this.current + tried) % this.urls.length
       try {
@@ -245,6 +263,16 @@ export function retryAfterMs(err: unknown): number | undefined {
   if (!isPeerstageError(err, TrackerErrorCodes.RATE_LIMITED)) return undefined
   const seconds = err.details?.retryAfterSeconds
   return (typeof seconds === 'number' ? seconds : 1) * 1000
+}
+
+/** Resolves after `ms`, or rejects when `signal` aborts first. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(signal.reason as Error)
+    const onAbort = (): void => { clearTimeout(timer); reject(signal!.reason as Error) }
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 function unreachable(url: URL, err: Error): PeerstageError {
