@@ -91,9 +91,13 @@ export class PeerNode {
     }
     const privateKey = await loadOrCreateIdentity(join(init.dataDir, 'peer.key'))
     const store = await Store.open(join(init.dataDir, 'db'))
-    const host = await createHost({ swarmKey: init.swarmKey, privateKey, ...(init.listen && { listen: init.listen }), ...(init.dialFrom && { dialFrom: init.dialFrom }) })
     // No ticket is issued before the node exists (the protocol is handled below), so no socket comes earlier.
     let node: PeerNode | undefined
+    const host = await createHost({
+      swarmKey: init.swarmKey, privateKey, ...(init.listen && { listen: init.listen }), ...(init.dialFrom && { dialFrom: init.dialFrom }),
+      // Seen from here a wrong key looks like any handshake the dialer gave up on (it aborts at message 2): said as such.
+      onInboundHandshakeFailed: (ip, err) => node?.audit('handshake-failed', { addr: ip, reason: err.message }),
+    })
     const bulk = init.bulk === false ? undefined : await BulkServer.listen({ host: listenIp(init.listen?.[0]), port: init.bulkPort ?? 0 }, (socket, peerId) => {
       if (node === undefined) return void socket.destroy()
       const peer = { id: peerId, ip: (socket.remoteAddress ?? '').replace(/^::ffff:/, '') }

@@ -151,4 +151,14 @@ describe('a peer that breaks the wire protocol', () => {
     await expect(dp.connect(packed.packageId, stranger.addresses[0]!)).rejects.toMatchObject({ code: 'PEERSTAGE_NODE_SWARM_KEY_MISMATCH' })
     expect(audits()).toEqual([expect.objectContaining({ audit: 'swarm-key-mismatch', addr: '127.0.3.3', address: stranger.addresses[0] })])
   })
+
+  it('one that dials us with another swarm key is a handshake-failed line, though libp2p drops it before any wire', async () => {
+    const { dp, audits } = await dpWithAudit()
+    const stranger = await startNode(join(tempDir(), 'stranger'), newSwarmKey(tempDir()), '127.0.3.4')
+    const dialled = await stranger.host.dial(multiaddr(dp.addresses[0]!)).then(() => 'connected', (err: Error) => err.name)
+    expect(dialled).not.toBe('connected')
+    await until(() => audits().length === 1, 'the inbound audit line')
+    // It aborts at noise's message 2, so all we see is the handshake ending: no claim of why.
+    expect(audits()[0]).toMatchObject({ audit: 'handshake-failed', addr: '127.0.3.4', reason: expect.any(String) })
+  })
 })
