@@ -9,7 +9,8 @@ import type { Logger } from './logger.ts'
  *
  * An attacker decides how often these happen, so each (kind, address) logs at most
  * `maxPerMinute` lines a minute; past that its lines are counted, and once its minute is over
- * one line says how many were left out: `{"audit":"token-refused","addr":…,"suppressed":K}`.
+ * one line says how many were left out: `{"audit":"token-refused","addr":…,"suppressed":K}`
+ * (at the next audit line, or by an unref'd timer at the minute's end if none comes).
  * The map of (kind, address) is bounded: past `maxKeys` a line of a new pair is counted
  * under `addr: '*'` for its kind. Callers never pass a token or a secret in `fields`.
  */
@@ -20,13 +21,13 @@ export interface AuditLogInit {
   maxKeys?: number
   /** Milliseconds, monotonic or wall: only differences are used. @default Date.now */
   nowMs?: () => number
+  /** The span `maxPerMinute` counts over. @default 60000 */
+  windowMs?: number
 }
 
 export type AuditFields = { addr: string, peer?: string } & Record<string, unknown>
 
 export type AuditLog = (kind: string, fields: AuditFields) => void
-
-const MINUTE_MS = 60_000
 
 interface Window {
   kind: string
@@ -40,6 +41,7 @@ export function createAuditLog(logger: Logger, init: AuditLogInit = {}): AuditLo
   const maxPerMinute = init.maxPerMinute ?? 10
   const maxKeys = init.maxKeys ?? 10_000
   const nowMs = init.nowMs ?? Date.now
+  const windowMs = init.windowMs ?? 60_000
   // In the order they started: the oldest windows are at the front.
   const windows = new Map<string, Window>()
 
@@ -48,13 +50,29 @@ export function createAuditLog(logger: Logger, init: AuditLogInit = {}): AuditLo
     if (w.suppressed > 0) logger.warn({ audit: w.kind, addr: w.addr, suppressed: w.suppressed }, `audit: suppressed ${w.suppressed} lines`)
   }
 
-  return (kind, fields) => {
-    const now = nowMs()
-    // Windows that are over say what they left out, then go: the map holds live minutes only.
+  // Windows that are over say what they left out, then go: the map holds live minutes only.
+  const sweep = (now: number): void => {
     for (const [key, w] of windows) {
-      if (now - w.startMs < MINUTE_MS) break
+      if (now - w.startMs < windowMs) break
       close(key, w)
     }
+  }
+  // An attack that stops still gets its summary: a real timer (unref'd, it keeps no process up).
+  let summaryTimer: NodeJS.Timeout | undefined
+  const sweepLater = (w: Window, now: number): void => {
+    if (summaryTimer !== undefined) return
+    summaryTimer = setTimeout(() => {
+      summaryTimer = undefined
+      sweep(nowMs())
+      const next = [...windows.values()].find((o) => o.suppressed > 0)
+      if (next !== undefined) sweepLater(next, nowMs())
+    }, Math.max(1000, w.startMs + windowMs - now + 10)) // at least a second: a clock stepped back must not make it spin
+    summaryTimer.unref()
+  }
+
+  return (kind, fields) => {
+    const now = nowMs()
+    sweep(now)
     let addr = fields.addr
     let key = `${kind} ${addr}`
     if (!windows.has(key) && windows.size >= maxKeys) [addr, key] = ['*', `${kind} *`]
@@ -65,6 +83,7 @@ export function createAuditLog(logger: Logger, init: AuditLogInit = {}): AuditLo
     }
     if (w.addr === '*' || w.lines >= maxPerMinute) {
       w.suppressed++
+      sweepLater(w, now)
       return
     }
     w.lines++

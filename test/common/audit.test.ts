@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createAuditLog } from '../../common/index.ts'
 import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker } from '../../tracker/index.ts'
 import { announceOf, CONFIG, peerId } from '../tracker/helpers.ts'
+import { until } from '../helpers/until.ts'
 
 /** A logger whose lines land in an array, parsed. */
 function capture() {
@@ -32,6 +33,15 @@ describe('audit lines', () => {
     now += 60_000
     audit('token-refused', { addr: '10.0.0.1', route: '/v1/status' })
     expect(lines.slice(5).map((l) => [l.audit, l.addr, l.suppressed])).toEqual([['token-refused', '10.0.0.1', 47], ['token-refused', '10.0.0.1', undefined]])
+  })
+
+  it('says what it left out when the window ends even if no other line comes (a timer)', async () => {
+    const { lines, logger } = capture()
+    const audit = createAuditLog(logger, { maxPerMinute: 1, windowMs: 100 })
+    for (let i = 0; i < 5; i++) audit('bad-request', { addr: '10.0.0.9', route: '/v1/announce' })
+    expect(lines.length).toBe(1)
+    await until(() => lines.length === 2, 'the summary line', 5000)
+    expect(lines[1]).toMatchObject({ audit: 'bad-request', addr: '10.0.0.9', suppressed: 4 })
   })
 
   it('follows a bounded number of addresses: past it, new ones are counted under addr "*"', () => {
