@@ -73,14 +73,22 @@ describe('the tracker rate limit per source address', () => {
     expect(() => createTrackerConfig({ ...CONFIG, rateLimit: { perSecond: 5 } })).toThrow(/^rateLimit\.perSecond is not a known key/)
   })
 
-  it('keeps a bounded map: idle addresses are forgotten, and past the cap the least recently seen', () => {
+  it('keeps a bounded map: idle addresses are forgotten, and past the cap the first seen', () => {
     let now = 0
     const limiter = new AddressRateLimiter({ perAddressPerSecond: 1, burst: 2 }, () => now, 3)
-    for (const a of ['a', 'b', 'c', 'd']) limiter.take(a)
+    for (const a of ['a', 'b', 'c']) limiter.take(a)
+    limiter.take('a') // 'a' is empty now
+    expect(limiter.take('a')).toBe(1)
+    limiter.take('d') // past the cap: 'a', the first seen, goes
     expect(limiter.size).toBe(3)
-    now += 1000 // one token back each: full again, so forgotten on the next request
-    limiter.take('e')
-    expect(limiter.size).toBe(1)
+    expect(limiter.take('a')).toBe(0) // forgotten, so a full bucket again (and 'b' made room)
+    expect(limiter.size).toBe(3)
+    now += 500
+    limiter.take('e') // no sweep within a second of the last; 'e' makes room by forgetting 'c'
+    expect(limiter.size).toBe(3)
+    now += 500 // one token back each since they took one: full again, so forgotten at the next sweep
+    limiter.take('f')
+    expect(limiter.size).toBe(2) // 'e' (half a token short) and 'f'
   })
 
   it('the tracker client waits out a short Retry-After by itself, then asks once more', async () => {
