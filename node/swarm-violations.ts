@@ -23,11 +23,14 @@ export function badBitfield(bits: Uint8Array, pieceCount: number): string | unde
   return undefined
 }
 
-/** Why a request cannot be answered by any peer: outside the package, past its piece's end, too long, or for a piece we never said we have. */
-export function badRequest(pkg: StoredPackage, piece: number, offset: number, length: number): string | undefined {
+/**
+ * Why a request is a breach: outside the package, past its piece's end, too long, or for a
+ * piece we never said we have (`advertised`: the bits of every bitfield and have we sent).
+ */
+export function badRequest(pkg: StoredPackage, piece: number, offset: number, length: number, advertised: Uint8Array): string | undefined {
   if (piece >= pkg.pieceCount) return `asked for piece ${piece} of a package of ${pkg.pieceCount}`
   if (length === 0 || length > MAX_BLOCK_BYTES) return `asked for a block of ${length} bytes (1 to ${MAX_BLOCK_BYTES})`
   if (offset + length > pkg.pieceLength(piece)) return `asked for bytes ${offset}-${offset + length} of piece ${piece}, which has ${pkg.pieceLength(piece)}`
-  if (!pkg.have.get(piece)) return `asked for piece ${piece}, which we never said we have`
+  if ((advertised[piece >> 3]! & (0x80 >> (piece & 7))) === 0) return `asked for piece ${piece}, which we never said we have`
   return undefined
 }

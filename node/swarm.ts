@@ -113,6 +113,11 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   private readonly banned = new Set<string>()
   /** Strikes per peer id: kept when its wire closes, so reconnecting does not wipe them. */
   private readonly strikes = new Map<string, number>()
+  /**
+   * Every piece we ever told a peer we have (bitfield or have): one found bad on disk since is
+   * asked for in good faith, so a request for it is no breach.
+   */
+  private readonly advertised: Uint8Array
   private readonly picker: PiecePicker
   /** Per piece: LAN peers that have it (what a WAN peer is not asked for). */
   private readonly lanAvailability: Uint32Array
@@ -140,6 +145,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       have: (i) => pkg.have.get(i),
     })
     this.lanAvailability = new Uint32Array(pkg.pieceCount)
+    this.advertised = new Uint8Array(pkg.have.bytes)
   }
 
   get peerCount(): number {
@@ -226,6 +232,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     this.emit('peers', this.peers.size)
     wire.setTimeout(this.init.requestTimeoutMs, true) // the wire's own timer, on real time: see requestTimeoutMs
     wire.bitfield(this.pkg.have.bytes)
+    this.pkg.have.bytes.forEach((bits, i) => { this.advertised[i]! |= bits })
     wire.unchoke()
     // Breaches of the wire protocol: the frame guard's (oversize, malformed), then what only the swarm can tell.
     wire.on('violation', (err: Error) => this.violated(peer, err.message, { said: false })) // PeerNode audits the wire's close
@@ -420,6 +427,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     this.picker.finish(piece)
     this.local.delete(piece)
     this.emit('piece', piece, [...senders.values()][0]?.id ?? '')
+    this.advertised[piece >> 3]! |= 0x80 >> (piece & 7)
     for (const p of this.peers.values()) p.wire.have(piece)
     if (this.pkg.complete) {
       this.emit('complete')
@@ -483,11 +491,12 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
 
   private async serve(peer: Peer, index: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void): Promise<void> {
     try {
-      const wrong = badRequest(this.pkg, index, offset, length)
+      const wrong = badRequest(this.pkg, index, offset, length, this.advertised)
       if (wrong !== undefined) {
         this.violated(peer, wrong)
         throw new Error(wrong)
       }
+      if (!this.pkg.have.get(index)) throw new Error('not available') // we had it, and found it bad since
       await this.init.uploadLimiterFor?.(peer)?.take(length, peer.closed.signal)
       if (peer.closed.signal.aborted) throw new Error('peer gone')
       const block = this.pkg.readBlock(index, offset, length)

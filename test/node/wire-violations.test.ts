@@ -73,6 +73,26 @@ describe('a peer that breaks the wire protocol', () => {
     expect(audits()).toEqual([])
   })
 
+  it('a request for a piece we said we had and found bad on disk since is asked in good faith: no strike', async () => {
+    const { dir, key, packed, dp } = await dpWithAudit()
+    const lines: Array<Record<string, unknown>> = []
+    const logger = pino({ level: 'info' }, { write: (text: string) => { for (const l of text.split('\n')) if (l !== '') lines.push(JSON.parse(l)) } })
+    const client = await startNode(join(dir, 'client'), key, '127.0.1.1', { logger })
+    const fetching = await client.want(packed, join(dir, 'out'))
+    await client.connect(packed.packageId, dp.addresses[0]!)
+    await untilComplete(client, packed.packageId)
+    await fetching.pkg.markMissing([0]) // found bad on disk: the peers were told we have it
+    fetching.recheck()
+    const evil = await hostilePeer(key)
+    const { stream, answered } = await evil.open(client.addresses[0]!, packed.packageId)
+    expect(await answered).toBe(true)
+    await until(() => fetching.hasPeer(evil.id), 'the client adopting the wire')
+    stream.send(request(0, 0, fetching.pkg.pieceLength(0))) // as if it had heard our have before
+    stream.send(request(fetching.pkg.pieceCount, 0, 16)) // a breach, to know the first was looked at
+    await until(() => lines.some((l) => l.audit !== undefined), 'the breach')
+    expect(lines.filter((l) => l.audit !== undefined).map((l) => l.reason)).toEqual([`asked for piece ${fetching.pkg.pieceCount} of a package of ${fetching.pkg.pieceCount}`])
+  })
+
   it('is struck for a request past the piece\'s end and for a block never asked for, then banned: audit lines name its address and peer id', async () => {
     const { key, packed, dp, audits, swarm } = await dpWithAudit()
     const evil = await hostilePeer(key)
