@@ -41,6 +41,8 @@ try {
       // Nothing may expire while the bench registers and re-announces (a slow run must not shrink the estate).
       registrationSeconds: 3600,
       leaseSeconds: 3600,
+      // Each subnet's clients announce from one source address: the bench measures the tracker, not its limiter.
+      rateLimit: { perAddressPerSecond: 0 },
       wan: { default: '10MB/s', windows: ['20:00-06:00 100MB/s'], maxWanClients: 2 },
       sites: sitesConfig(),
     })

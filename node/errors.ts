@@ -18,6 +18,8 @@ export const NodeErrorCodes = defineErrorCodes('node', {
   MANIFEST_MISMATCH: { code: 'PEERSTAGE_NODE_MANIFEST_MISMATCH', class: 'refused' },
   /** A wire message longer than any legal one: the peer is cut off. */
   WIRE_OVERSIZE: { code: 'PEERSTAGE_NODE_WIRE_OVERSIZE', class: 'refused' },
+  /** A wire message of an unknown kind or the wrong length for its kind, or a handshake that is not BitTorrent's: the peer is cut off and struck. */
+  WIRE_MALFORMED: { code: 'PEERSTAGE_NODE_WIRE_MALFORMED', class: 'refused' },
   /**
    * fetch got no data for its stall timeout with no peer to blame by dial: the tracker handed
    * out none, granted no WAN lease for the only ones, or those that joined sent nothing.

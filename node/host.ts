@@ -24,6 +24,11 @@ export interface HostInit {
   dialFrom?: string
   /** The node's identity; keep it to keep the peer id across restarts. @default a new one */
   privateKey?: PrivateKey
+  /**
+   * Called with the remote IP when a peer that dialled us fails the noise handshake: another
+   * swarm key, or no peerstage node (for the audit log; libp2p drops the connection itself).
+   */
+  onInboundHandshakeFailed?: (remoteIp: string, err: Error) => void
 }
 
 export type Host = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>> }>
@@ -43,10 +48,31 @@ export async function createHost(init: HostInit): Promise<Host> {
     ...(init.privateKey !== undefined && { privateKey: init.privateKey }),
     addresses: { listen },
     transports: [tcp(init.dialFrom === undefined ? {} : { dialOpts: { localAddress: init.dialFrom } } as Parameters<typeof tcp>[0])],
-    connectionEncrypters: [noise({ prologueBytes: swarmPrologue(init.swarmKey) })],
+    connectionEncrypters: [watchedNoise(swarmPrologue(init.swarmKey), init.onInboundHandshakeFailed)],
     streamMuxers: [yamux()],
     services: { identify: identify(), ping: ping() },
   }) as Promise<Host>
+}
+
+/** Noise with the swarm prologue; an inbound handshake that fails is told to `onFailed` before libp2p drops it. */
+function watchedNoise(prologueBytes: Uint8Array, onFailed: HostInit['onInboundHandshakeFailed']): ReturnType<typeof noise> {
+  const make = noise({ prologueBytes })
+  if (onFailed === undefined) return make
+  return (components) => {
+    const encrypter = make(components)
+    const secureInbound = encrypter.secureInbound.bind(encrypter)
+    encrypter.secureInbound = async (connection, options) => {
+      try {
+        return await secureInbound(connection, options)
+      } catch (err) {
+        const remote = (connection as { remoteAddr?: Multiaddr }).remoteAddr
+        const ip = remote?.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value ?? remote?.toString() ?? ''
+        onFailed(ip, err as Error)
+        throw err
+      }
+    }
+    return encrypter
+  }
 }
 
 export function parseMultiaddr(text: string, what: string): Multiaddr {

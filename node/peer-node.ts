@@ -6,7 +6,7 @@ import type { Socket } from 'node:net'
 import type { Limiter } from '../bandwidth/index.ts'
 import { HashPool, verifyDirectory, type SignedManifest } from '../chunker/index.ts'
 import { slash24, type AnnounceSigner } from '../tracker/protocol/index.ts'
-import { makeDataDir, PeerstageError, silentLogger, type Logger } from '../common/index.ts'
+import { createAuditLog, isPeerstageError, makeDataDir, PeerstageError, silentLogger, type AuditLog, type Logger } from '../common/index.ts'
 import { NodeErrorCodes, nodeError } from './errors.ts'
 import { linkName } from './staging/index.ts'
 import { answerTicket, askTicket, BULK_PROTOCOL, bulkConnect, BulkServer } from './bulk/index.ts'
@@ -60,6 +60,8 @@ export class PeerNode {
   private readonly reused = new Map<string, number>()
   private readonly init: PeerNodeInit
   private readonly log: Logger
+  /** Wire-protocol breaches and wrong swarm keys, capped per kind and address (common/audit.ts). */
+  private readonly audit: AuditLog
   /** Our 20-byte wire peer id, from the libp2p peer id. */
   private readonly wireId: string
 
@@ -73,6 +75,7 @@ export class PeerNode {
     this.store = store
     this.init = init
     this.log = init.logger ?? silentLogger()
+    this.audit = createAuditLog(this.log)
     this.wireId = createHash('sha256').update(host.peerId.toString()).digest('hex').slice(0, 40)
     this.metrics = createNodeMetrics()
     this.ownSubnet = slash24(init.dialFrom ?? '127.0.0.1')
@@ -88,15 +91,20 @@ export class PeerNode {
     }
     const privateKey = await loadOrCreateIdentity(join(init.dataDir, 'peer.key'))
     const store = await Store.open(join(init.dataDir, 'db'))
-    const host = await createHost({ swarmKey: init.swarmKey, privateKey, ...(init.listen && { listen: init.listen }), ...(init.dialFrom && { dialFrom: init.dialFrom }) })
     // No ticket is issued before the node exists (the protocol is handled below), so no socket comes earlier.
     let node: PeerNode | undefined
+    const host = await createHost({
+      swarmKey: init.swarmKey, privateKey, ...(init.listen && { listen: init.listen }), ...(init.dialFrom && { dialFrom: init.dialFrom }),
+      // Seen from here a wrong key looks like any handshake the dialer gave up on (it aborts at message 2): said as such.
+      onInboundHandshakeFailed: (ip, err) => node?.audit('handshake-failed', { addr: ip, reason: err.message }),
+    })
     const bulk = init.bulk === false ? undefined : await BulkServer.listen({ host: listenIp(init.listen?.[0]), port: init.bulkPort ?? 0 }, (socket, peerId) => {
       if (node === undefined) return void socket.destroy()
-      node.accept(node.socketWire(socket), { id: peerId, ip: (socket.remoteAddress ?? '').replace(/^::ffff:/, '') }, 'bulk')
+      const peer = { id: peerId, ip: (socket.remoteAddress ?? '').replace(/^::ffff:/, '') }
+      node.accept(node.socketWire(socket, peer), peer, 'bulk')
     })
     const started = node = new PeerNode(host, store, init, privateKey, bulk)
-    await host.handle(WIRE_PROTOCOL, (stream, connection) => started.accept(started.streamWire(stream), peerInfo(connection), 'libp2p'))
+    await host.handle(WIRE_PROTOCOL, (stream, connection) => started.accept(started.streamWire(stream, peerInfo(connection)), peerInfo(connection), 'libp2p'))
     if (bulk !== undefined) await host.handle(BULK_PROTOCOL, (stream, connection) => answerTicket(bulk, stream, connection))
     return started
   }
@@ -231,9 +239,12 @@ export class PeerNode {
   async connect(packageId: string, address: string): Promise<void> {
     const swarm = this.swarmOf(packageId)
     if (swarm === undefined) throw new TypeError(`not serving or fetching ${packageId}`)
-    const conn = await dialPeer(this.host, address)
+    const conn = await dialPeer(this.host, address).catch((err: unknown) => {
+      if (isPeerstageError(err, NodeErrorCodes.SWARM_KEY_MISMATCH)) this.audit('swarm-key-mismatch', { addr: ipOf(address), address })
+      throw err
+    })
     const bulk = await this.bulkWire(conn)
-    const wire = bulk ?? this.streamWire(await conn.newStream(WIRE_PROTOCOL))
+    const wire = bulk ?? this.streamWire(await conn.newStream(WIRE_PROTOCOL), peerInfo(conn))
     const infoHash = infoHashOf(packageId)
     const adopted = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => wire.destroy(), HANDSHAKE_TIMEOUT_MS)
@@ -267,7 +278,7 @@ export class PeerNode {
       if (peer.ip === '') throw new Error(`no IP in ${conn.remoteAddr.toString()}`)
       const ticket = await askTicket(conn, { signal: AbortSignal.timeout(5000) })
       const socket = await bulkConnect(peer.ip, ticket, this.init.dialFrom === undefined ? {} : { localAddress: this.init.dialFrom })
-      return this.socketWire(socket)
+      return this.socketWire(socket, peer)
     } catch (err) {
       this.log.info({ peer: peer.id, err: (err as Error).message }, 'no bulk channel to the peer: the wire goes on a libp2p stream')
       return undefined
@@ -314,23 +325,33 @@ export class PeerNode {
     swarm.on('piece', () => m.piecesVerified.inc())
     swarm.on('badPiece', () => m.piecesFailed.inc())
     swarm.on('ban', () => m.bannedPeers.inc())
+    swarm.on('violation', (p, reason) => this.audit('wire-violation', { addr: p.ip, peer: p.id, reason }))
     swarm.on('peers', () => m.peers.set([...this.swarms.values()].reduce((n, s) => n + s.peerCount, 0)))
   }
 
-  private readonly wireOptions = {
-    maxMessageBytes: MAX_MESSAGE_BYTES,
-    onClose: (err?: Error) => { if (err) this.log.warn({ err: err.message }, 'wire closed') },
+  /** A wire the peer broke the framing of (oversize, malformed) is an audit line; the swarm strikes it. */
+  private wireOptions(peer: PeerInfo) {
+    return {
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+      onClose: (err?: Error) => {
+        if (err === undefined) return
+        this.log.warn({ err: err.message, peer: peer.id }, 'wire closed')
+        if (isPeerstageError(err, NodeErrorCodes.WIRE_OVERSIZE) || isPeerstageError(err, NodeErrorCodes.WIRE_MALFORMED)) {
+          this.audit('wire-violation', { addr: peer.ip, peer: peer.id, code: err.code, reason: err.message })
+        }
+      },
+    }
   }
 
-  private streamWire(stream: Stream): Wire {
+  private streamWire(stream: Stream, peer: PeerInfo): Wire {
     const wire = createWire()
-    attachWire(stream, wire, this.wireOptions)
+    attachWire(stream, wire, this.wireOptions(peer))
     return wire
   }
 
-  private socketWire(socket: Socket): Wire {
+  private socketWire(socket: Socket, peer: PeerInfo): Wire {
     const wire = createWire()
-    attachWireToSocket(socket, wire, this.wireOptions)
+    attachWireToSocket(socket, wire, this.wireOptions(peer))
     return wire
   }
 
@@ -359,6 +380,11 @@ function readChunk(at: ChunkLocation): Buffer | undefined {
   } catch {
     return undefined
   }
+}
+
+/** The IP of a multiaddr, for an audit line; the whole text when it has none. */
+function ipOf(address: string): string {
+  return /^\/ip[46]\/([^/]+)/.exec(address)?.[1] ?? address
 }
 
 function peerInfo(connection: Connection): PeerInfo {

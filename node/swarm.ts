@@ -4,6 +4,7 @@ import type { Logger } from '../common/index.ts'
 import { PiecePicker, type ByteRange } from './picker.ts'
 import { readExactly, type ChunkLocation, type StoredPackage } from './store/index.ts'
 import { giveBackFrames, MAX_BLOCK_BYTES, type Wire } from './wire/index.ts'
+import { badBitfield, badRequest, blockKey, MAX_CANCELLED } from './swarm-violations.ts'
 
 /**
  * Pieces received but not yet written, at most (bytes): a disk slower than the network holds
@@ -16,7 +17,10 @@ const OUTSIDE_RUN_BLOCKS = 16
 export interface SwarmInit {
   /** Block requests outstanding per peer: throughput depends on it. @default 64 (8 MiB) */
   maxInflightBlocks?: number
-  /** Bad pieces a peer may send before it is banned. @default 2 */
+  /**
+   * Strikes a peer may get before it is banned: one per piece it sent bad chunks of, and one
+   * per breach of the wire protocol (swarm-violations.ts). Counted per peer id, across its wires. @default 2
+   */
   maxStrikes?: number
   /** Paces all our requests (receiving side). */
   downloadLimiter?: Limiter
@@ -54,7 +58,10 @@ export interface PeerInfo {
 interface Peer extends PeerInfo {
   wire: Wire
   inflight: number
-  strikes: number
+  /** Set while the wire hands us a block we asked for: a 'piece' event without it was never asked for. */
+  answering: boolean
+  /** Blocks we cancelled and may still arrive (`piece:offset:length`): not a breach when they do. */
+  cancelled: Set<string>
   wan: boolean
   /** Aborts requests still waiting for a limiter when the peer goes or is no longer asked. */
   gone: AbortController
@@ -83,6 +90,8 @@ export interface SwarmEvents {
   piece: [piece: number, from: string]
   complete: []
   ban: [peer: string, reason: string]
+  /** A peer broke the wire protocol (it is struck): for the audit log. */
+  violation: [peer: PeerInfo, reason: string]
   upload: [bytes: number, to: PeerInfo]
   download: [bytes: number, from: PeerInfo]
   /** A piece failed verification and was discarded. */
@@ -102,6 +111,13 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   readonly pkg: StoredPackage
   private readonly peers = new Map<string, Peer>()
   private readonly banned = new Set<string>()
+  /** Strikes per peer id: kept when its wire closes, so reconnecting does not wipe them. */
+  private readonly strikes = new Map<string, number>()
+  /**
+   * Every piece we ever told a peer we have (bitfield or have): one found bad on disk since is
+   * asked for in good faith, so a request for it is no breach.
+   */
+  private readonly advertised: Uint8Array
   private readonly picker: PiecePicker
   /** Per piece: LAN peers that have it (what a WAN peer is not asked for). */
   private readonly lanAvailability: Uint32Array
@@ -129,6 +145,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       have: (i) => pkg.have.get(i),
     })
     this.lanAvailability = new Uint32Array(pkg.pieceCount)
+    this.advertised = new Uint8Array(pkg.have.bytes)
   }
 
   get peerCount(): number {
@@ -210,17 +227,23 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       wire.destroy()
       return
     }
-    const peer: Peer = { ...info, wire, inflight: 0, strikes: 0, wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), closed: new AbortController(), onWire: 0, retiring: undefined, preferred }
+    const peer: Peer = { ...info, wire, inflight: 0, answering: false, cancelled: new Set(), wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), closed: new AbortController(), onWire: 0, retiring: undefined, preferred }
     this.peers.set(info.id, peer)
     this.emit('peers', this.peers.size)
     wire.setTimeout(this.init.requestTimeoutMs, true) // the wire's own timer, on real time: see requestTimeoutMs
     wire.bitfield(this.pkg.have.bytes)
+    this.pkg.have.bytes.forEach((bits, i) => { this.advertised[i]! |= bits })
     wire.unchoke()
+    // Breaches of the wire protocol: the frame guard's (oversize, malformed), then what only the swarm can tell.
+    wire.on('violation', (err: Error) => this.violated(peer, err.message, { said: false })) // PeerNode audits the wire's close
     wire.on('bitfield', (bits) => {
+      const wrong = badBitfield(bits.buffer, this.pkg.pieceCount)
+      if (wrong !== undefined) return this.violated(peer, wrong, { drop: true })
       for (let i = 0; i < this.pkg.pieceCount; i++) if (bits.get(i)) this.available(peer, i, 1)
       this.updateInterest(peer)
     })
     wire.on('have', (i) => {
+      if (i >= this.pkg.pieceCount) return this.violated(peer, `sent have for piece ${i} of a package of ${this.pkg.pieceCount}`)
       this.available(peer, i, 1)
       // One new piece can only add interest: no need to rescan the whole bitfield.
       if (!this.pkg.complete && !this.pkg.have.get(i)) {
@@ -229,6 +252,11 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       }
     })
     wire.on('unchoke', () => this.fill(peer))
+    wire.on('piece', (index, offset, block) => {
+      if (peer.answering) return void (peer.answering = false)
+      if (peer.cancelled.delete(blockKey(index, offset, block.length))) return // cancelled after it left the peer
+      this.violated(peer, `sent a block never asked for (piece ${index}, offset ${offset}, ${block.length} bytes)`)
+    })
     wire.on('request', (index, offset, length, respond) => void this.serve(peer, index, offset, length, respond))
     wire.on('timeout', () => this.drop(peer, 'request timed out'))
     wire.on('close', () => this.drop(peer))
@@ -315,6 +343,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     peer.wire.request(piece, offset, length, (err, block) => {
       peer.inflight--
       peer.onWire--
+      if (!err) peer.answering = true // the wire emits 'piece' right after this
       if (err || block === undefined || block.length !== length) this.picker.failed(piece, offset, peer.id, length)
       else {
         this.emit('download', block.length, peer)
@@ -333,7 +362,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     if (this.pkg.have.get(piece)) return
     const { wanted, duplicatesAt, pieceDone } = this.picker.received(piece, offset, peer.id, block.length)
     if (!wanted) return
-    for (const other of duplicatesAt) this.peers.get(other)?.wire.cancel(piece, offset, block.length)
+    for (const other of duplicatesAt) this.cancel(this.peers.get(other), piece, offset, block.length)
     let a = this.assembling.get(piece)
     if (a === undefined) {
       a = { blocks: [], senders: new Map() }
@@ -398,6 +427,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     this.picker.finish(piece)
     this.local.delete(piece)
     this.emit('piece', piece, [...senders.values()][0]?.id ?? '')
+    this.advertised[piece >> 3]! |= 0x80 >> (piece & 7)
     for (const p of this.peers.values()) p.wire.have(piece)
     if (this.pkg.complete) {
       this.emit('complete')
@@ -426,12 +456,32 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     return out
   }
 
-  private strike(id: string, reason: string): void {
+  /** Endgame: another peer sent this block first. It may be on its way already: then it is no breach. */
+  private cancel(peer: Peer | undefined, piece: number, offset: number, length: number): void {
+    if (peer === undefined) return
+    peer.cancelled.add(blockKey(piece, offset, length))
+    if (peer.cancelled.size > MAX_CANCELLED) peer.cancelled.delete(peer.cancelled.values().next().value!)
+    peer.wire.cancel(piece, offset, length)
+  }
+
+  /**
+   * A breach of the wire protocol: a strike, as for bad data; with `drop` the wire goes too
+   * (what it says can no longer be trusted). `said: false`: told elsewhere, no 'violation' event.
+   */
+  private violated(peer: Peer, reason: string, options: { drop?: boolean, said?: boolean } = {}): void {
+    if (this.peers.get(peer.id) !== peer) return
+    if (options.said !== false) this.emit('violation', { id: peer.id, ip: peer.ip }, reason)
+    this.strike(peer.id, reason, 'broke the wire protocol')
+    if (options.drop === true) this.drop(peer, reason)
+  }
+
+  private strike(id: string, reason: string, what = 'bad data from peer'): void {
     const peer = this.peers.get(id)
     if (peer === undefined) return
-    peer.strikes++
-    this.log.warn({ peer: id, strikes: peer.strikes, reason }, 'bad data from peer')
-    if (peer.strikes >= this.init.maxStrikes) {
+    const strikes = (this.strikes.get(id) ?? 0) + 1
+    this.strikes.set(id, strikes)
+    this.log.warn({ peer: id, strikes, reason }, what)
+    if (strikes >= this.init.maxStrikes) {
       this.banned.add(id)
       this.emit('ban', id, reason)
       this.log.warn({ peer: id, reason }, 'peer banned')
@@ -441,7 +491,12 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
 
   private async serve(peer: Peer, index: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void): Promise<void> {
     try {
-      if (length > MAX_BLOCK_BYTES || !this.pkg.have.get(index)) throw new Error('not available')
+      const wrong = badRequest(this.pkg, index, offset, length, this.advertised)
+      if (wrong !== undefined) {
+        this.violated(peer, wrong)
+        throw new Error(wrong)
+      }
+      if (!this.pkg.have.get(index)) throw new Error('not available') // we had it, and found it bad since
       await this.init.uploadLimiterFor?.(peer)?.take(length, peer.closed.signal)
       if (peer.closed.signal.aborted) throw new Error('peer gone')
       // A program run from the package may have edited it: never serve what no longer matches.

@@ -6,6 +6,7 @@ import { loadPublicKey, publisherOf } from '../chunker/index.ts'
 import { isPeerstageError } from '../common/index.ts'
 import { parseCidr, TrackerErrorCodes, trackerError, type Cidr } from './protocol/index.ts'
 import { tlsFilesOf, tokenOf, type TlsFiles } from './secrets.ts'
+import { RATE_LIMIT_DEFAULTS, type RateLimitConfig } from './rate-limit.ts'
 import { parseRedisUrl } from './store/redis-url.ts'
 
 /** A scope's WAN rules: a bandwidth schedule plus how many clients may pull at once. */
@@ -72,6 +73,8 @@ export interface TrackerConfig {
    * from the `trust:` key files. Empty: every deployment is refused.
    */
   trusted: string[]
+  /** Requests per source address (tracker/rate-limit.ts). @default RATE_LIMIT_DEFAULTS */
+  rateLimit: RateLimitConfig
 }
 
 export interface TrackerConfigOptions {
@@ -80,7 +83,7 @@ export interface TrackerConfigOptions {
 }
 
 const TOKENS = ['adminToken', 'dpToken', 'clientToken', 'viewerToken', 'dashboardToken'].flatMap((t) => [t, `${t}File`])
-const TOP_KEYS = ['listen', 'store', 'tls', ...TOKENS, 'announceIntervalSeconds', 'registrationSeconds', 'leaseSeconds', 'maxPeers', 'wan', 'sites', 'dps', 'trust']
+const TOP_KEYS = ['listen', 'store', 'tls', ...TOKENS, 'announceIntervalSeconds', 'registrationSeconds', 'leaseSeconds', 'maxPeers', 'wan', 'sites', 'dps', 'trust', 'rateLimit']
 const SITE_KEYS = ['name', 'timezone', 'subnets', 'wan', 'parent', 'link', 'replicate']
 const DP_KEYS = ['peerId', 'serves']
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -201,6 +204,16 @@ function trustedPublishers(value: unknown, baseDir: string): string[] {
   return [...out]
 }
 
+/** `rateLimit: { perAddressPerSecond, burst }`; `perAddressPerSecond: 0` turns the limit off. */
+function parseRateLimit(value: unknown): RateLimitConfig {
+  if (value === undefined) return { ...RATE_LIMIT_DEFAULTS }
+  const m = mapping(value, 'rateLimit', ['perAddressPerSecond', 'burst'])
+  const rate = m.perAddressPerSecond ?? RATE_LIMIT_DEFAULTS.perAddressPerSecond
+  // A fraction is a rule too: 0.5 is one request every 2 s.
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0) bad('rateLimit.perAddressPerSecond', 'must be a number >= 0 (0: no limit)')
+  return { perAddressPerSecond: rate, burst: positiveInt(m.burst, 'rateLimit.burst', Math.max(RATE_LIMIT_DEFAULTS.burst, Math.ceil(rate))) }
+}
+
 /** Validates a parsed config; every error names the key and the rule it breaks. */
 export function createTrackerConfig(input: unknown, options: TrackerConfigOptions = {}): TrackerConfig {
   const top = mapping(input ?? {}, '', TOP_KEYS)
@@ -263,6 +276,7 @@ export function createTrackerConfig(input: unknown, options: TrackerConfigOption
     sites,
     dps,
     trusted: trustedPublishers(top.trust, baseDir),
+    rateLimit: parseRateLimit(top.rateLimit),
   }
 }
 

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { errorClassOf, isPeerstageError, type Logger } from '../common/index.ts'
+import { createAuditLog, errorClassOf, isPeerstageError, type Logger } from '../common/index.ts'
 import type { OverrideSpec, ScopeKey } from './budgets.ts'
 import {
   addPackageBody, announceAnswer, announceBody, budgetsAnswer, budgetsQuery, changesAnswer, changesQuery, createDeploymentBody, DEPLOYMENT_BODY_LIMIT, deploymentParams, manifestParams,
@@ -7,6 +7,8 @@ import {
   type AnnounceRequest, type DeploymentInput,
 } from './protocol/index.ts'
 import { announceJson } from './announce-json.ts'
+import { registerAuditHook } from './audit-hook.ts'
+import { registerRateLimit } from './rate-limit.ts'
 import { AnnounceVerifier } from './announce-verifier.ts'
 import { registerDashboard } from './dashboard/index.ts'
 import { readTlsPair, sameToken, type TlsPair } from './secrets.ts'
@@ -84,7 +86,7 @@ export interface TrackerServerInit {
  * - `GET /metrics` (viewer token if configured), `GET /v1/health`
  * Tokens are checked before a body is read; announces must be signed by the node's key
  * (node-auth.ts, announce-verifier.ts). Errors are `{ error: { code, message } }` with 400, 401, 404, 409, 413,
- * 500, or 503 when the store refused a change (which then did not happen).
+ * 429 (too many requests from one address: rate-limit.ts), 500, or 503 when the store refused a change (which then did not happen).
  */
 export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = {}): FastifyInstance {
   const config = tracker.config
@@ -115,6 +117,12 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: TrackerErrorCodes.NOT_FOUND, message: `no route ${req.method} ${req.url}` } }))
 
   const sourceIp = (req: FastifyRequest): string => plainIpv4(req.socket.remoteAddress ?? '')
+
+  // Audit lines (refused tokens, bad requests, floods), themselves rate-limited per kind and address.
+  const audit = log === undefined ? undefined : createAuditLog(log, { nowMs: () => tracker.now().getTime() })
+  if (audit !== undefined) registerAuditHook(app, audit)
+  // Before the tokens: a flood is refused before anything else is done for it.
+  registerRateLimit(app, config.rateLimit, () => tracker.now().getTime(), audit)
 
   // Tokens first: an unauthenticated request never has its body read, parsed or validated.
   app.addHook('onRequest', async (req) => {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { backgroundClock, type Clock } from '../../bandwidth/index.ts'
 import { isPeerstageError, silentLogger, type Logger } from '../../common/index.ts'
-import { TrackerErrorCodes, MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type DeploymentReport, type HandedPeer, type ReplicaReport, type TrackerClient } from '../../tracker/protocol/index.ts'
+import { retryAfterMs, TrackerErrorCodes, MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type DeploymentReport, type HandedPeer, type ReplicaReport, type TrackerClient } from '../../tracker/protocol/index.ts'
 import type { PeerNode } from '../peer-node.ts'
 import type { PackageSwarm } from '../swarm.ts'
 import type { ByteCounter } from './byte-counter.ts'
@@ -108,7 +108,7 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
       () => undefined,
       (err: Error) => {
         this.trackerFailed(err)
-        this.schedule(this.init.retryMs ?? 5000)
+        this.schedule(this.retryWaitMs(err))
       },
     ).finally(() => {
       this.announcing = undefined
@@ -119,13 +119,20 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
     })
   }
 
+  /** After a failure: retryMs, or longer when the tracker said when to come back (429 Retry-After). */
+  private retryWaitMs(err: unknown): number {
+    return Math.max(this.init.retryMs ?? 5000, retryAfterMs(err) ?? 0)
+  }
+
   /**
    * No tracker answered: said once until one does. The node keeps swarming on its LAN; a
    * client pulls nothing across the WAN meanwhile (no lease it could renew).
    */
   private trackerFailed(err: Error): void {
-    if (!this.unanswered) this.log.warn({ err: err.message }, 'no tracker answers: swarming on the LAN only, and across the WAN again once one does')
-    this.unanswered = true
+    const wait = retryAfterMs(err)
+    if (wait !== undefined) this.log.warn({ retryAfterSeconds: wait / 1000 }, 'the tracker asks us to slow down (rate-limited): swarming on the LAN only until it answers')
+    else if (!this.unanswered) this.log.warn({ err: err.message }, 'no tracker answers: swarming on the LAN only, and across the WAN again once one does')
+    this.unanswered ||= wait === undefined
     this.init.limits.withdrawLeases(this.init.node.allSwarms)
     this.emit('warning', err)
   }
@@ -341,7 +348,7 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
       } catch (err) {
         if (this.stopped || !onFailure(err as Error)) return
         this.log.warn({ err: (err as Error).message }, `${what} poll failed`)
-        await new Promise<void>((resolve) => this.clock.setTimer(resolve, this.init.retryMs ?? 5000))
+        await new Promise<void>((resolve) => this.clock.setTimer(resolve, this.retryWaitMs(err)))
       }
     }
   }

@@ -32,7 +32,8 @@ export interface Carried {
  * Outgoing: the wire pushes each message header and payload separately; everything pushed
  * in one tick goes into one `send`, as a list (a block is never copied to join it to its
  * header), and when the pipe says it is full the wire is paused until it drains.
- * Incoming: every byte passes the FrameGuard first (oversize messages end the pipe), which
+ * Incoming: every byte passes the FrameGuard first (oversize or malformed messages are a
+ * `violation` on the wire, and end the pipe), which
  * hands the wire's parser whole frames only: a block split across arrivals is copied once,
  * into a buffer of its own that the swarm keeps as it is until the piece is written.
  * The wire parses synchronously, so incoming bytes are never held back here: memory stays
@@ -86,6 +87,8 @@ export function carry(carrier: Carrier, wire: Wire, options: AttachWireOptions):
       try {
         guard.push(data, write)
       } catch (err) {
+        // The swarm strikes the peer (it holds the wire once the handshake passed), then the wire goes.
+        if (!closed) wire.emit('violation', err as Error)
         close(err as Error)
       }
     },

@@ -1,5 +1,6 @@
 import { NodeErrorCodes, nodeError } from '../errors.ts'
 import { takeFrame } from './frame-pool.ts'
+import { checkHandshake, checkMessage } from './frame-shape.ts'
 
 /** BitTorrent handshake: <pstrlen=19><"BitTorrent protocol"><8 reserved><20 info hash><20 peer id>. */
 export const HANDSHAKE_BYTES = 68
@@ -7,8 +8,9 @@ export const HANDSHAKE_BYTES = 68
 /**
  * Follows the framing of incoming wire bytes (the handshake, then `<u32 length><message>`),
  * hands them on in whole frames only, and throws before a peer can make us buffer a message
- * longer than `maxMessageBytes`: bittorrent-protocol itself would wait for, and hold,
- * whatever length a peer claims.
+ * longer than `maxMessageBytes` (bittorrent-protocol itself would wait for, and hold,
+ * whatever length a peer claims) or hand the parser a malformed one (frame-shape.ts: an
+ * unknown kind, a `have` of 2 bytes, which the parser would read past).
  *
  * Whole frames are passed on as views of the bytes that arrived (runs of them at once); only
  * a frame split across arrivals is copied, once, into a buffer of its exact size from the
@@ -20,6 +22,7 @@ export class FrameGuard {
   private inHandshake = true
   /** A frame split across arrivals, being assembled; `have` bytes of it so far. */
   private partial: Uint8Array | undefined
+  private partialIsHandshake = false
   private have = 0
   /** A length prefix split across arrivals. */
   private readonly prefix = new Uint8Array(4)
@@ -30,7 +33,7 @@ export class FrameGuard {
     this.maxMessageBytes = maxMessageBytes
   }
 
-  /** Takes the next bytes that arrived; calls `emit` with whole frames. Throws on an oversize message. */
+  /** Takes the next bytes that arrived; calls `emit` with whole frames. Throws on an oversize or malformed message (after emitting the whole frames before it). */
   push(data: Uint8Array, emit: (frames: Uint8Array) => void): void {
     let at = 0
     while (at < data.length) {
@@ -42,6 +45,8 @@ export class FrameGuard {
         if (this.have === this.partial.length) {
           const whole = this.partial
           this.partial = undefined
+          if (this.partialIsHandshake) checkHandshake(whole, 0)
+          else checkMessage(whole, 0, whole.length - 4)
           emit(whole)
         }
         continue
@@ -54,19 +59,28 @@ export class FrameGuard {
         const frame = takeFrame(4 + this.lengthOf(this.prefix, 0))
         frame.set(this.prefix)
         if (frame.length === 4) emit(frame) // a keep-alive
-        else [this.partial, this.have] = [frame, 4]
+        else [this.partial, this.have, this.partialIsHandshake] = [frame, 4, false]
         continue
       }
       // At a frame boundary: pass on every whole frame in `data` as one view.
+      // A bad frame ends the wire, but the good ones before it go on first: the swarm then
+      // knows the peer (its handshake passed) and can strike it.
       let end = at
       let size = 0
-      for (;;) {
-        if (this.inHandshake) size = HANDSHAKE_BYTES
-        else if (data.length - end < 4) { size = -1; break }
-        else size = 4 + this.lengthOf(data, end)
-        if (end + size > data.length) break
-        end += size
-        this.inHandshake = false
+      try {
+        for (;;) {
+          if (this.inHandshake) size = HANDSHAKE_BYTES
+          else if (data.length - end < 4) { size = -1; break }
+          else size = 4 + this.lengthOf(data, end)
+          if (end + size > data.length) break
+          if (this.inHandshake) checkHandshake(data, end)
+          else if (size > 4) checkMessage(data, end, size - 4)
+          end += size
+          this.inHandshake = false
+        }
+      } catch (err) {
+        if (end > at) emit(data.subarray(at, end))
+        throw err
       }
       if (end > at) emit(data.subarray(at, end))
       at = end
@@ -76,6 +90,7 @@ export class FrameGuard {
         while (at < data.length) this.prefix[this.prefixHave++] = data[at++]!
         return
       }
+      this.partialIsHandshake = this.inHandshake
       this.inHandshake = false
       this.partial = takeFrame(size)
       this.have = 0

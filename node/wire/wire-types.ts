@@ -49,6 +49,9 @@ export interface Wire {
   on(event: 'choke' | 'unchoke' | 'interested' | 'uninterested' | 'timeout' | 'close' | 'drain' | 'finish', fn: () => void): this
   on(event: 'data', fn: (chunk: Uint8Array) => void): this
   on(event: 'error', fn: (err: Error) => void): this
+  /** Ours, not bittorrent-protocol's: carry() emits it, just before it closes the wire, when the peer broke the framing (PEERSTAGE_NODE_WIRE_*). */
+  on(event: 'violation', fn: (err: Error) => void): this
+  emit(event: 'violation', err: Error): boolean
   once(event: string, fn: (...args: any[]) => void): this
 }
 

@@ -93,7 +93,9 @@ describe('error tables', () => {
       NodeErrorCodes.SWARM_KEY_MISMATCH, NodeErrorCodes.SOURCE_MISMATCH, NodeErrorCodes.NO_PEER, NodeErrorCodes.VERIFY_FAILED,
       StoreErrorCodes.DISK_FULL, StoreErrorCodes.IO, TrackerErrorCodes.UNREACHABLE, TrackerErrorCodes.STORE_FAILED, TrackerErrorCodes.STORE_UNAVAILABLE,
       // Never reach a CLI: a take() aborted inside a swarm; an HTTP 500 reaches the client as UNREACHABLE.
-      BandwidthErrorCodes.ABORTED, TrackerErrorCodes.INTERNAL])
+      BandwidthErrorCodes.ABORTED, TrackerErrorCodes.INTERNAL,
+      // New since the tables: too many requests (429) is transient, as a retry later passes.
+      TrackerErrorCodes.RATE_LIMITED])
     for (const { code } of errorCodes()) expect(exitCodeOf(err(code)), code).toBe(exitOne.has(code) ? 1 : 2)
   })
 

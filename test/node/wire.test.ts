@@ -65,6 +65,11 @@ describe('wire (codec piped to itself)', () => {
 })
 
 describe('FrameGuard', () => {
+  /** `<19>BitTorrent protocol`, 8 reserved bytes, info hash and peer id (20 each). */
+  function handshakeBytes(): Buffer {
+    return Buffer.concat([Buffer.from('\x13BitTorrent protocol'), Buffer.alloc(48, 9)])
+  }
+
   function frame(id: number, body: number): Uint8Array {
     const out = new Uint8Array(4 + 1 + body)
     new DataView(out.buffer).setUint32(0, 1 + body)
@@ -74,7 +79,7 @@ describe('FrameGuard', () => {
 
   it('passes legal framing split at any byte on in whole frames, and rejects a message longer than the limit', () => {
     const limit = maxMessageBytes(1000)
-    const frames = [Buffer.alloc(68, 9), frame(1, 0), Buffer.alloc(4), frame(7, 8 + MAX_BLOCK_BYTES), Buffer.alloc(4), frame(5, 125), frame(4, 4)]
+    const frames = [handshakeBytes(), frame(1, 0), Buffer.alloc(4), frame(7, 8 + MAX_BLOCK_BYTES), Buffer.alloc(4), frame(5, 125), frame(4, 4)]
     const legal = Buffer.concat(frames)
     const ends = frames.map((_, i) => frames.slice(0, i + 1).reduce((n, f) => n + f.length, 0))
     for (const split of [1, 2, 3, 4, 5, 7, 13, 4096, 65536, legal.length]) {
@@ -86,10 +91,31 @@ describe('FrameGuard', () => {
       for (const f of out) expect(ends).toContain(at += f.length) // never part of a frame
     }
     const g = new FrameGuard(limit)
-    g.push(Buffer.alloc(68), () => {})
+    g.push(handshakeBytes(), () => {})
     const huge = new Uint8Array(4)
     new DataView(huge.buffer).setUint32(0, 2 ** 30) // "a 1 GiB block"
     expect(() => g.push(huge.subarray(0, 2), () => {})).not.toThrow()
     expect(() => g.push(huge.subarray(2), () => {})).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_WIRE_OVERSIZE' }))
+  })
+  it('rejects a malformed message or handshake, after passing on the whole frames before it', () => {
+    const limit = maxMessageBytes(1000)
+    for (const [bad, text] of [
+      [frame(4, 1), /2-byte have message; it is 5 bytes/],
+      [frame(6, 8), /9-byte request message; it is 13 bytes/],
+      [frame(7, 4), /5-byte piece message; it is at least 9 bytes/],
+      [frame(42, 3), /unknown kind 42/],
+    ] as const) {
+      const g = new FrameGuard(limit)
+      const out: Buffer[] = []
+      const good = Buffer.concat([handshakeBytes(), frame(2, 0)])
+      expect(() => g.push(Buffer.concat([good, bad]), (f) => out.push(Buffer.from(f)))).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_WIRE_MALFORMED', message: expect.stringMatching(text) }))
+      expect(Buffer.concat(out).equals(good)).toBe(true)
+      // The same, split across arrivals.
+      const split = new FrameGuard(limit)
+      split.push(good, () => {})
+      split.push(bad.subarray(0, 5), () => {})
+      expect(() => split.push(bad.subarray(5), () => {})).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_WIRE_MALFORMED' }))
+    }
+    expect(() => new FrameGuard(limit).push(Buffer.alloc(68, 9), () => {})).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_WIRE_MALFORMED' }))
   })
 })

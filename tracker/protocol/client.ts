@@ -31,6 +31,12 @@ export interface TrackerClientInit {
    * command ~120-200 ms).
    */
   ca?: string | Buffer
+  /**
+   * Longest Retry-After (HTTP 429, PEERSTAGE_TRACKER_RATE_LIMITED) a request waits out by
+   * itself before it asks once more; a longer one fails at once with the seconds in
+   * `details.retryAfterSeconds`, for the caller to wait (the announcer does). @default 5000
+   */
+  maxRateLimitWaitMs?: number
 }
 
 export type Scope = { site: string } | { subnet: string }
@@ -180,6 +186,18 @@ export class TrackerClient {
    * effect there); the first that answers is kept for the next requests.
    */
   private async call(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<unknown> {
+    try {
+      return await this.callAny(method, path, body, options)
+    } catch (err) {
+      // Asked to slow down briefly: wait that long once, then ask again (never sooner).
+      const wait = retryAfterMs(err)
+      if (wait === undefined || wait > (this.init.maxRateLimitWaitMs ?? 5000)) throw err
+      await sleep(wait, options.signal)
+      return this.callAny(method, path, body, options)
+    }
+  }
+
+  private async callAny(method: string, path: string, body: unknown, options: CallOptions): Promise<unknown> {
     for (let tried = 0; ; tried++) {
       const at = (this.current + tried) % this.urls.length
       try {
@@ -228,7 +246,12 @@ export class TrackerClient {
           const err = json?.error
           // 503: the tracker's store refused the change, which did not happen: the caller may retry.
           // `now`: the tracker's clock, on a refusal of a signature's time.
-          if ((status < 500 || status === 503) && typeof err?.code === 'string') return reject(new PeerstageError(err.code, `tracker: ${err.message}`, { details: { status, ...(typeof err.now === 'number' && { trackerNowMs: err.now }) } }))
+          // 429: the tracker's Retry-After travels with the error, so the caller waits that long (retryAfterMs).
+          const retryAfterSeconds = status === 429 ? retryAfterOf(res.headers['retry-after']) : undefined
+          if ((status < 500 || status === 503) && typeof err?.code === 'string') {
+            const details = { status, ...(typeof err.now === 'number' && { trackerNowMs: err.now }), ...(retryAfterSeconds !== undefined && { retryAfterSeconds }) }
+            return reject(new PeerstageError(err.code, `tracker: ${err.message}`, { details }))
+          }
           reject(trackerError(TrackerErrorCodes.UNREACHABLE, `tracker ${base.origin} failed with HTTP ${status}: ${err?.message ?? text.slice(0, 200)}`))
         })
       })
@@ -247,6 +270,35 @@ const UNTRUSTED_CERT_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE',
   'ERR_TLS_CERT_ALTNAME_INVALID', 'INVALID_CA', 'CERT_REVOKED',
 ])
+
+/** Longest Retry-After taken as given: a tracker cannot park a node for more than an hour. */
+const MAX_RETRY_AFTER_SECONDS = 3600
+
+/** Retry-After in seconds (the tracker sends whole seconds; an HTTP date is not expected from it); at least 1. */
+function retryAfterOf(header: string | string[] | undefined): number {
+  const seconds = Number(Array.isArray(header) ? header[0] : header)
+  return Number.isFinite(seconds) ? Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(seconds))) : 1
+}
+
+/**
+ * How long the tracker asked us to wait before asking again (HTTP 429,
+ * PEERSTAGE_TRACKER_RATE_LIMITED), in ms; undefined for any other error.
+ */
+export function retryAfterMs(err: unknown): number | undefined {
+  if (!isPeerstageError(err, TrackerErrorCodes.RATE_LIMITED)) return undefined
+  const seconds = err.details?.retryAfterSeconds
+  return (typeof seconds === 'number' ? seconds : 1) * 1000
+}
+
+/** Resolves after `ms`, or rejects when `signal` aborts first. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(signal.reason as Error)
+    const onAbort = (): void => { clearTimeout(timer); reject(signal!.reason as Error) }
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
 
 function unreachable(url: URL, err: Error): PeerstageError {
   const code = (err as NodeJS.ErrnoException).code

@@ -2,8 +2,8 @@ import { defineErrorCodes, PeerstageError } from '../../common/index.ts'
 
 /**
  * Stable codes of the tracker module and their classes (common/errors.ts); README lists them
- * all and a test keeps it so. Only UNREACHABLE, STORE_FAILED and STORE_UNAVAILABLE are transient: a node retries
- * those; a refused token (UNAUTHORIZED) or request stays refused until someone changes it.
+ * all and a test keeps it so. Only UNREACHABLE, STORE_FAILED, STORE_UNAVAILABLE and RATE_LIMITED are transient: a node retries
+ * those (RATE_LIMITED no sooner than its Retry-After); a refused token (UNAUTHORIZED) or request stays refused until someone changes it.
  */
 export const TrackerErrorCodes = defineErrorCodes('tracker', {
   /** The tracker's YAML config is unreadable, not YAML, or breaks a rule (the message names the key). */
@@ -57,6 +57,11 @@ export const TrackerErrorCodes = defineErrorCodes('tracker', {
   UNTRUSTED_CERTIFICATE: { code: 'PEERSTAGE_TRACKER_UNTRUSTED_CERTIFICATE', class: 'refused' },
   /** The tracker could not be reached or answered with a server error. */
   UNREACHABLE: { code: 'PEERSTAGE_TRACKER_UNREACHABLE', class: 'transient' },
+  /**
+   * Too many requests from one source address (HTTP 429): wait the `Retry-After` seconds
+   * (`details.retryAfterSeconds` on the node's side) and ask again.
+   */
+  RATE_LIMITED: { code: 'PEERSTAGE_TRACKER_RATE_LIMITED', class: 'transient' },
 })
 
 export type TrackerErrorCode = typeof TrackerErrorCodes[keyof typeof TrackerErrorCodes]

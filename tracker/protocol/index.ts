@@ -29,4 +29,4 @@ export {
 export { parseCidr, cidrContains, cidrsOverlap, plainIpv4, slash24, placeAddress, SubnetIndex, type Cidr, type Placement } from './cidr.ts'
 export { announcePayload, signatureHeader, MAX_SIGNATURE_SKEW_MS, SIGNATURE_HEADER, type AnnounceSigner } from './node-auth.ts'
 export { TrackerErrorCodes, trackerError, type TrackerErrorCode } from './errors.ts'
-export { TrackerClient, type TrackerClientInit, type Scope } from './client.ts'
+export { TrackerClient, retryAfterMs, type TrackerClientInit, type Scope } from './client.ts'
