@@ -89,8 +89,13 @@ function trackerCa(ctx: CommandContext): { ca?: Buffer } {
   return ca === undefined ? {} : { ca }
 }
 
-/** Logs on stderr, at PEERSTAGE_LOG_LEVEL (default warn: a service's stderr stays quiet). */
-const components: NodeComponents = { logger: (module) => createLogger({ module, level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' }) }
+/**
+ * Logs on stderr, at PEERSTAGE_LOG_LEVEL. A service (dp, client) defaults to warn: its stderr
+ * stays quiet but keeps the audit lines. `fetch` defaults to error: it is a command a person
+ * runs, and its failure is its own one line, not a log line before it saying the same.
+ */
+const componentsAt = (level: string): NodeComponents => ({ logger: (module) => createLogger({ module, level: process.env.PEERSTAGE_LOG_LEVEL ?? level }) })
+const components = componentsAt('warn')
 
 /** A role's config errors (RangeError naming the key) are usage errors. */
 async function built<T>(make: () => Promise<T>): Promise<T> {
@@ -240,7 +245,7 @@ manifest that is invalid or untrusted, or a bad swarm key.`,
     const fetcher = await built(() => createFetcher({
       ...nodeInit(ctx, dataDir, clientToken),
       ...(downloadLimit !== undefined && { downloadLimitBytesPerSec: downloadLimit }),
-    }, components))
+    }, componentsAt('error')))
     const { node, announcer } = fetcher
     const started = performance.now()
     try {
