@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util'
 import { PeerstageError, defineErrorCodes, exitCodeOf, isPeerstageError } from '../common/index.ts'
-import type { ConfigFile, FlagDocs } from './config-file.ts'
+import type { FlagDocs, MergedValues } from './config-file.ts'
 
 /** Stable codes of the CLI itself and their classes (common/errors.ts). */
 export const CliErrorCodes = defineErrorCodes('cli', {
@@ -60,7 +60,7 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
     out.print(cmd.help)
     return 0
   }
-  let config: ConfigFile | undefined
+  let config: MergedValues | undefined
   try {
     let parsed
     try {
@@ -76,8 +76,8 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
     if (cmd.configFile !== undefined && typeof values.config === 'string') {
       // Loaded only when used: the other commands never read YAML.
       const { readConfigFile, withConfigFile } = await import('./config-file.ts')
-      config = readConfigFile(values.config, cmd)
-      values = withConfigFile(values, config, cmd)
+      config = withConfigFile(values, readConfigFile(values.config, cmd), cmd)
+      values = config.values
     }
     return await cmd.run({ values, positionals: parsed.positionals, json, ...out })
   } catch (err) {

@@ -43,7 +43,14 @@ export interface ConfigFile {
   path: string
   /** Per flag, its value from the file: paths already resolved against the file's directory. */
   values: Record<string, string | boolean | string[] | boolean[]>
-  /** A usage error's message about a flag whose value came from the file, with the key and file named. */
+  /** Per flag in the file, the key it was given as. */
+  keys: Map<string, string>
+}
+
+/** A command's values with a config file beneath them. */
+export interface MergedValues {
+  values: CommandContext['values']
+  /** A usage error's message about a flag whose value came from the file, with the key and the file named. */
   annotate(message: string): string
 }
 
@@ -141,18 +148,7 @@ export function readConfigFile(file: string, cmd: Command): ConfigFile {
     }
     origin.set(flag, key)
   }
-  return {
-    path,
-    values,
-    annotate(message) {
-      // The first flag the message names whose value came from the file: the one it is about.
-      for (const [, flag] of message.matchAll(/--([a-z][a-z0-9-]*)/g)) {
-        const key = origin.get(flag!)
-        if (key !== undefined) return `${message} (${key} in ${path})`
-      }
-      return message
-    },
-  }
+  return { path, values, keys: origin }
 }
 
 /** The flags a command-line flag replaces in the file: its group, or a token and its `-file` twin. */
@@ -161,12 +157,22 @@ function groupOf(flag: string, docs: FlagDocs): string {
 }
 
 /** The command's values: the file's, then the command line's over them (a flag replaces the file's values of its whole group). */
-export function withConfigFile(cli: CommandContext['values'], config: ConfigFile, cmd: Command): CommandContext['values'] {
+export function withConfigFile(cli: CommandContext['values'], config: ConfigFile, cmd: Command): MergedValues {
   const docs = cmd.configFile ?? {}
   const given = new Set(Object.keys(cli).filter((f) => f !== 'config' && cli[f] !== undefined).map((f) => groupOf(f, docs)))
   const kept = Object.fromEntries(Object.entries(config.values).filter(([flag]) => !given.has(groupOf(flag, docs))))
   const { config: _file, ...rest } = cli
-  return { ...kept, ...rest }
+  return {
+    values: { ...kept, ...rest },
+    annotate(message) {
+      // The first flag the message names whose value came from the file: the one it is about.
+      for (const [, flag] of message.matchAll(/--([a-z][a-z0-9-]*)/g)) {
+        const key = flag! in kept ? config.keys.get(flag!) : undefined
+        if (key !== undefined) return `${message} (${key} in ${config.path})`
+      }
+      return message
+    },
+  }
 }
 
 /** The README's table of one role's keys: key, flag, default, unit; a flag without a doc shows `?`. */
