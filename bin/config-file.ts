@@ -176,11 +176,11 @@ export function withConfigFile(cli: CommandContext['values'], config: ConfigFile
 }
 
 /** The README's table of one role's keys: key, flag, default, unit; a flag without a doc shows `?`. */
-export function configTable(cmd: Command & { name: ConfigRole }): string {
+export function configTable(cmd: Command): string {
   const docs = cmd.configFile ?? {}
   const rows = [...configKeys(cmd)].map(([key, flag]) => {
     const doc = docs[flag]
-    const dflt = doc === undefined ? '?' : typeof doc.default === 'string' ? doc.default : doc.default[cmd.name]
+    const dflt = doc === undefined ? '?' : typeof doc.default === 'string' ? doc.default : (doc.default as Record<string, string>)[cmd.name] ?? '?'
     const list = cmd.options[flag]!.multiple === true ? 'list: ' : ''
     return `| \`${key}\` | \`--${flag}\` | ${dflt} | ${doc === undefined ? '?' : `${list}${doc.unit}`} |`
   })

@@ -6,8 +6,10 @@
  */
 import { FETCH_STALL_SECONDS } from '../node/index.ts'
 import type { FlagDocs } from './config-file.ts'
+import { CLIENT_TOKEN, DP_TOKEN, type TokenSource } from './tracker-access.ts'
 
-const TOKEN_FILE = (variable: string): FlagDocs[string] => ({ unit: 'path of a file holding the token (mode 0600)', default: `\`${variable}\`, else none`, path: true })
+/** A token's file: without it, the token's environment variable. */
+const TOKEN_FILE = (source: TokenSource): FlagDocs[string] => ({ unit: 'path of a file holding the token (mode 0600)', default: `\`${source.env}\`, else none`, path: true })
 
 export const NODE_FLAG_DOCS: FlagDocs = {
   'swarm-key': { unit: 'path of the swarm key file', default: 'required', path: true },
@@ -19,8 +21,8 @@ export const NODE_FLAG_DOCS: FlagDocs = {
   'bulk-port': { unit: 'TCP port, or `off`', default: 'any free port' },
   tracker: { unit: 'URLs', default: { dp: 'none', fetch: 'none (give `peer`)', client: 'required' } },
   'tracker-ca': { unit: 'path of a PEM certificate', default: 'Node\'s CA store', path: true },
-  'dp-token-file': TOKEN_FILE('PEERSTAGE_DP_TOKEN'),
-  'client-token-file': TOKEN_FILE('PEERSTAGE_CLIENT_TOKEN'),
+  'dp-token-file': TOKEN_FILE(DP_TOKEN),
+  'client-token-file': TOKEN_FILE(CLIENT_TOKEN),
   // dp
   publish: { unit: 'paths of signed manifests, each with its `source`', default: 'none', path: true, group: 'publish' },
   source: { unit: 'paths of directories, one per `publish`', default: 'none', path: true, group: 'publish' },
