@@ -145,8 +145,8 @@ shows every DP's).
                          in the environment: ps shows every process's --dp-token to every user
   --tracker-ca FILE      PEM CA (or self-signed) certificate of an https:// tracker, trusted
                          instead of Node's default CA store
-  --config FILE          these flags from a YAML file, keys in camelCase (swarmKey: swarm.key);
-                         a flag given here wins (see README, "Config files")
+  --config FILE          these flags from a YAML file, keys in camelCase (swarmKey: swarm.key),
+                         paths relative to the file; a flag given here wins (README, "Config files")
   --json                 one JSON line at start, then one per replication state change
 
 Exit codes: 0 stopped by a signal; 1 a source does not match its manifest, or the tracker
@@ -228,8 +228,8 @@ file changed meanwhile has its pieces hashed again, and the bad ones are fetched
   --client-token T      the tracker's clientToken, if it has one; better --client-token-file FILE,
                         or PEERSTAGE_CLIENT_TOKEN in the environment (ps shows --client-token)
   --tracker-ca FILE     PEM CA (or self-signed) certificate of an https:// tracker
-  --config FILE         these flags from a YAML file, keys in camelCase (seedFor: 30); a
-                        flag given here wins (see README, "Config files")
+  --config FILE         these flags from a YAML file, keys in camelCase (seedFor: 30), paths
+                        relative to the file; a flag given here wins (README, "Config files")
 
 Exit codes: 0 complete and verified; 1 could not complete (no peer reachable or nothing
 arrived for --stall-timeout, disk full, files still bad after repair); 2 usage, or a
@@ -364,8 +364,8 @@ twice for one deployment.
   --dial-from IP        local address announces and dials leave from: the tracker places
                         this client by it
   ${BULK_PORT_HELP}
-  --config FILE         these flags from a YAML file, keys in camelCase (cacheMax: 50GiB);
-                        a flag given here wins (see README, "Config files")
+  --config FILE         these flags from a YAML file, keys in camelCase (cacheMax: 50GiB),
+                        paths relative to the file; a flag given here wins (README, "Config files")
   --json                one JSON line at start, then one per deployment state change
 
 A tracker not reachable at start is tried again every 5 s (said once on stderr).
