@@ -1,10 +1,13 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util'
 import { PeerstageError, defineErrorCodes, exitCodeOf, isPeerstageError } from '../common/index.ts'
+import type { FlagDocs, MergedValues } from './config-file.ts'
 
 /** Stable codes of the CLI itself and their classes (common/errors.ts). */
 export const CliErrorCodes = defineErrorCodes('cli', {
   /** A missing or unknown option, or the wrong number of arguments: exit 2, one line, the command's help named. */
   USAGE: { code: 'PEERSTAGE_CLI_USAGE', class: 'usage' },
+  /** A `--config FILE` that cannot be read, is not YAML, or has an unknown key or a value of the wrong type: exit 2, naming the key. */
+  BAD_CONFIG: { code: 'PEERSTAGE_CLI_BAD_CONFIG', class: 'usage' },
 })
 
 /** A CLI usage mistake: exit 2, one line, the command's help named. */
@@ -32,6 +35,12 @@ export interface Command {
   options: ParseArgsOptionsConfig
   /** Positional arguments: exactly this many, or [min, max]. */
   positionals: number | [number, number]
+  /**
+   * Set: the command also takes `--config FILE`, a YAML file whose keys are its long flags in
+   * camelCase (config-file.ts); these say each flag's unit and default for the README's
+   * tables, and which values are paths (resolved against the file's directory).
+   */
+  configFile?: FlagDocs
   /** Returns the exit code. */
   run(ctx: CommandContext): Promise<number>
 }
@@ -51,10 +60,11 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
     out.print(cmd.help)
     return 0
   }
+  let config: MergedValues | undefined
   try {
     let parsed
     try {
-      parsed = parseArgs({ args: argv, options: { ...cmd.options, json: { type: 'boolean' } }, allowPositionals: true, strict: true })
+      parsed = parseArgs({ args: argv, options: { ...cmd.options, json: { type: 'boolean' }, ...(cmd.configFile && { config: { type: 'string' } }) }, allowPositionals: true, strict: true })
     } catch (err) {
       throw usageError((err as Error).message.replace(/\. To specify a positional.*$/s, ''))
     }
@@ -62,9 +72,17 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
     if (parsed.positionals.length < min || parsed.positionals.length > max) {
       throw usageError(`expects ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? '' : 's'}, got ${parsed.positionals.length}`)
     }
-    return await cmd.run({ values: parsed.values, positionals: parsed.positionals, json, ...out })
+    let values: CommandContext['values'] = parsed.values
+    if (cmd.configFile !== undefined && typeof values.config === 'string') {
+      // Loaded only when used: the other commands never read YAML.
+      const { readConfigFile, withConfigFile } = await import('./config-file.ts')
+      config = withConfigFile(values, readConfigFile(values.config, cmd), cmd)
+      values = config.values
+    }
+    return await cmd.run({ values, positionals: parsed.positionals, json, ...out })
   } catch (err) {
     if (!isPeerstageError(err)) throw err
+    if (config !== undefined && err.code === USAGE) err.message = config.annotate(err.message)
     if (json) out.printJson({ error: err.toJSON() })
     else {
       process.stderr.write(`peerstage ${cmd.name}: ${err.message}\n`)

@@ -8,6 +8,7 @@ import {
   type Client, type NodeComponents, type NodeInit,
 } from '../node/index.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
+import { NODE_FLAG_DOCS } from './node-flags.ts'
 import { untilSignal } from './signals.ts'
 import { CLIENT_TOKEN, DP_TOKEN, tokenOption, trackerAccessOptions, trackerCaOption } from './tracker-access.ts'
 
@@ -112,7 +113,8 @@ export const dp: Command = {
   help: `Usage: peerstage dp --data DIR --swarm-key FILE [--listen MULTIADDR]...
                     [--publish MANIFEST --source DIR]... [--upload-limit RATE]
                     [--trust PUBFILE]... [--dial-from IP] [--metrics-listen HOST:PORT]
-                    [--bulk-port PORT|off] [--tracker URL --dp-token T] [--tracker-ca FILE] [--json]
+                    [--bulk-port PORT|off] [--tracker URL --dp-token T] [--tracker-ca FILE]
+                    [--config FILE] [--json]
 
 Seeds each published package from its source files in place (no second copy), after
 checking every chunk of them against the manifest. Prints its full listen multiaddrs
@@ -143,12 +145,15 @@ shows every DP's).
                          in the environment: ps shows every process's --dp-token to every user
   --tracker-ca FILE      PEM CA (or self-signed) certificate of an https:// tracker, trusted
                          instead of Node's default CA store
+  --config FILE          these flags from a YAML file, keys in camelCase (swarmKey: swarm.key),
+                         paths relative to the file; a flag given here wins (README, "Config files")
   --json                 one JSON line at start, then one per replication state change
 
 Exit codes: 0 stopped by a signal; 1 a source does not match its manifest, or the tracker
 is unreachable; 2 usage or bad input, or the tracker refused the token.`,
   options: { ...NODE_OPTIONS, data: { type: 'string' }, publish: { type: 'string', multiple: true }, source: { type: 'string', multiple: true }, 'upload-limit': { type: 'string' }, ...trackerAccessOptions(DP_TOKEN) },
   positionals: 0,
+  configFile: NODE_FLAG_DOCS,
   async run(ctx) {
     const dataDir = resolve(requireString(ctx, 'data'))
     const publish = stringList(ctx, 'publish')
@@ -198,7 +203,7 @@ export const fetch: Command = {
                        [--trust PUBFILE]... [--listen MULTIADDR]... [--dial-from IP]
                        [--download-limit RATE] [--seed-for SECONDS] [--data DIR]
                        [--stall-timeout SECONDS] [--client-token T] [--metrics-listen HOST:PORT]
-                       [--bulk-port PORT|off] [--json]
+                       [--bulk-port PORT|off] [--config FILE] [--json]
 
 Downloads the package from the given peers (each a multiaddr with /p2p/<id>, as
 'peerstage dp' prints them) or from those a tracker hands out, verifying every chunk on
@@ -223,12 +228,15 @@ file changed meanwhile has its pieces hashed again, and the bad ones are fetched
   --client-token T      the tracker's clientToken, if it has one; better --client-token-file FILE,
                         or PEERSTAGE_CLIENT_TOKEN in the environment (ps shows --client-token)
   --tracker-ca FILE     PEM CA (or self-signed) certificate of an https:// tracker
+  --config FILE         these flags from a YAML file, keys in camelCase (seedFor: 30), paths
+                        relative to the file; a flag given here wins (README, "Config files")
 
 Exit codes: 0 complete and verified; 1 could not complete (no peer reachable or nothing
 arrived for --stall-timeout, disk full, files still bad after repair); 2 usage, or a
 manifest that is invalid or untrusted, or a bad swarm key.`,
   options: { ...NODE_OPTIONS, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' }, 'stall-timeout': { type: 'string' }, ...trackerAccessOptions(CLIENT_TOKEN) },
   positionals: 1,
+  configFile: NODE_FLAG_DOCS,
   async run(ctx) {
     const out = resolve(requireString(ctx, 'out'))
     const peers = stringList(ctx, 'peer')
@@ -328,7 +336,8 @@ export const client: Command = {
   name: 'client',
   help: `Usage: peerstage client --tracker URL --data DIR --swarm-key FILE --trust PUBFILE...
                         [--listen MULTIADDR]... [--dial-from IP] [--client-token T]
-                        [--cache-max SIZE] [--metrics-listen HOST:PORT] [--bulk-port PORT|off] [--json]
+                        [--cache-max SIZE] [--metrics-listen HOST:PORT] [--bulk-port PORT|off]
+                        [--config FILE] [--json]
 
 A long-running node. It announces to the tracker and learns the deployments that target
 it. From each deployment's availableAt (plus a fixed per-client jitter) it pre-stages the
@@ -355,6 +364,8 @@ twice for one deployment.
   --dial-from IP        local address announces and dials leave from: the tracker places
                         this client by it
   ${BULK_PORT_HELP}
+  --config FILE         these flags from a YAML file, keys in camelCase (cacheMax: 50GiB),
+                        paths relative to the file; a flag given here wins (README, "Config files")
   --json                one JSON line at start, then one per deployment state change
 
 A tracker not reachable at start is tried again every 5 s (said once on stderr).
@@ -362,6 +373,7 @@ A tracker not reachable at start is tried again every 5 s (said once on stderr).
 Exit codes: 0 stopped by a signal; 2 usage, bad token or key.`,
   options: { ...NODE_OPTIONS, data: { type: 'string' }, ...trackerAccessOptions(CLIENT_TOKEN), 'cache-max': { type: 'string' } },
   positionals: 0,
+  configFile: NODE_FLAG_DOCS,
   async run(ctx) {
     const dataDir = resolve(requireString(ctx, 'data'))
     if (stringList(ctx, 'tracker').length === 0) throw usageError('--tracker is required')
