@@ -5,6 +5,8 @@ import { PeerstageError, defineErrorCodes, exitCodeOf, isPeerstageError } from '
 export const CliErrorCodes = defineErrorCodes('cli', {
   /** A missing or unknown option, or the wrong number of arguments: exit 2, one line, the command's help named. */
   USAGE: { code: 'PEERSTAGE_CLI_USAGE', class: 'usage' },
+  /** `--require-trust` without a `--trust PUBFILE`: the publisher could not be checked, so nothing is done. Exit 2. */
+  TRUST_REQUIRED: { code: 'PEERSTAGE_CLI_TRUST_REQUIRED', class: 'usage' },
 })
 
 /** A CLI usage mistake: exit 2, one line, the command's help named. */
