@@ -105,7 +105,7 @@ const componentsAt = (ctx: CommandContext, level: string): NodeComponents => ({
  * clients started with `&`): `127.0.1.2 …Xb3kQ9aZ`, the address it dials from (or listens
  * on) and the end of its peer id.
  */
-function nodeLabel(node: { peerId: string, addresses: readonly string[] }, dialFrom: string | undefined): string {
+export function nodeLabel(node: { peerId: string, addresses: readonly string[] }, dialFrom: string | undefined): string {
   const host = dialFrom ?? /^\/ip[46]\/([^/]+)/.exec(node.addresses[0] ?? '')?.[1]
   return `${host === undefined ? '' : `${host} `}${shortPeerId(node.peerId)}`
 }

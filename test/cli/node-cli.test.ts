@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Store } from '../../node/index.ts'
 import { readManifest, verifyDirectory } from '../../chunker/index.ts'
+import { nodeLabel } from '../../bin/node-commands.ts'
 import { cliDpWithSamplePackage, freePort, peerstage, piecesVerified, sameTree, spawnCli } from '../helpers/cli.ts'
 import { canMountTmpfs } from '../helpers/files.ts'
 
@@ -15,6 +16,16 @@ afterEach(async () => {
 /** keys, a 12 MB package, a swarm key, and a DP seeding it on 127.0.10.1. */
 const setup = () => cliDpWithSamplePackage('127.0.10.1', (stop) => daemons.push(stop))
 
+
+describe('which node a dp or client line comes from', () => {
+  const peerId = '12D3KooWEE8QJEpzCqU1XwJpDqP3UKzqq7D8atMA837dyYQSL619'
+  it('names the address it dials from, else the one it listens on, and the end of its peer id', () => {
+    const addresses = [`/ip4/127.0.1.2/tcp/4001/p2p/${peerId}`]
+    expect(nodeLabel({ peerId, addresses }, '127.0.1.9')).toBe(`127.0.1.9 …${peerId.slice(-8)}`)
+    expect(nodeLabel({ peerId, addresses }, undefined)).toBe(`127.0.1.2 …${peerId.slice(-8)}`)
+    expect(nodeLabel({ peerId, addresses: [] }, undefined)).toBe(`…${peerId.slice(-8)}`)
+  })
+})
 
 describe('peerstage dp and fetch (real processes)', () => {
   it('fetch downloads, verifies and prints the --json summary; a second run has nothing to do', async () => {
