@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util'
-import { PeerstageError, defineErrorCodes, exitCodeOf, isPeerstageError } from '../common/index.ts'
+import { PeerstageError, defineErrorCodes, endStatusLine, exitCodeOf, isPeerstageError } from '../common/index.ts'
 
 /** Stable codes of the CLI itself and their classes (common/errors.ts). */
 export const CliErrorCodes = defineErrorCodes('cli', {
@@ -69,6 +69,7 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
     if (!isPeerstageError(err)) throw err
     if (json) out.printJson({ error: err.toJSON() })
     else {
+      endStatusLine(process.stderr, true) // a bar cut short stays as it was, on its own line, above the reason
       process.stderr.write(`peerstage ${cmd.name}: ${err.message}\n`)
       if (err.code === USAGE) process.stderr.write(`Try 'peerstage ${cmd.name} --help'.\n`)
     }

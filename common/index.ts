@@ -8,7 +8,7 @@ export {
 export { createLogger, defaultLogFormat, silentLogger, type Logger, type LoggerInit, type LogFormat } from './logger.ts'
 export { formatLogLine } from './log-format.ts'
 export { createProgress, RateWindow, type Progress, type ProgressInit } from './progress.ts'
-export { writeLine } from './terminal.ts'
+export { endStatusLine, writeLine } from './terminal.ts'
 export { formatBytes, formatDuration } from './format.ts'
 export { writeFileAtomic } from './fs.ts'
 export { diagnoseDataDir, makeDataDir, type DataDirOwner, type DataDirProblem } from './data-dir.ts'

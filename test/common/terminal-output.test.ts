@@ -1,6 +1,6 @@
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createProgress, formatLogLine, RateWindow, writeLine } from '../../common/index.ts'
+import { createProgress, endStatusLine, formatLogLine, RateWindow, writeLine } from '../../common/index.ts'
 
 /** A terminal stand-in that records what is written: unit tests only (test/cli/terminal-output.test.ts uses a real pty). */
 function fakeTerminal(isTTY = true, columns = 200): NodeJS.WriteStream & { output: string } {
@@ -129,6 +129,14 @@ describe('createProgress on a terminal', () => {
     tty.output = ''
     writeLine('after', tty) // the bar is gone: an ordinary line
     expect(tty.output).toBe('after\n')
+  })
+
+  it('ends a bar cut short by a failure on its own line, so the reason is printed below it', () => {
+    const tty = fakeTerminal()
+    createProgress({ label: 'fetching', totalBytes: 100, stream: tty, inForeground: () => true }).update(40)
+    endStatusLine(tty, true) // what the CLI does before printing an error
+    writeLine('peerstage fetch: nothing arrived', tty)
+    expect(tty.output).toMatch(/^\r\x1b\[Kfetching \[.*\] 40\.0% .*\npeerstage fetch: nothing arrived\n$/)
   })
 
   it('never draws wider than the terminal (a wrapped bar would leave a line behind at each redraw)', () => {
