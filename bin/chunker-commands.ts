@@ -3,8 +3,8 @@ import {
   ChunkerErrorCodes, diffManifests, generatePublisherKeys, loadPrivateKey, loadPublicKey, pack, parseProgramSpec, publisherOf, readManifest,
   verifyDirectory, chunkHash, type Program,
 } from '../chunker/index.ts'
-import { PeerstageError, createProgress, formatBytes, writeFileAtomic } from '../common/index.ts'
-import { requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
+import { PeerstageError, createProgress, formatBytes, writeFileAtomic, writeLine } from '../common/index.ts'
+import { CliErrorCodes, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 
 function progressFor(ctx: CommandContext, label: string): (done: number, total: number) => void {
   if (ctx.json) return () => {}
@@ -116,26 +116,55 @@ export function trustedKeys(ctx: CommandContext): string[] | undefined {
   return files.length === 0 ? undefined : files.map((f) => publisherOf(loadPublicKey(f)))
 }
 
+/** The options of a command that checks a manifest's publisher only when told whom to trust. */
+export const TRUST_OPTIONS = { trust: { type: 'string', multiple: true }, 'require-trust': { type: 'boolean' } } as const
+
+/** Their help lines, the same for `fetch` and `verify`. */
+export const TRUST_HELP = `  --trust PUBFILE       accept only manifests signed by one of these publishers (repeat for
+                        several); without it any valid signature passes, and stderr says so
+  --require-trust       refuse to run without --trust (${CliErrorCodes.TRUST_REQUIRED}, exit 2)`
+
+/**
+ * The publishers `--trust` names, or undefined when there is none: then a command that says
+ * "verified" has checked the bytes against the manifest, not who signed it (a signature any
+ * key could make). `--require-trust` makes that an error before anything is read.
+ */
+export function publishersToTrust(ctx: CommandContext): string[] | undefined {
+  const trusted = trustedKeys(ctx)
+  if (trusted === undefined && ctx.values['require-trust'] === true) {
+    throw new PeerstageError(CliErrorCodes.TRUST_REQUIRED, '--require-trust is set but no --trust PUBFILE names the publishers to accept: give the publisher.pub of whoever signs your packages')
+  }
+  return trusted
+}
+
+/** The one stderr line that qualifies a "verified" made without --trust. */
+export function warnPublisherUnchecked(command: string): void {
+  writeLine(`peerstage ${command}: the publisher was not checked (no --trust): anyone could have signed this manifest; give --trust PUBFILE, or --require-trust to refuse`)
+}
+
 export const verifyCommand: Command = {
   name: 'verify',
-  help: `Usage: peerstage verify MANIFEST DIR [--trust PUBFILE]... [--json]
+  help: `Usage: peerstage verify MANIFEST DIR [--trust PUBFILE]... [--require-trust] [--json]
 
 Checks the manifest's signature (and, with --trust, that its publisher is one of the given
 keys), then hashes every chunk of every file under DIR. Extra files in DIR are ignored.
 
+${TRUST_HELP}
+
 Exit codes: 0 intact; 1 a file is missing or differs (each named, with the byte range of
 each bad chunk); 2 usage, or a manifest that is unreadable, invalid, tampered or untrusted.`,
-  options: { trust: { type: 'string', multiple: true } },
+  options: TRUST_OPTIONS,
   positionals: 2,
   async run(ctx) {
     const [manifestPath, dir] = ctx.positionals as [string, string]
-    const trusted = trustedKeys(ctx)
+    const trusted = publishersToTrust(ctx)
     const { manifest, packageId } = readManifest(manifestPath, trusted === undefined ? {} : { trusted })
     const started = performance.now()
     const report = await verifyDirectory(manifest, dir, { onProgress: progressFor(ctx, 'verifying') })
     const seconds = (performance.now() - started) / 1000
     if (ctx.json) {
-      ctx.printJson({ ok: report.ok, packageId, name: manifest.name, version: manifest.version, totalBytes: report.totalBytes, goodBytes: report.goodBytes, seconds, files: report.files })
+      ctx.printJson({ ok: report.ok, packageId, name: manifest.name, version: manifest.version, publisherChecked: trusted !== undefined, totalBytes: report.totalBytes, goodBytes: report.goodBytes, seconds, files: report.files })
+      if (report.ok && trusted === undefined) warnPublisherUnchecked('verify')
       return report.ok ? 0 : 1
     }
     for (const f of report.files) {
@@ -149,6 +178,7 @@ each bad chunk); 2 usage, or a manifest that is unreadable, invalid, tampered or
     ctx.print(report.ok
       ? `OK ${manifest.name}@${manifest.version}: ${report.files.length} file(s), ${formatBytes(report.totalBytes)} verified in ${seconds.toFixed(1)} s`
       : `FAILED ${manifest.name}@${manifest.version}: ${bad} of ${report.files.length} file(s) missing or damaged; ${formatBytes(report.totalBytes - report.goodBytes)} to repair`)
+    if (report.ok && trusted === undefined) warnPublisherUnchecked('verify')
     return report.ok ? 0 : 1
   },
 }

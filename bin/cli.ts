@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util'
-import { PeerstageError, defineErrorCodes, exitCodeOf, isPeerstageError } from '../common/index.ts'
+import { PeerstageError, defineErrorCodes, endStatusLine, exitCodeOf, isPeerstageError } from '../common/index.ts'
 import type { FlagDocs, MergedValues } from './config-file.ts'
 
 /** Stable codes of the CLI itself and their classes (common/errors.ts). */
@@ -8,6 +8,8 @@ export const CliErrorCodes = defineErrorCodes('cli', {
   USAGE: { code: 'PEERSTAGE_CLI_USAGE', class: 'usage' },
   /** A `--config FILE` that cannot be read, is not YAML, or has an unknown key or a value of the wrong type: exit 2, naming the key. */
   BAD_CONFIG: { code: 'PEERSTAGE_CLI_BAD_CONFIG', class: 'usage' },
+  /** `--require-trust` without a `--trust PUBFILE`: the publisher could not be checked, so nothing is done. Exit 2. */
+  TRUST_REQUIRED: { code: 'PEERSTAGE_CLI_TRUST_REQUIRED', class: 'usage' },
 })
 
 /** A CLI usage mistake: exit 2, one line, the command's help named. */
@@ -85,6 +87,7 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
     if (config !== undefined && err.code === USAGE) err.message = config.annotate(err.message)
     if (json) out.printJson({ error: err.toJSON() })
     else {
+      endStatusLine(process.stderr, true) // a bar cut short stays as it was, on its own line, above the reason
       process.stderr.write(`peerstage ${cmd.name}: ${err.message}\n`)
       if (err.code === USAGE) process.stderr.write(`Try 'peerstage ${cmd.name} --help'.\n`)
     }

@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path'
 import { parseRate } from '../bandwidth/index.ts'
 import { readManifest } from '../chunker/index.ts'
-import { trustedKeys } from './chunker-commands.ts'
-import { createLogger, createProgress, formatBytes, isTransient } from '../common/index.ts'
+import { publishersToTrust, TRUST_HELP, trustedKeys, warnPublisherUnchecked } from './chunker-commands.ts'
+import { createLogger, createProgress, formatBytes, isTransient, writeLine } from '../common/index.ts'
 import {
   connectAll, createClient, createDp, createFetcher, FETCH_STALL_SECONDS, generateSwarmKeyFile, loadSwarmKey, REPAIR_ROUNDS, StallWatch, verifyWithRepair,
   type Client, type NodeComponents, type NodeInit,
@@ -10,6 +10,7 @@ import {
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { NODE_FLAG_DOCS } from './node-flags.ts'
 import { untilSignal } from './signals.ts'
+import { shortPeerId } from './tracker-cli.ts'
 import { CLIENT_TOKEN, DP_TOKEN, tokenOption, trackerAccessOptions, trackerCaOption } from './tracker-access.ts'
 
 export const swarmKey: Command = {
@@ -94,9 +95,21 @@ function trackerCa(ctx: CommandContext): { ca?: Buffer } {
  * Logs on stderr, at PEERSTAGE_LOG_LEVEL. A service (dp, client) defaults to warn: its stderr
  * stays quiet but keeps the audit lines. `fetch` defaults to error: it is a command a person
  * runs, and its failure is its own one line, not a log line before it saying the same.
+ * JSON lines with --json (or off a terminal), else one readable line each.
  */
-const componentsAt = (level: string): NodeComponents => ({ logger: (module) => createLogger({ module, level: process.env.PEERSTAGE_LOG_LEVEL ?? level }) })
-const components = componentsAt('warn')
+const componentsAt = (ctx: CommandContext, level: string): NodeComponents => ({
+  logger: (module) => createLogger({ module, level: process.env.PEERSTAGE_LOG_LEVEL ?? level, ...(ctx.json && { format: 'json' as const }) }),
+})
+
+/**
+ * Which node a line comes from, when several print into one terminal (a walk-through's
+ * clients started with `&`): `127.0.1.2 …Xb3kQ9aZ`, the address it dials from (or listens
+ * on) and the end of its peer id.
+ */
+export function nodeLabel(node: { peerId: string, addresses: readonly string[] }, dialFrom: string | undefined): string {
+  const host = dialFrom ?? /^\/ip[46]\/([^/]+)/.exec(node.addresses[0] ?? '')?.[1]
+  return `${host === undefined ? '' : `${host} `}${shortPeerId(node.peerId)}`
+}
 
 /** A role's config errors (RangeError naming the key) are usage errors. */
 async function built<T>(make: () => Promise<T>): Promise<T> {
@@ -167,12 +180,12 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
       ...nodeInit(ctx, dataDir, dpToken),
       publish: manifests.map((signed, i) => ({ signed, source: resolve(sources[i]!) })),
       ...(uploadLimit !== undefined && { uploadLimitBytesPerSec: uploadLimit }), ...(trust !== undefined && { trusted: trust }),
-    }, components))
+    }, componentsAt(ctx, 'warn')))
     try {
       dp.replicator?.on('state', (r) => {
         const pkg = `${r.name}@${r.version}`
         if (ctx.json) process.stdout.write(`${JSON.stringify({ package: pkg, packageId: r.packageId, state: r.state, ...(r.reason !== undefined && { reason: r.reason }), at: r.updatedAt })}\n`)
-        else ctx.print(`${r.updatedAt}  ${pkg}: ${r.state}${r.reason !== undefined ? ` — ${r.reason}` : ''}`)
+        else ctx.print(`${r.updatedAt}  dp ${nodeLabel(dp.node, optionalString(ctx, 'dial-from'))}  ${pkg}: ${r.state}${r.reason !== undefined ? ` — ${r.reason}` : ''}`)
       })
       dp.replicator?.on('removed', (r) => {
         if (ctx.json) process.stdout.write(`${JSON.stringify({ package: `${r.name}@${r.version}`, packageId: r.packageId, state: 'removed' })}\n`)
@@ -200,7 +213,7 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
 export const fetch: Command = {
   name: 'fetch',
   help: `Usage: peerstage fetch MANIFEST --out DIR (--peer MULTIADDR... | --tracker URL) --swarm-key FILE
-                       [--trust PUBFILE]... [--listen MULTIADDR]... [--dial-from IP]
+                       [--trust PUBFILE]... [--require-trust] [--listen MULTIADDR]... [--dial-from IP]
                        [--download-limit RATE] [--seed-for SECONDS] [--data DIR]
                        [--stall-timeout SECONDS] [--client-token T] [--metrics-listen HOST:PORT]
                        [--bulk-port PORT|off] [--config FILE] [--json]
@@ -213,6 +226,7 @@ fetched again, up to ${REPAIR_ROUNDS} times), and only then moved into DIR: a fi
 whole. Killed and restarted with the same --out, it resumes from the staged bytes; a staged
 file changed meanwhile has its pieces hashed again, and the bad ones are fetched again.
 
+${TRUST_HELP}
   --data DIR            node identity, store and staging (default DIR/.peerstage); share it
                         across fetches so a new version reuses the chunks of older ones
   --download-limit RATE pace requests, e.g. 20Mbit/s
@@ -233,8 +247,8 @@ file changed meanwhile has its pieces hashed again, and the bad ones are fetched
 
 Exit codes: 0 complete and verified; 1 could not complete (no peer reachable or nothing
 arrived for --stall-timeout, disk full, files still bad after repair); 2 usage, or a
-manifest that is invalid or untrusted, or a bad swarm key.`,
-  options: { ...NODE_OPTIONS, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' }, 'stall-timeout': { type: 'string' }, ...trackerAccessOptions(CLIENT_TOKEN) },
+manifest that is invalid or untrusted, or a bad swarm key, or --require-trust without --trust.`,
+  options: { ...NODE_OPTIONS, 'require-trust': { type: 'boolean' }, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' }, 'stall-timeout': { type: 'string' }, ...trackerAccessOptions(CLIENT_TOKEN) },
   positionals: 1,
   configFile: NODE_FLAG_DOCS,
   async run(ctx) {
@@ -245,7 +259,7 @@ manifest that is invalid or untrusted, or a bad swarm key.`,
     if (!(seedFor >= 0)) throw usageError('--seed-for takes a number of seconds >= 0')
     const stallSeconds = ctx.values['stall-timeout'] === undefined ? FETCH_STALL_SECONDS : Number(ctx.values['stall-timeout'])
     if (!(stallSeconds > 0)) throw usageError('--stall-timeout takes a number of seconds > 0')
-    const trust = trustedKeys(ctx)
+    const trust = publishersToTrust(ctx)
     const signed = readManifest(ctx.positionals[0]!, trust === undefined ? {} : { trusted: trust })
     const downloadLimit = rateOption(ctx, 'download-limit')
     const dataDir = resolve(typeof ctx.values.data === 'string' ? ctx.values.data : `${out}/.peerstage`)
@@ -253,7 +267,7 @@ manifest that is invalid or untrusted, or a bad swarm key.`,
     const fetcher = await built(() => createFetcher({
       ...nodeInit(ctx, dataDir, clientToken),
       ...(downloadLimit !== undefined && { downloadLimitBytesPerSec: downloadLimit }),
-    }, componentsAt('error')))
+    }, componentsAt(ctx, 'error')))
     const { node, announcer } = fetcher
     const started = performance.now()
     try {
@@ -277,7 +291,7 @@ manifest that is invalid or untrusted, or a bad swarm key.`,
       const untilComplete = async (): Promise<void> => {
         if (!joined) {
           joined = true
-          if (announcer === undefined) for (const f of await connectAll(node, signed.packageId, peers)) process.stderr.write(`peerstage fetch: ${f.message}\n`)
+          if (announcer === undefined) for (const f of await connectAll(node, signed.packageId, peers)) writeLine(`peerstage fetch: ${f.message}`)
           else await fetcher.start()
         }
         await watch.untilComplete({ untilPeersGone: announcer === undefined })
@@ -289,9 +303,10 @@ manifest that is invalid or untrusted, or a bad swarm key.`,
       const transferSeconds = (performance.now() - transferStarted) / 1000
       await pkg.moveTo(out, { filesOnly: true })
       const seconds = (performance.now() - started) / 1000
-      const summary = { ok: true, packageId: signed.packageId, name: pkg.manifest.name, version: pkg.manifest.version, out, bytes: total, downloadedBytes: downloaded, reusedBytes, resumedBytes, repairedPieces, transferSeconds, seconds }
+      const summary = { ok: true, packageId: signed.packageId, name: pkg.manifest.name, version: pkg.manifest.version, publisherChecked: trust !== undefined, out, bytes: total, downloadedBytes: downloaded, reusedBytes, resumedBytes, repairedPieces, transferSeconds, seconds }
       if (ctx.json) ctx.printJson(summary)
       else ctx.print(`fetched ${pkg.manifest.name}@${pkg.manifest.version} into ${out}: ${formatBytes(total)} verified (${formatBytes(downloaded)} downloaded, ${formatBytes(reusedBytes)} reused, ${formatBytes(resumedBytes)} already here${repairedPieces > 0 ? `, ${repairedPieces} bad piece${repairedPieces === 1 ? '' : 's'} fetched again` : ''}) in ${seconds.toFixed(1)} s`)
+      if (trust === undefined) warnPublisherUnchecked('fetch')
       if (seedFor > 0) await untilSignal(seedFor)
       return 0
     } finally {
@@ -384,13 +399,13 @@ Exit codes: 0 stopped by a signal; 2 usage, bad token or key.`,
     const client = await built(() => createClient({
       ...nodeInit(ctx, dataDir, clientToken),
       trusted, ...(cacheMaxBytes !== undefined && { cacheMaxBytes }),
-    }, components))
+    }, componentsAt(ctx, 'warn')))
     try {
       const { node, deployments } = client
       deployments.on('state', (r) => {
         const pkg = `${r.offer.name}@${r.offer.version}`
         if (ctx.json) process.stdout.write(`${JSON.stringify({ deployment: r.offer.id, package: pkg, state: r.state, ...(r.reason !== undefined && { reason: r.reason }), ...(r.exitCode !== undefined && { exitCode: r.exitCode }), at: r.updatedAt })}\n`)
-        else ctx.print(`${r.updatedAt}  ${r.offer.id} ${pkg}: ${r.state}${r.exitCode !== undefined && r.exitCode !== null ? ` (exit ${r.exitCode})` : ''}${r.reason !== undefined ? ` — ${r.reason}` : ''}`)
+        else ctx.print(`${r.updatedAt}  client ${nodeLabel(node, optionalString(ctx, 'dial-from'))}  ${r.offer.id} ${pkg}: ${r.state}${r.exitCode !== undefined && r.exitCode !== null ? ` (exit ${r.exitCode})` : ''}${r.reason !== undefined ? ` — ${r.reason}` : ''}`)
       })
       const placed = await firstAnnounce(client)
       if (placed === undefined) return 0 // stopped by a signal before the tracker answered

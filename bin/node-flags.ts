@@ -17,6 +17,7 @@ export const NODE_FLAG_DOCS: FlagDocs = {
   listen: { unit: 'multiaddrs', default: '`/ip4/127.0.0.1/tcp/0`' },
   'dial-from': { unit: 'IP address', default: 'the system\'s choice' },
   trust: { unit: 'paths of publisher public keys', default: { dp: 'any publisher', fetch: 'any publisher', client: 'required' }, path: true },
+  'require-trust': { unit: '`true` or `false`', default: 'false (a missing --trust is a warning)' },
   'metrics-listen': { unit: 'HOST:PORT', default: 'none' },
   'bulk-port': { unit: 'TCP port, or `off`', default: 'any free port' },
   tracker: { unit: 'URLs', default: { dp: 'none', fetch: 'none (give `peer`)', client: 'required' } },

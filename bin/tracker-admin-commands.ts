@@ -1,6 +1,6 @@
 import { formatRate } from '../bandwidth/index.ts'
 import { formatBytes } from '../common/index.ts'
-import type { PackageStatus, Scope } from '../tracker/client-index.ts'
+import { NO_RULE, type PackageStatus, type Scope } from '../tracker/client-index.ts'
 import { optionalString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { ADMIN_TOKEN, tokenOption, trackerAccessOptions } from './tracker-access.ts'
 import { countsText, shortPeerId, table, trackerClient } from './tracker-cli.ts'
@@ -16,15 +16,45 @@ function rateText(rate: number | null): string {
   return rate === null ? 'unlimited' : formatRate(rate)
 }
 
+/**
+ * Who set a rule (the tracker's `LEVEL override|config`), in words: "this site in the config
+ * file", "throttle set on this subnet", "site leeds in the config file" (`site`: the site of
+ * a subnet being shown), "the global wan in the config file".
+ */
+function fromText(from: string, site?: string): string {
+  const [level, by] = from.split(' ') as [string, string]
+  const where = level === 'global' ? 'the global wan' : level === 'site' && site !== undefined ? `site ${site}` : `this ${level}`
+  return by === 'override' ? `throttle set on ${where}` : `${where} in the config file`
+}
+
+/**
+ * A budget as a person says it: `2 MiB/s (the site's window Mon-Fri 08:00-18:00 2Mbit/s)`,
+ * `4 MiB/s (the site's default)`, `unlimited (no rule)`.
+ */
+function budgetText(b: { rateBytesPerSec: number | null, rule: string, decidedBy: string }): string {
+  const rate = rateText(b.rateBytesPerSec)
+  if (b.rule === NO_RULE) return `${rate} (no rule)`
+  const whose = b.decidedBy === 'global' ? 'the global' : `the ${b.decidedBy}'s`
+  return b.rule === 'default' ? `${rate} (${whose} default)` : `${rate} (${whose} window ${b.rule})`
+}
+
+/** `throttle show`: each field in force at the scope, and where it comes from. */
 function printScope(ctx: CommandContext, r: Record<string, any>): void {
   const name = r.site !== undefined ? `site ${r.site}` : `subnet ${r.subnet}`
   const e = r.effective
+  const f = r.inForce
+  const site: string | undefined = f.site
   ctx.print(`${name} (${e.timezone})`)
-  ctx.print(`  windows:         ${e.windows.length === 0 ? 'none' : e.windows.join('; ')}`)
-  ctx.print(`  default:         ${e.default === null ? 'inherited' : rateText(e.default)}`)
-  ctx.print(`  max WAN clients: ${e.maxWanClients ?? 'inherited'}`)
+  const level = r.site !== undefined ? 'site' : 'subnet'
+  const own = e.windows.length === 0 ? 'none of its own' : `${e.windows.join('; ')} (${fromText(`${level} ${f.windowsFrom}`)})`
+  ctx.print(`  windows:         ${own}`)
+  for (const w of f.widerWindows) ctx.print(`                   also ${w.rules.join('; ')} (${fromText(w.from, site)})`)
+  const def = f.default.from === 'none' ? 'unlimited (no rule sets one)' : `${rateText(f.default.rateBytesPerSec)} (${fromText(f.default.from, site)})`
+  ctx.print(`  default:         ${def}`)
+  const max = f.maxWanClients.from === 'built-in' ? 'the built-in default: no rule sets it' : fromText(f.maxWanClients.from, site)
+  ctx.print(`  max WAN clients: ${f.maxWanClients.value} (${max})`)
   ctx.print(`  override:        ${r.override === null ? 'none (config as written)' : JSON.stringify(r.override)}`)
-  if (r.budgetNow !== undefined) ctx.print(`  budget now:      ${rateText(r.budgetNow.rateBytesPerSec)} (${r.budgetNow.rule}, by ${r.budgetNow.decidedBy})${r.budgetNow.nextChangeAt ? `, changes at ${r.budgetNow.nextChangeAt}` : ''}`)
+  if (r.budgetNow !== undefined) ctx.print(`  budget now:      ${budgetText(r.budgetNow)}${r.budgetNow.nextChangeAt ? `, changes at ${r.budgetNow.nextChangeAt}` : ''}`)
 }
 
 export const throttle: Command = {
@@ -132,14 +162,14 @@ Exit codes: 0 shown; 1 tracker unreachable; 2 usage, missing or wrong token.`,
         return 0
       }
       const subnetLines = (n: Record<string, any>): void => {
-        ctx.print(`  ${n.subnet}: ${n.nodes.clients} client(s), ${n.nodes.dps} DP(s); budget ${rateText(n.budget.rateBytesPerSec)} (${n.budget.rule}); leases ${n.leases.length}/${n.maxWanClients} per package`)
+        ctx.print(`  ${n.subnet}: ${n.nodes.clients} client(s), ${n.nodes.dps} DP(s); budget ${budgetText(n.budget)}; leases ${n.leases.length}/${n.maxWanClients} per package`)
         for (const p of n.packages) ctx.print(`    ${p.packageId.slice(0, 12)}…  WAN ${formatBytes(p.wanBytes)}  LAN ${formatBytes(p.lanBytes)}  reused ${formatBytes(p.reusedBytes)}  sent by DPs ${formatBytes(p.dpUploadBytes)}`)
         for (const d of n.deployments ?? []) ctx.print(`    deployment ${d.id} ${d.name}@${d.version}: ${countsText(d.counts)}`)
       }
       ctx.print(`tracker ${client.url.origin} at ${s.time}`)
       for (const site of s.sites) {
         ctx.print(`site ${site.name} (${site.timezone})`)
-        if (site.link) ctx.print(`  link from ${site.parent}: ${rateText(site.link.rateBytesPerSec)} (${site.link.rule})${site.link.nextChangeAt ? `, changes at ${site.link.nextChangeAt}` : ''}`)
+        if (site.link) ctx.print(`  link from ${site.parent}: ${budgetText({ ...site.link, decidedBy: 'link' })}${site.link.nextChangeAt ? `, changes at ${site.link.nextChangeAt}` : ''}`)
         for (const n of site.subnets) subnetLines(n)
       }
       if (s.unassigned.length > 0) {

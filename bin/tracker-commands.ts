@@ -46,7 +46,7 @@ Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in us
     const storeUrl = storeOption === undefined ? config.store : checkStoreUrl(storeOption, '--store')
     if (storeUrl !== undefined && ctx.values.data !== undefined) throw usageError('--data and a Redis store (--store or the config\'s store:) exclude each other: the state lives in one place')
     const dataDir = resolve(optionalString(ctx, 'data') ?? join(dirname(configPath), 'tracker-data'))
-    const logger = createLogger({ module: 'tracker', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn' })
+    const logger = createLogger({ module: 'tracker', level: process.env.PEERSTAGE_LOG_LEVEL ?? 'warn', ...(ctx.json && { format: 'json' as const }) })
     const store = storeUrl === undefined ? await LevelTrackerStore.open(dataDir) : await RedisTrackerStore.open(storeUrl)
     const stateIn = storeUrl === undefined ? dataDir : shownRedisUrl(new URL(storeUrl))
     const t = await Tracker.start(config, { store, logger })

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { nextChange, rateAt, UNLIMITED, type Clock, type Rate, type RateDecision, type Schedule, type WindowSpec } from '../bandwidth/index.ts'
 import { parseWanPolicy, type SiteConfig, type TrackerConfig, type WanPolicy } from './config.ts'
-import { placeAddress, SubnetIndex, TrackerErrorCodes, trackerError, type Placement } from './protocol/index.ts'
+import { NO_RULE, placeAddress, SubnetIndex, TrackerErrorCodes, trackerError, type Placement } from './protocol/index.ts'
 
 /** What an operator may change on a site or a subnet; absent fields keep the config's. */
 export interface OverrideSpec {
@@ -32,6 +32,22 @@ export interface LinkNow {
   /** The link window in force as written, or `default`, or `unlimited` when nothing is set. */
   rule: string
   nextChangeAt: Date | undefined
+}
+
+/**
+ * What is in force at a scope besides its own windows, and who set it, in words scripts may
+ * match: `subnet override`, `site override`, `site config`, `global config`; `none` for a
+ * default no level sets (unlimited), `built-in` for a lease limit no level sets (1).
+ */
+export interface InForce {
+  /** The site of a subnet scope (its rules apply below the subnet's own). */
+  site: string | undefined
+  default: { rate: Rate, from: string }
+  maxWanClients: { value: number, from: string }
+  /** Where the scope's own windows come from: `override`, `config`, or `none` (it has none). */
+  windowsFrom: 'override' | 'config' | 'none'
+  /** Windows of the wider levels, which apply here too: any window in force beats every default. */
+  widerWindows: Array<{ from: string, rules: string[] }>
 }
 
 /** Longest wait between re-evaluations, so a wall clock set by hand is noticed. */
@@ -163,6 +179,29 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
     }
   }
 
+  /** The scope's default and lease limit in force, the windows of wider levels, and who set each (InForce). */
+  inForce(scope: ScopeKey): InForce {
+    this.checkScope(scope)
+    const [kind, name] = splitScope(scope)
+    const site = kind === 'site' ? name : this.siteOfSubnet.get(name)
+    const levels: Array<{ level: string, override: OverrideSpec | undefined, policy: WanPolicy }> = []
+    if (kind === 'subnet') levels.push({ level: 'subnet', override: this.overrides.get(scope), policy: this.policyOf(scope) })
+    if (site !== undefined) levels.push({ level: 'site', override: this.overrides.get(`site:${site}`), policy: this.policyOf(`site:${site}`) })
+    levels.push({ level: 'global', override: undefined, policy: this.config.wan })
+    const from = (l: typeof levels[number], field: 'default' | 'windows' | 'maxWanClients'): string => `${l.level} ${l.override?.[field] !== undefined ? 'override' : 'config'}`
+    const withDefault = levels.find((l) => l.policy.schedule.defaultRate !== undefined)
+    const withMax = levels.find((l) => l.policy.maxWanClients !== undefined)
+    const own = levels[0]!
+    return {
+      site: kind === 'subnet' ? site : undefined,
+      default: withDefault === undefined ? { rate: UNLIMITED, from: 'none' } : { rate: withDefault.policy.schedule.defaultRate!, from: from(withDefault, 'default') },
+      maxWanClients: withMax === undefined ? { value: 1, from: 'built-in' } : { value: withMax.policy.maxWanClients!, from: from(withMax, 'maxWanClients') },
+      windowsFrom: own.override?.windows !== undefined ? 'override' : own.policy.schedule.windows.length > 0 ? 'config' : 'none',
+      widerWindows: levels.slice(1).filter((l) => l.policy.schedule.windows.length > 0)
+        .map((l) => ({ from: from(l, 'windows'), rules: l.policy.schedule.windows.map((w) => w.text) })),
+    }
+  }
+
   private cachedPolicy(scope: ScopeKey): WanPolicy {
     let p = this.policies.get(scope)
     if (p === undefined) this.policies.set(scope, p = this.policyOf(scope))
@@ -269,9 +308,9 @@ export class Budgets extends EventEmitter<{ change: [version: number] }> {
   }
 }
 
-/** How a decision is named to people: its window's text, `default`, or no rule at all. */
+/** How a decision is named to people: its window's text, `default`, or no rule at all (NO_RULE). */
 export function ruleOf(d: RateDecision): string {
-  return d.window?.text ?? (d.scope === -1 ? 'unlimited (no rule)' : 'default')
+  return d.window?.text ?? (d.scope === -1 ? NO_RULE : 'default')
 }
 
 export function splitScope(scope: ScopeKey): ['site' | 'subnet', string] {

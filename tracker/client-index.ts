@@ -11,7 +11,7 @@
  * its store (protocol/ cannot): test/cli/light-imports.test.ts fails if `status` or `deploy` loads fastify.
  */
 export {
-  TrackerClient, TrackerErrorCodes, parseIsoTime, MAX_JITTER_SECONDS, MAX_PROGRAM_TIMEOUT_SECONDS,
+  TrackerClient, TrackerErrorCodes, parseIsoTime, NO_RULE, MAX_JITTER_SECONDS, MAX_PROGRAM_TIMEOUT_SECONDS,
   type TrackerClientInit, type Scope, type TrackerErrorCode, type DeploymentInput,
   type Deployment, type DeploymentState, type Target,
   type DeploymentStatus, type SubnetProgress, type ClientProgress, type StateCounts,

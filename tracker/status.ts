@@ -2,7 +2,7 @@
  * What the tracker shows people (`/v1/status`, `/v1/throttle`, `/v1/packages/status`):
  * read-only views over its state, kept out of the Tracker so it holds policy only.
  */
-import { Budgets, splitScope, type BudgetNow, type LinkNow, type ScopeKey } from './budgets.ts'
+import { Budgets, splitScope, type BudgetNow, type InForce, type LinkNow, type ScopeKey } from './budgets.ts'
 import type { ByteTotalsTable } from './byte-totals.ts'
 import type { TrackerConfig } from './config.ts'
 import type { DeploymentTable } from './deployments.ts'
@@ -33,7 +33,17 @@ export function linkJson(l: LinkNow): Record<string, unknown> {
   return { rateBytesPerSec: Budgets.json(l.rate), rule: l.rule, nextChangeAt: l.nextChangeAt?.toISOString() ?? null }
 }
 
-/** A scope's config, override, effective rules and budget now. */
+function inForceJson(f: InForce): Record<string, unknown> {
+  return {
+    ...(f.site !== undefined && { site: f.site }),
+    default: { rateBytesPerSec: Budgets.json(f.default.rate), from: f.default.from },
+    maxWanClients: f.maxWanClients,
+    windowsFrom: f.windowsFrom,
+    widerWindows: f.widerWindows,
+  }
+}
+
+/** A scope's config, override, effective rules (its own), what is in force there and who set it, and budget now. */
 export function describeScope(v: TrackerView, scope: ScopeKey): Record<string, unknown> {
   v.budgets.checkScope(scope)
   const [kind, name] = splitScope(scope)
@@ -48,6 +58,7 @@ export function describeScope(v: TrackerView, scope: ScopeKey): Record<string, u
       windows: policy.schedule.windows.map((w) => w.text),
       maxWanClients: policy.maxWanClients ?? null,
     },
+    inForce: inForceJson(v.budgets.inForce(scope)),
     ...(subnet !== undefined && { budgetNow: budgetJson(v.budgets.budgetOf(subnet, v.now)) }),
   }
 }

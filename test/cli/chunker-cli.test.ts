@@ -111,6 +111,29 @@ describe('peerstage CLI: keygen, pack, verify, inspect, diff', () => {
     expect(r.stderr).toMatch(/not a trusted publisher/)
   })
 
+  it('verify without --trust says on stderr that the publisher was not checked; --require-trust refuses to run without one', async () => {
+    const unchecked = await peerstage(['verify', manifestPath, src])
+    expect(unchecked.code).toBe(0)
+    expect(unchecked.stdout).toMatch(/^OK win11@24H2/m)
+    expect(unchecked.stderr).toBe('peerstage verify: the publisher was not checked (no --trust): anyone could have signed this manifest; give --trust PUBFILE, or --require-trust to refuse\n')
+    const uncheckedJson = await peerstage(['verify', manifestPath, src, '--json'])
+    expect(JSON.parse(uncheckedJson.stdout)).toMatchObject({ ok: true, publisherChecked: false })
+    expect(uncheckedJson.stderr).toMatch(/^peerstage verify: the publisher was not checked/)
+
+    const trusted = await peerstage(['verify', manifestPath, src, '--trust', join(dir, 'keys/publisher.pub'), '--require-trust', '--json'])
+    expect(trusted.code).toBe(0)
+    expect(JSON.parse(trusted.stdout)).toMatchObject({ ok: true, publisherChecked: true })
+    expect(trusted.stderr).toBe('')
+
+    const refused = await peerstage(['verify', manifestPath, src, '--require-trust'])
+    expect(refused.code).toBe(2)
+    expect(refused.stdout).toBe('')
+    expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^peerstage verify: --require-trust is set but no --trust PUBFILE names the publishers to accept/)])
+    const refusedJson = await peerstage(['verify', manifestPath, src, '--require-trust', '--json'])
+    expect(refusedJson.code).toBe(2)
+    expect(JSON.parse(refusedJson.stdout).error.code).toBe('PEERSTAGE_CLI_TRUST_REQUIRED')
+  })
+
   it('inspect --chunks --json lists every chunk as {offset, length, sha256}', async () => {
     const r = await peerstage(['inspect', manifestPath, '--chunks', '--json'])
     expect(r.code).toBe(0)

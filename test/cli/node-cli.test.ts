@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Store } from '../../node/index.ts'
 import { readManifest, verifyDirectory } from '../../chunker/index.ts'
+import { nodeLabel } from '../../bin/node-commands.ts'
 import { cliDpWithSamplePackage, freePort, peerstage, piecesVerified, sameTree, spawnCli } from '../helpers/cli.ts'
 import { canMountTmpfs } from '../helpers/files.ts'
 
@@ -16,6 +17,16 @@ afterEach(async () => {
 const setup = () => cliDpWithSamplePackage('127.0.10.1', (stop) => daemons.push(stop))
 
 
+describe('which node a dp or client line comes from', () => {
+  const peerId = '12D3KooWEE8QJEpzCqU1XwJpDqP3UKzqq7D8atMA837dyYQSL619'
+  it('names the address it dials from, else the one it listens on, and the end of its peer id', () => {
+    const addresses = [`/ip4/127.0.1.2/tcp/4001/p2p/${peerId}`]
+    expect(nodeLabel({ peerId, addresses }, '127.0.1.9')).toBe(`127.0.1.9 …${peerId.slice(-8)}`)
+    expect(nodeLabel({ peerId, addresses }, undefined)).toBe(`127.0.1.2 …${peerId.slice(-8)}`)
+    expect(nodeLabel({ peerId, addresses: [] }, undefined)).toBe(`…${peerId.slice(-8)}`)
+  })
+})
+
 describe('peerstage dp and fetch (real processes)', () => {
   it('fetch downloads, verifies and prints the --json summary; a second run has nothing to do', async () => {
     const { dir, src, manifest, dpAddress } = await setup()
@@ -24,19 +35,27 @@ describe('peerstage dp and fetch (real processes)', () => {
     const r = await peerstage(args)
     expect(r.code, r.stderr).toBe(0)
     const j = JSON.parse(r.stdout)
-    expect(j).toMatchObject({ ok: true, name: 'win11', version: '1', reusedBytes: 0, resumedBytes: 0 })
+    expect(j).toMatchObject({ ok: true, name: 'win11', version: '1', reusedBytes: 0, resumedBytes: 0, publisherChecked: true })
     expect(j.downloadedBytes).toBe(j.bytes)
+    expect(r.stderr).not.toContain('publisher was not checked')
     const paths = readManifest(manifest).manifest.files.map((f) => f.path)
     expect(sameTree(src, out, paths)).toBe(true)
     const again = JSON.parse((await peerstage(args)).stdout)
     expect(again).toMatchObject({ ok: true, downloadedBytes: 0, resumedBytes: j.bytes })
   })
 
-  it('fetch --bulk-port off keeps the wire on libp2p and still delivers; a port out of range is a usage error', async () => {
+  it('fetch --bulk-port off keeps the wire on libp2p and still delivers; a port out of range is a usage error; without --trust it says the publisher was not checked', async () => {
     const { dir, src, manifest, dpAddress } = await setup()
     const args = (out: string, bulk: string) => ['fetch', manifest, '--out', join(dir, out), '--peer', dpAddress, '--swarm-key', join(dir, 'swarm.key'), '--dial-from', '127.0.1.1', '--bulk-port', bulk, '--json']
     const r = await peerstage(args('out', 'off'))
     expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, publisherChecked: false })
+    expect(r.stderr).toBe('peerstage fetch: the publisher was not checked (no --trust): anyone could have signed this manifest; give --trust PUBFILE, or --require-trust to refuse\n')
+    // --require-trust without --trust: refused before anything is fetched or written.
+    const refused = await peerstage([...args('refused', 'off'), '--require-trust'])
+    expect(refused.code).toBe(2)
+    expect(JSON.parse(refused.stdout).error.code).toBe('PEERSTAGE_CLI_TRUST_REQUIRED')
+    expect(existsSync(join(dir, 'refused'))).toBe(false)
     expect(sameTree(src, join(dir, 'out'), readManifest(manifest).manifest.files.map((f) => f.path))).toBe(true)
     const bad = await peerstage(args('bad', '70000'))
     expect(bad.code).toBe(2)

@@ -92,6 +92,40 @@ describe('peerstage tracker, throttle, status (real processes)', () => {
     expect(status.code).toBe(0)
     expect(status.stdout).toMatch(/site leeds \(Europe\/London\)\n  127\.0\.1\.0\/24: 0 client\(s\), 0 DP\(s\); budget /)
   })
+  it('says budgets and rules as a person would, and where each rule in force comes from', async () => {
+    const url = await startTracker(configFile(ISSUE_YAML.replace('127.0.10.10:7070', '127.0.10.10:0').replace('  - name: leeds\n', '  - name: leeds\n    parent: dc\n')))
+    const admin = ['--tracker', url, '--token', 's3cret']
+    const status = await peerstage(['status', '--tracker', url])
+    expect(status.code, status.stderr).toBe(0)
+    expect(status.stdout).toContain('  127.0.10.0/24: 0 client(s), 0 DP(s); budget unlimited (no rule); leases 0/1 per package')
+    expect(status.stdout).toContain('  link from dc: unlimited (no rule)')
+    // Which of leeds's rules decides depends on the day and hour in London: each is named as its kind.
+    expect(status.stdout).toMatch(/127\.0\.1\.0\/24: .*; budget (unlimited \(the site's default\)|244\.14 KiB\/s \(the site's window Mon-Fri 08:00-18:00 2Mbit\/s\)|unlimited \(the site's window Sat-Sun unlimited\)); /)
+    expect(status.stdout).not.toContain('unlimited (unlimited')
+
+    const site = await peerstage(['throttle', 'show', ...admin, '--site', 'leeds'])
+    expect(site.stdout).toContain('  windows:         Mon-Fri 08:00-18:00 2Mbit/s; Sat-Sun unlimited (this site in the config file)\n')
+    expect(site.stdout).toContain('  default:         unlimited (this site in the config file)\n') // it said 'inherited'
+    expect(site.stdout).toContain('  max WAN clients: 1 (this site in the config file)\n')
+    expect(site.stdout).not.toContain('inherited')
+
+    const subnet = await peerstage(['throttle', 'set', ...admin, '--subnet', '127.0.1.0/24', '--default', '1MiB/s'])
+    expect(subnet.code, subnet.stderr).toBe(0)
+    expect(subnet.stdout).toContain('  windows:         none of its own\n                   also Mon-Fri 08:00-18:00 2Mbit/s; Sat-Sun unlimited (site leeds in the config file)\n')
+    expect(subnet.stdout).toContain('  default:         1 MiB/s (throttle set on this subnet)\n')
+    expect(subnet.stdout).toContain('  max WAN clients: 1 (site leeds in the config file)\n')
+    const json = JSON.parse((await peerstage(['throttle', 'show', ...admin, '--subnet', '127.0.1.0/24', '--json'])).stdout)
+    expect(json.inForce).toEqual({
+      site: 'leeds', default: { rateBytesPerSec: 1024 * 1024, from: 'subnet override' }, maxWanClients: { value: 1, from: 'site config' },
+      windowsFrom: 'none', widerWindows: [{ from: 'site config', rules: ['Mon-Fri 08:00-18:00 2Mbit/s', 'Sat-Sun unlimited'] }],
+    })
+
+    const dc = await peerstage(['throttle', 'show', ...admin, '--site', 'dc'])
+    expect(dc.stdout).toContain('  default:         unlimited (no rule sets one)\n')
+    expect(dc.stdout).toContain('  max WAN clients: 1 (the built-in default: no rule sets it)\n')
+    expect(dc.stdout).toContain('  budget now:      unlimited (no rule)\n')
+  })
+
   it('reads a tracker with a dashboardToken with --token (it or the adminToken); without, one line and exit 2', async () => {
     const url = await startTracker(configFile(ISSUE_YAML.replace('127.0.10.10:7070', '127.0.10.10:0').replace('dpToken:', 'dashboardToken: dash\ndpToken:')))
     const reads = [['status'], ['status', '--packages'], ['deploy', 'list'], ['package', 'list']]

@@ -66,6 +66,9 @@ export interface LeaseGrant {
   share: { index: number, of: number }
 }
 
+/** The `rule` of a budget or a link that no window and no default decides: it is unlimited. */
+export const NO_RULE = 'unlimited (no rule)'
+
 export interface SubnetBudget {
   subnet: string
   site: string | undefined

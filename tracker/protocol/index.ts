@@ -15,7 +15,7 @@ export {
   MAX_REASON_CHARS, MAX_LOG_TAIL_CHARS, MAX_ANNOUNCE_BODY_BYTES, DEPLOYMENT_BODY_LIMIT,
   DEPLOYMENT_ID, DEPLOYMENT_ID_PATTERN, PACKAGE_ID_PATTERN, PEER_ID_PATTERN, MAX_PEER_ID_CHARS, MAX_JITTER_SECONDS,
 } from './limits.ts'
-export { TIERS, LAN_TIERS, type Tier, type HandedPeer, type AnnounceRequest, type AnnounceAnswer, type ReportedBytes, type LeaseGrant, type SubnetBudget, type BudgetList } from './announce.ts'
+export { NO_RULE, TIERS, LAN_TIERS, type Tier, type HandedPeer, type AnnounceRequest, type AnnounceAnswer, type ReportedBytes, type LeaseGrant, type SubnetBudget, type BudgetList } from './announce.ts'
 export {
   DEPLOYMENT_STATES, FINAL_STATES, MAX_PROGRAM_TIMEOUT_SECONDS, parseIsoTime,
   type Deployment, type DeploymentOffer, type DeploymentReport, type DeploymentState, type Target, type DeploymentInput,
