@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { inSingleExecutable, SEA_SUPERVISOR_ARG } from '../../common/index.ts'
 
 /**
  * A small supervisor between the client and a deployment's program, so the program's true
@@ -10,13 +12,13 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
  * the status file, or the supervisor still running, when it starts again.
  *
  * It runs as `node -e SCRIPT` (plain JS, CommonJS) so it needs no file of its own and works
- * the same from the sources, the bundle and the tests. Arguments:
+ * the same from the sources, the bundle and the tests (the single executable runs BODY itself). Arguments:
  * statusPath logPath cwd timeoutMs graceMs displayName command ...args
  */
-const SCRIPT = `
+const BODY = `
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
-const [statusPath, logPath, cwd, timeoutMs, graceMs, name, command, ...args] = process.argv.slice(1)
+const [statusPath, logPath, cwd, timeoutMs, graceMs, name, command, ...args] = argv
 const log = fs.openSync(logPath, 'a')
 let timedOut = false
 let ending = false
@@ -47,6 +49,13 @@ process.on('SIGTERM', () => end('stop'))
 process.on('SIGINT', () => end('stop'))
 if (Number(timeoutMs) > 0) setTimeout(() => end('timeout'), Number(timeoutMs)).unref()
 `
+const SCRIPT = `(function (require, argv) {${BODY}})(require, process.argv.slice(1))`
+
+/** Runs the supervisor in this process, given its arguments: the single executable's way (bin/binary-main.ts). */
+export function runSupervisorHere(argv: string[]): void {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the same script `node -e` runs elsewhere
+  new Function('require', 'argv', BODY)(createRequire(process.execPath), argv)
+}
 
 /** What the status file holds. */
 export interface ProgramExit {
@@ -77,7 +86,9 @@ export interface SuperviseInit {
 /** Starts the supervisor (in its own process group, detached from the client's). */
 export function startSupervisor(init: SuperviseInit): ChildProcess {
   rmSync(init.statusPath, { force: true })
-  const child = spawn(process.execPath, ['-e', SCRIPT, init.statusPath, init.logPath, init.cwd, String(init.timeoutMs), String(init.killGraceMs), init.displayName, init.command, ...init.args],
+  // The single executable runs only its own entry: it takes SEA_SUPERVISOR_ARG instead of `-e`.
+  const runScript = inSingleExecutable() ? [SEA_SUPERVISOR_ARG] : ['-e', SCRIPT]
+  const child = spawn(process.execPath, [...runScript, init.statusPath, init.logPath, init.cwd, String(init.timeoutMs), String(init.killGraceMs), init.displayName, init.command, ...init.args],
     { cwd: init.cwd, env: init.env, stdio: 'ignore', detached: true })
   // Kept referenced: whoever waits for the exit keeps this process alive (detached only so
   // the client's terminal signals and death do not reach it).
