@@ -43,7 +43,8 @@ export function seaAssetNames(prefix: string): string[] {
  * so its bytes are written once to a directory only this user may write
  * (PEERSTAGE_NATIVE_DIR, or `peerstage-native-UID` under the temporary directory) under a
  * name holding their hash; a file already there is reused only when its bytes are the
- * asset's, so a file planted or damaged there is replaced, never loaded.
+ * asset's, so a file planted or damaged there is replaced, never loaded. On Windows the
+ * default is `%LOCALAPPDATA%\peerstage\native`.
  */
 export function loadNativeAsset(name: string): unknown {
   const bytes = seaAsset(name)
@@ -69,7 +70,9 @@ export function loadNativeAsset(name: string): unknown {
 
 function nativeDir(): string {
   const uid = process.getuid?.()
-  const dir = process.env.PEERSTAGE_NATIVE_DIR ?? join(tmpdir(), `peerstage-native-${uid ?? 'user'}`)
+  // Windows has no uid to check a shared temporary directory by: the user's own local app data instead.
+  const local = process.platform === 'win32' ? process.env.LOCALAPPDATA : undefined
+  const dir = process.env.PEERSTAGE_NATIVE_DIR ?? (local !== undefined ? join(local, 'peerstage', 'native') : join(tmpdir(), `peerstage-native-${uid ?? 'user'}`))
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   // On a shared temporary directory, someone else may have made it first: refuse to load from there.
   const st = lstatSync(dir)
