@@ -52,9 +52,11 @@ for (const stream of [process.stdout, process.stderr]) {
   })
 }
 
-const code = await main(process.argv.slice(2))
-// Whatever the command started is stopped by now (daemons return on a signal). End at once:
-// libp2p's address manager leaves a 1 s timer behind after it stops, which kept every fetch
-// alive a second after its summary. Output already written is flushed first.
-await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write('', () => resolve()))))
-process.exit(code)
+// Not top-level await: the single executable (scripts/build-binary.ts) runs this file as CommonJS.
+void main(process.argv.slice(2)).then(async (code) => {
+  // Whatever the command started is stopped by now (daemons return on a signal). End at once:
+  // libp2p's address manager leaves a 1 s timer behind after it stops, which kept every fetch
+  // alive a second after its summary. Output already written is flushed first.
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write('', () => resolve()))))
+  process.exit(code)
+})

@@ -1,13 +1,22 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
+import { inSingleExecutable, seaAsset, SEA_ASSETS } from '../common/index.ts'
 import type { ChunkingParams } from './fastcdc.ts'
 import type { ScanRequest, ScanResult } from './scan.ts'
 import type { VerifyRangeRequest } from './verify-range.ts'
 import type { WorkerJob } from './worker.ts'
 
 // From source this file sits beside worker.ts; bundled (scripts/build.ts), every chunk sits
-// beside dist/worker.mjs.
+// beside dist/worker.mjs; the single executable carries the worker as an asset (no file to point at).
 const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.mjs', import.meta.url)
+let carriedWorker: string | undefined
+
+function startWorker(): Worker {
+  if (!inSingleExecutable()) return new Worker(WORKER_FILE)
+  carriedWorker ??= seaAsset(SEA_ASSETS.worker)?.toString('utf8')
+  if (carriedWorker === undefined) throw new Error(`this peerstage binary carries no ${SEA_ASSETS.worker}: rebuild it (npm run build:binary)`)
+  return new Worker(carriedWorker, { eval: true })
+}
 
 export interface HashPoolInit {
   /** @default os.availableParallelism(), at most 8 */
@@ -93,7 +102,7 @@ export class HashPool {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(WORKER_FILE)
+    const worker = startWorker()
     worker.unref()
     worker.on('message', (msg: { id: number, result?: unknown, error?: { message: string, code?: string, path?: string } }) => {
       const task = this.running.get(worker)

@@ -1,10 +1,11 @@
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { programLaunch, stopFileOf, supervisorStopBy, type Launch } from '../platform.ts'
 import { readExit, startSupervisor, supervisorAlive, type ProgramExit } from './supervisor.ts'
 
 /** The program's output kept for the report: the end is what explains a failure. */
 export const LOG_TAIL_BYTES = 2048
-/** After a timeout's SIGTERM, the program's group gets this long before SIGKILL. */
+/** After a timeout's soft stop (SIGTERM to its group; taskkill /T), the program gets this long before the hard one. */
 export const DEFAULT_KILL_GRACE_MS = 10_000
 /** How often a resumed client looks for the exit of a program it did not start. */
 const RESUME_POLL_MS = 250
@@ -19,7 +20,7 @@ export interface ProgramInit {
   logPath: string
   /** Where its exit is recorded, even if this process dies meanwhile. @default `${logPath}.exit.json` */
   statusPath?: string
-  /** Aborting ends the program and everything it started (SIGTERM, SIGKILL after the grace). */
+  /** Aborting ends the program and everything it started (SIGTERM, SIGKILL after the grace; on Windows taskkill /T, then /F). */
   signal?: AbortSignal
   /** End it (as when aborted) if it has not exited this long after its start. @default none */
   timeoutMs?: number
@@ -47,11 +48,17 @@ export function runProgram(init: ProgramInit): Promise<ProgramResult> {
   const statusPath = init.statusPath ?? statusPathOf(init.logPath)
   mkdirSync(dirname(init.logPath), { recursive: true })
   const logFrom = existsSync(init.logPath) ? statSync(init.logPath).size : 0
+  let launch: Launch
+  try {
+    launch = programLaunch(command, init.args)
+  } catch (err) {
+    return Promise.resolve({ exitCode: null, signal: null, startError: `cannot start '${init.command}': ${(err as Error).message}`, logTail: '' })
+  }
   const supervisor = startSupervisor({
-    command, displayName: init.command, args: init.args, cwd: init.cwd, env: init.env, logPath: init.logPath, statusPath,
+    launch, displayName: init.command, cwd: init.cwd, env: init.env, logPath: init.logPath, statusPath,
     timeoutMs: init.timeoutMs ?? 0, killGraceMs: init.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
   })
-  const stop = (): void => { supervisor.kill('SIGTERM') }
+  const stop = (): void => { stopSupervisor(supervisor.pid, statusPath) }
   init.signal?.addEventListener('abort', stop, { once: true })
   if (supervisor.pid !== undefined) init.onStarted?.(supervisor.pid)
   return new Promise((done) => {
@@ -85,13 +92,7 @@ export function resumeProgram(init: ResumeInit): Promise<ProgramResult> | undefi
   const now = readExit(statusPath)
   if (now !== undefined) return Promise.resolve(result(now))
   if (!supervisorAlive(init.supervisorPid, statusPath)) return undefined
-  const stop = (): void => {
-    try {
-      process.kill(init.supervisorPid, 'SIGTERM')
-    } catch {
-      // gone meanwhile
-    }
-  }
+  const stop = (): void => { stopSupervisor(init.supervisorPid, statusPath) }
   init.signal?.addEventListener('abort', stop, { once: true })
   return new Promise((done) => {
     // Not our child, so no exit event: poll, as long as it lives (its timeout bounds it, if any).
@@ -106,6 +107,19 @@ export function resumeProgram(init: ResumeInit): Promise<ProgramResult> | undefi
     }
     look()
   })
+}
+
+/** Asks a supervisor to end its program, as this platform allows (node/platform.ts). */
+function stopSupervisor(pid: number | undefined, statusPath: string): void {
+  if (supervisorStopBy() === 'stop-file') {
+    writeFileSync(stopFileOf(statusPath), '')
+    return
+  }
+  try {
+    if (pid !== undefined) process.kill(pid, 'SIGTERM')
+  } catch {
+    // gone meanwhile
+  }
 }
 
 /** The last LOG_TAIL_BYTES of this run's output (from `from`), decoded without a cut character at its start. */

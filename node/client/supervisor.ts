@@ -1,22 +1,28 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { inSingleExecutable, SEA_SUPERVISOR_ARG } from '../../common/index.ts'
+import { PID_PLACEHOLDER, stopFileOf, treeStopSteps, type Launch, type TreeStopStep } from '../platform.ts'
 
 /**
  * A small supervisor between the client and a deployment's program, so the program's true
- * result outlives the client: it starts the program in its own process group with its
- * output appended to the log file (no pipe to the client to break), ends the group at the
- * timeout or when asked (SIGTERM, then SIGKILL after a grace), and writes the program's
+ * result outlives the client: it starts the program as node/platform.ts says (on POSIX in
+ * its own process group) with its output appended to the log file (no pipe to the client
+ * to break), ends it and what it started at the timeout or when asked (SIGTERM or the stop
+ * file; the platform's soft step, its hard step after a grace), and writes the program's
  * exit to a status file (write + rename) before it exits. A client killed meanwhile finds
  * the status file, or the supervisor still running, when it starts again.
  *
  * It runs as `node -e SCRIPT` (plain JS, CommonJS) so it needs no file of its own and works
- * the same from the sources, the bundle and the tests. Arguments:
- * statusPath logPath cwd timeoutMs graceMs displayName command ...args
+ * the same from the sources, the bundle and the tests (the single executable runs BODY itself). Arguments:
+ * statusPath logPath cwd timeoutMs graceMs displayName planJson (a SupervisorPlan)
  */
-const SCRIPT = `
-const { spawn } = require('node:child_process')
+const BODY = `
+const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
-const [statusPath, logPath, cwd, timeoutMs, graceMs, name, command, ...args] = process.argv.slice(1)
+const [statusPath, logPath, cwd, timeoutMs, graceMs, name, planJson] = argv
+const plan = JSON.parse(planJson)
+const stopFile = statusPath + ${JSON.stringify(stopFileOf(''))}
 const log = fs.openSync(logPath, 'a')
 let timedOut = false
 let ending = false
@@ -26,27 +32,42 @@ const finish = (result) => {
   done = true
   fs.writeFileSync(statusPath + '.tmp', JSON.stringify(result))
   fs.renameSync(statusPath + '.tmp', statusPath)
+  fs.rmSync(stopFile, { force: true })
   process.exit(0)
 }
-const child = spawn(command, args, { cwd, stdio: ['ignore', log, log], detached: true })
-const group = (signal) => { try { process.kill(-child.pid, signal) } catch {} }
+const child = spawn(plan.file, plan.args, { cwd, stdio: ['ignore', log, log], detached: plan.detached, windowsHide: true, windowsVerbatimArguments: plan.windowsVerbatimArguments })
+const stopTree = (step) => {
+  try {
+    if (step.kind === 'signal-group') process.kill(-child.pid, step.signal)
+    else spawnSync(step.file, step.args.map((a) => a === ${JSON.stringify(PID_PLACEHOLDER)} ? String(child.pid) : a), { stdio: 'ignore', windowsHide: true })
+  } catch {}
+}
 const end = (why) => {
   if (ending || child.pid === undefined) return
   ending = true
   timedOut = why === 'timeout'
   if (timedOut) fs.writeSync(log, '\\npeerstage: no exit after ' + (Number(timeoutMs) / 1000) + ' s: ending the program and its process group\\n')
-  group('SIGTERM')
-  setTimeout(() => group('SIGKILL'), Number(graceMs)).unref()
+  stopTree(plan.stop.soft)
+  setTimeout(() => stopTree(plan.stop.hard), Number(graceMs)).unref()
 }
 child.once('error', (err) => finish({ exitCode: null, signal: null, startError: "cannot start '" + name + "': " + (err.code || err.message) }))
 child.once('exit', (exitCode, signal) => {
-  if (ending) group('SIGKILL') // what it started and left behind
+  if (ending) stopTree(plan.stop.hard) // what it started and left behind
   finish({ exitCode, signal, timedOut })
 })
 process.on('SIGTERM', () => end('stop'))
 process.on('SIGINT', () => end('stop'))
+// The client's way to stop it where a signal cannot be caught (Windows: node/platform.ts).
+setInterval(() => { if (fs.existsSync(stopFile)) end('stop') }, 250).unref()
 if (Number(timeoutMs) > 0) setTimeout(() => end('timeout'), Number(timeoutMs)).unref()
 `
+const SCRIPT = `(function (require, argv) {${BODY}})(require, process.argv.slice(1))`
+
+/** Runs the supervisor in this process, given its arguments: the single executable's way (bin/binary-main.ts). */
+export function runSupervisorHere(argv: string[]): void {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the same script `node -e` runs elsewhere
+  new Function('require', 'argv', BODY)(createRequire(process.execPath), argv)
+}
 
 /** What the status file holds. */
 export interface ProgramExit {
@@ -58,27 +79,35 @@ export interface ProgramExit {
   timedOut?: boolean
 }
 
+/** What the supervisor runs and how it ends it: node/platform.ts's answers, handed over as JSON. */
+export interface SupervisorPlan extends Launch {
+  stop: { soft: TreeStopStep, hard: TreeStopStep }
+}
+
 export interface SuperviseInit {
-  /** Resolved command (a package file's absolute path, or a name looked up on PATH). */
-  command: string
+  /** How to start the resolved command (a package file's absolute path, or a name looked up on PATH). */
+  launch: Launch
   /** As the manifest says it, for messages. */
   displayName: string
-  args: string[]
   cwd: string
   env: NodeJS.ProcessEnv
   logPath: string
   statusPath: string
   /** 0 = no timeout. */
   timeoutMs: number
-  /** After SIGTERM (a timeout or a stop), SIGKILL the group this much later. */
+  /** After the soft stop step (a timeout or a stop), take the hard one this much later. */
   killGraceMs: number
 }
 
 /** Starts the supervisor (in its own process group, detached from the client's). */
 export function startSupervisor(init: SuperviseInit): ChildProcess {
   rmSync(init.statusPath, { force: true })
-  const child = spawn(process.execPath, ['-e', SCRIPT, init.statusPath, init.logPath, init.cwd, String(init.timeoutMs), String(init.killGraceMs), init.displayName, init.command, ...init.args],
-    { cwd: init.cwd, env: init.env, stdio: 'ignore', detached: true })
+  rmSync(stopFileOf(init.statusPath), { force: true })
+  const plan: SupervisorPlan = { ...init.launch, stop: treeStopSteps() }
+  // The single executable runs only its own entry: it takes SEA_SUPERVISOR_ARG instead of `-e`.
+  const runScript = inSingleExecutable() ? [SEA_SUPERVISOR_ARG] : ['-e', SCRIPT]
+  const child = spawn(process.execPath, [...runScript, init.statusPath, init.logPath, init.cwd, String(init.timeoutMs), String(init.killGraceMs), init.displayName, JSON.stringify(plan)],
+    { cwd: init.cwd, env: init.env, stdio: 'ignore', detached: true, windowsHide: true })
   // Kept referenced: whoever waits for the exit keeps this process alive (detached only so
   // the client's terminal signals and death do not reach it).
   return child

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs'
 import { chmod, readlink, symlink, unlink } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { parseManifest, verifyDirectory, type SignedManifest, type VerifyReport } from '../../chunker/index.ts'
 import { PeerstageError } from '../../common/index.ts'
 import { NodeErrorCodes } from '../errors.ts'
 import type { TrackerClient } from '../../tracker/protocol/index.ts'
 import { piecesHolding, type Store, type StoredPackage } from '../store/index.ts'
 import type { PackageSwarm } from '../swarm.ts'
+import { appliesFileModes, linkPointsAt, localPath, packageLink } from '../platform.ts'
 
 /**
  * The steps every node that pre-stages a package takes (a client for a deployment, a DP
@@ -71,19 +72,20 @@ export async function verifyOnDisk(swarm: PackageSwarm): Promise<number> {
 export async function materialize(pkg: StoredPackage, dataDir: string): Promise<string> {
   const target = join(dataDir, 'packages', pkg.packageId)
   if (pkg.root !== target) await pkg.moveTo(target)
-  await Promise.all(pkg.manifest.files.map((f) => (f.mode & 0o777) === 0 ? undefined : chmod(join(target, ...f.path.split('/')), f.mode & 0o7777)))
+  if (appliesFileModes()) await Promise.all(pkg.manifest.files.map((f) => (f.mode & 0o777) === 0 ? undefined : chmod(localPath(target, f.path), f.mode & 0o7777)))
   const name = linkName(pkg.signed)
   if (name !== undefined) await linkOnce(join(dataDir, 'packages', name), pkg.packageId)
   return target
 }
 
-/** A relative symlink at `path` to `id`, made only where none stands (a dangling one is replaced). */
+/** A link at `path` to `id` (node/platform.ts: a relative symlink, a junction on Windows), made only where none stands (a dangling one is replaced). */
 async function linkOnce(path: string, id: string): Promise<void> {
   const current = await readlink(path).catch(() => undefined)
-  if (current === id) return
+  if (current !== undefined && linkPointsAt(current, path, id)) return
   if (current !== undefined) {
-    if (existsSync(join(dirname(path), current))) return // the name is another package's: never repointed
+    if (existsSync(resolve(dirname(path), current))) return // the name is another package's: never repointed
     await unlink(path)
   }
-  await symlink(id, path).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err })
+  const link = packageLink(path, id)
+  await symlink(link.target, path, link.type).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err })
 }

@@ -16,6 +16,8 @@ export const StoreErrorCodes = defineErrorCodes('node', {
    * node runs with this --data), `damaged`, `read-only`, `not-a-directory`, `unusable`.
    */
   DATA_DIR: { code: 'PEERSTAGE_NODE_STORE_DATA_DIR', class: 'usage', aliases: ['PEERSTAGE_STORE_DATA_DIR'] },
+  /** A package path this system cannot write as given (on Windows: a device name, a forbidden character, a case-only twin); `details.path` names it. */
+  PATH_UNWRITABLE: { code: 'PEERSTAGE_NODE_STORE_PATH_UNWRITABLE', class: 'refused' },
 })
 
 /** A file system failure as the store reports it: a full disk says so (and that nothing was lost). */

@@ -1,10 +1,11 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Manifest } from '../../chunker/index.ts'
+import { localPath } from '../platform.ts'
 
 /** Where a manifest file lives under a package root. Paths were checked on parse. */
 export function filePath(root: string, manifest: Manifest, file: number): string {
-  return join(root, ...manifest.files[file]!.path.split('/'))
+  return localPath(root, manifest.files[file]!.path)
 }
 
 /**

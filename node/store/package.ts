@@ -8,6 +8,7 @@ import { moveDirectory, moveFiles } from './move.ts'
 import { filePath, preallocate, readExactly, sameStamp, stampOf, type FileStamp } from './package-files.ts'
 import { badPresentPieces } from './recheck.ts'
 import type { Store } from './store.ts'
+import type { Platform } from '../platform.ts'
 
 export interface StoreInit {
   /** Pieces are flushed to disk (and saved as present) in batches of this many bytes… @default 32 MiB */
@@ -16,6 +17,8 @@ export interface StoreInit {
   flushDelayMs?: number
   /** Times flushDelayMs. @default systemClock */
   clock?: Clock
+  /** Whose file-name rules a package's paths must meet before any file is made (node/platform.ts). @default process.platform */
+  platform?: Platform
 }
 
 /** StoreInit's defaults, in one place. */
@@ -23,6 +26,7 @@ export const STORE_DEFAULTS = {
   flushBytes: 32 * 1024 * 1024,
   flushDelayMs: 250,
   clock: systemClock,
+  platform: process.platform,
 } as const satisfies Required<StoreInit>
 
 /** @internal what the store keeps per package besides its manifest and have-bitfield. */

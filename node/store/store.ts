@@ -3,11 +3,12 @@ import { rm } from 'node:fs/promises'
 import { Level } from 'level'
 import { parseManifest, type SignedManifest } from '../../chunker/index.ts'
 import { Bitfield } from './bitfield.ts'
-import { dataDirError, ioError } from './errors.ts'
-import { makeDataDir } from '../../common/index.ts'
+import { dataDirError, ioError, StoreErrorCodes } from './errors.ts'
+import { makeDataDir, PeerstageError } from '../../common/index.ts'
+import { packagePathProblem } from '../platform.ts'
 import { moveFiles } from './move.ts'
 import { preallocate } from './package-files.ts'
-import { StoredPackage, type ChunkLocation, type PackageRecord, type StoreInit } from './package.ts'
+import { StoredPackage, type ChunkLocation, type PackageRecord, type StoreInit, STORE_DEFAULTS } from './package.ts'
 
 /**
  * A node's package data: manifests, have-bitfields and a chunk index (hash → where it is)
@@ -54,6 +55,13 @@ export class Store {
   async addPackage(signed: SignedManifest, root: string, options: { readOnly?: boolean } = {}): Promise<StoredPackage> {
     const id = signed.packageId
     const readOnly = options.readOnly ?? false
+    if (!readOnly) {
+      // Refused before anything is recorded or made: on Windows a file named CON is the console.
+      const unwritable = packagePathProblem(signed.manifest.files.map((f) => f.path), { longPaths: signed.manifest.longPaths === true }, this.init.platform ?? STORE_DEFAULTS.platform)
+      if (unwritable !== undefined) {
+        throw new PeerstageError(StoreErrorCodes.PATH_UNWRITABLE, `${signed.manifest.name}@${signed.manifest.version} cannot be written on this system: ${unwritable.path}: ${unwritable.rule}; pack it again with names Windows allows`, { details: { path: unwritable.path } })
+      }
+    }
     await this.opening.get(id)
     const cached = this.open.get(id)
     if (cached !== undefined && (cached.root !== root || cached.readOnly !== readOnly)) {

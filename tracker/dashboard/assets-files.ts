@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { inSingleExecutable, seaAsset, seaAssetNames, SEA_ASSETS } from '../../common/index.ts'
 
 export interface Asset {
   type: string
@@ -36,8 +37,17 @@ function assetsDir(): string {
 
 /** Every file the page may ask for, read once at start: path under /dashboard/ → its bytes and type. */
 export function loadAssets(): Map<string, Asset> {
-  const dir = assetsDir()
   const out = new Map<string, Asset>()
+  if (inSingleExecutable()) {
+    // scripts/build-binary.ts put them into the binary, uPlot's under vendor/ as dist/ has them.
+    for (const key of seaAssetNames(SEA_ASSETS.dashboardPrefix)) {
+      const name = key.slice(SEA_ASSETS.dashboardPrefix.length)
+      const type = TYPES[extname(name)]
+      if (type !== undefined) out.set(name, { type, body: seaAsset(key)! })
+    }
+    return out
+  }
+  const dir = assetsDir()
   for (const name of readdirSync(dir)) {
     const type = TYPES[extname(name)]
     if (type !== undefined) out.set(name, { type, body: readFileSync(join(dir, name)) })
