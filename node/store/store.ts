@@ -7,7 +7,7 @@ import { dataDirError, ioError } from './errors.ts'
 import { makeDataDir } from '../../common/index.ts'
 import { moveFiles } from './move.ts'
 import { preallocate } from './package-files.ts'
-import { StoredPackage, type ChunkLocation, type PackageRecord, type StoreInit } from './package.ts'
+import { StoredPackage, type ChunkLocation, type PackageRecord, type StoredManifest, type StoreInit } from './package.ts'
 
 /** Chunk index entries written (or removed) per level batch: bounded, so memory does not grow with the package. */
 const INDEX_SLICE_CHUNKS = 4096
@@ -54,8 +54,11 @@ export class Store {
    * a download target, preallocated here, or with `readOnly` a source served in place.
    * Progress saved for another root is checked against the files under this one.
    */
-  async addPackage(signed: SignedManifest, root: string, options: { readOnly?: boolean } = {}): Promise<StoredPackage> {
+  async addPackage(signed: SignedManifest | StoredManifest, root: string, options: { readOnly?: boolean } = {}): Promise<StoredPackage> {
     const id = signed.packageId
+    // A StoredManifest (a stored package's, without its text) names a manifest saved here already.
+    const canonical = 'canonical' in signed ? signed.canonical : undefined
+    if (canonical === undefined && await this.db.get(`manifest:${id}`) === undefined) throw new TypeError(`package ${id} is not in this store: add it with its canonical manifest`)
     const readOnly = options.readOnly ?? false
     await this.opening.get(id)
     const cached = this.open.get(id)
@@ -66,7 +69,7 @@ export class Store {
     const saved = cached === undefined ? await this.loadRecord(id, signed) : undefined
     const record: PackageRecord = saved !== undefined && saved.root === root && saved.readOnly === readOnly ? saved : { root, readOnly }
     await this.db.batch([
-      { type: 'put', key: `manifest:${id}`, value: signed.canonical },
+      ...(canonical === undefined ? [] : [{ type: 'put' as const, key: `manifest:${id}`, value: canonical }]),
       { type: 'put', key: `package:${id}`, value: JSON.stringify(record) },
     ])
     if (!readOnly) {
@@ -78,6 +81,11 @@ export class Store {
     }
     if (cached !== undefined && cached.root === root && cached.readOnly === readOnly) return cached
     return this.opened(signed, record, true)
+  }
+
+  /** The canonical signed manifest of a stored package, as it was added (hash it for the id). */
+  async manifestText(id: string): Promise<string | undefined> {
+    return this.db.get(`manifest:${id}`)
   }
 
   /** A package added earlier (by this process or a previous one). */
@@ -101,7 +109,7 @@ export class Store {
   }
 
   /** A saved package record, with a move a crash interrupted finished or forgotten. */
-  private async loadRecord(id: string, signed: SignedManifest): Promise<PackageRecord | undefined> {
+  private async loadRecord(id: string, signed: StoredManifest): Promise<PackageRecord | undefined> {
     const text = await this.db.get(`package:${id}`)
     if (text === undefined) return undefined
     const record = JSON.parse(text) as PackageRecord
@@ -127,7 +135,7 @@ export class Store {
   }
 
   /** Opens a package's record; one written to is rechecked where its files changed since. */
-  private async opened(signed: SignedManifest, record: PackageRecord, recheck: boolean): Promise<StoredPackage> {
+  private async opened(signed: StoredManifest, record: PackageRecord, recheck: boolean): Promise<StoredPackage> {
     const pkg = new StoredPackage(this, signed, record, await this.loadHave(signed.packageId, signed.manifest.pieces.length), this.init)
     if (recheck && !record.readOnly) await pkg.recheckChangedFiles()
     this.open.set(signed.packageId, pkg)

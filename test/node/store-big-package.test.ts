@@ -62,4 +62,23 @@ describe('store: a package of many chunks (issue 19, big manifests)', () => {
       await again.close()
     }
   })
+
+  it('keeps the table, not the text: an open package holds no canonical manifest, level does, and it re-adds by its stored manifest', async () => {
+    const dir = tempDir()
+    const key = testKey()
+    const signed = signManifest(syntheticManifest(2_000, 2), key)
+    const other = signManifest({ ...syntheticManifest(10, 1), version: '9' }, key)
+    const store = await Store.open(join(dir, 'db'))
+    try {
+      const pkg = await store.addPackage(signed, join(dir, 'src'), { readOnly: true })
+      expect(pkg.signed).not.toHaveProperty('canonical')
+      expect(pkg.manifest.chunks).toBe(signed.manifest.chunks) // the same table, not a copy
+      expect(await store.manifestText(signed.packageId)).toBe(signed.canonical)
+      expect(await store.addPackage(pkg.signed, join(dir, 'src'), { readOnly: true })).toBe(pkg)
+      await expect(store.addPackage({ manifest: other.manifest, packageId: other.packageId }, join(dir, 'x'), { readOnly: true })).rejects.toThrow(TypeError)
+      expect(await store.manifestText(other.packageId)).toBeUndefined()
+    } finally {
+      await store.close()
+    }
+  })
 })
