@@ -9,6 +9,7 @@ import { RESULTS_DIR, type BenchOutcome, type BenchRow } from './common.ts'
 
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<BenchOutcome> }>> = {
   'lease-rate': () => import('./lease-rate.ts'),
+  'manifest-memory': () => import('./manifest-memory.ts'),
   pack: () => import('./pack.ts'),
   push: () => import('./push.ts'),
   replication: () => import('./replication.ts'),

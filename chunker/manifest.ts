@@ -114,15 +114,39 @@ export function signingPayload(json: Record<string, unknown>): Buffer {
   return Buffer.from(canonicalJson(unsigned), 'utf8')
 }
 
+/*
+ * The signed and the unsigned canonical forms differ only by the `signature` member, so one
+ * is cut from the other instead of serializing a manifest's megabytes twice. Keys are sorted:
+ * it always sits between `publisher` and `version`, the last key, after every nested object;
+ * and `,"` cannot occur inside a JSON string (a quote there is escaped), so the last
+ * `,"signature":` or `,"version":` is the top-level one.
+ */
+const signatureMember = (signature: string): string => `,"signature":${canonicalJson(signature)}`
+
+/** signingPayload of a manifest from its canonical signed form; undefined when that holds no such signature. */
+export function payloadOfCanonical(canonical: string, signature: string): Buffer | undefined {
+  const member = signatureMember(signature)
+  const at = canonical.lastIndexOf(member)
+  if (at === -1) return undefined
+  const head = canonical.slice(0, at)
+  const tail = canonical.slice(at + member.length)
+  // Written into one buffer: no joined string as long as the manifest in between.
+  const bytes = Buffer.allocUnsafe(Buffer.byteLength(head) + Buffer.byteLength(tail))
+  bytes.write(tail, bytes.write(head, 0, 'utf8'), 'utf8')
+  return bytes
+}
+
 export function packageIdOf(canonical: string): string {
   return createHash('sha256').update(canonical, 'utf8').digest('hex')
 }
 
 export function signManifest(unsigned: UnsignedManifest, privateKey: KeyObject): SignedManifest {
   const publisher = publisherOf(privateKey)
-  const json = manifestToJson({ ...unsigned, publisher, signature: '' })
-  const signature = signBytes(privateKey, signingPayload(json))
-  const canonical = canonicalJson({ ...json, signature })
+  const { signature: _, ...json } = manifestToJson({ ...unsigned, publisher, signature: '' })
+  const payload = canonicalJson(json)
+  const signature = signBytes(privateKey, Buffer.from(payload, 'utf8'))
+  const at = payload.lastIndexOf(',"version":')
+  const canonical = `${payload.slice(0, at)}${signatureMember(signature)}${payload.slice(at)}`
   return { manifest: { ...unsigned, publisher, signature }, packageId: packageIdOf(canonical), canonical }
 }
 

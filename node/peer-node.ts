@@ -11,7 +11,7 @@ import { NodeErrorCodes, nodeError } from './errors.ts'
 import { linkName } from './staging/index.ts'
 import { answerTicket, askTicket, BULK_PROTOCOL, bulkConnect, BulkServer } from './bulk/index.ts'
 import { createHost, dialPeer, loadOrCreateIdentity, parseMultiaddr, type Host } from './host.ts'
-import { dataDirError, readExactly, Store, type ChunkLocation, type StoredPackage } from './store/index.ts'
+import { dataDirError, readExactly, Store, type ChunkLocation, type StoredManifest, type StoredPackage } from './store/index.ts'
 import { createNodeMetrics, type NodeMetrics } from './metrics.ts'
 import { PackageSwarm, type LocalChunk, type PeerInfo, type SwarmInit } from './swarm.ts'
 import { attachWire, attachWireToSocket, createWire, infoHashOf, maxMessageBytes, WIRE_PROTOCOL, type Wire } from './wire/index.ts'
@@ -168,7 +168,7 @@ export class PeerNode {
    * first, before the swarm is announced or reachable: no peer is asked for what is here,
    * however long reading a big older version takes.
    */
-  async want(signed: SignedManifest, root: string, options: { reuse?: boolean } = {}): Promise<PackageSwarm> {
+  async want(signed: SignedManifest | StoredManifest, root: string, options: { reuse?: boolean } = {}): Promise<PackageSwarm> {
     const open = this.swarmOf(signed.packageId)
     if (open !== undefined) return open
     const pkg = await this.store.addPackage(signed, root)

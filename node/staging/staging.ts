@@ -5,7 +5,7 @@ import { parseManifest, verifyDirectory, type SignedManifest, type VerifyReport 
 import { PeerstageError } from '../../common/index.ts'
 import { NodeErrorCodes } from '../errors.ts'
 import type { TrackerClient } from '../../tracker/protocol/index.ts'
-import { piecesHolding, type Store, type StoredPackage } from '../store/index.ts'
+import { piecesHolding, type Store, type StoredManifest, type StoredPackage } from '../store/index.ts'
 import type { PackageSwarm } from '../swarm.ts'
 import { appliesFileModes, linkPointsAt, localPath, packageLink } from '../platform.ts'
 
@@ -20,7 +20,7 @@ import { appliesFileModes, linkPointsAt, localPath, packageLink } from '../platf
 /** The manifest of `packageId`: from the store when held, else from the tracker. */
 export async function trustedManifest(store: Store, tracker: TrackerClient, packageId: string, trusted: readonly string[] | undefined): Promise<{ signed: SignedManifest, stored: StoredPackage | undefined }> {
   const stored = await store.getPackage(packageId)
-  const text = stored?.signed.canonical ?? await tracker.manifest(packageId)
+  const text = (stored === undefined ? undefined : await store.manifestText(packageId)) ?? await tracker.manifest(packageId)
   const signed = parseManifest(text, trusted === undefined ? {} : { trusted })
   if (signed.packageId !== packageId) {
     throw new PeerstageError(NodeErrorCodes.MANIFEST_MISMATCH, `the tracker's manifest hashes to ${signed.packageId}, not the requested ${packageId}`)
@@ -29,7 +29,7 @@ export async function trustedManifest(store: Store, tracker: TrackerClient, pack
 }
 
 /** `NAME@VERSION` when that is a safe file name (for the readable link), else undefined. */
-export function linkName(signed: SignedManifest): string | undefined {
+export function linkName(signed: StoredManifest): string | undefined {
   const name = `${signed.manifest.name}@${signed.manifest.version}`
   return /^[A-Za-z0-9][A-Za-z0-9._@+-]*$/.test(name) ? name : undefined
 }

@@ -5,7 +5,7 @@
  * index for reuse across versions.
  */
 export { Store } from './store.ts'
-export { StoredPackage, STORE_DEFAULTS, type ChunkLocation, type StoreInit } from './package.ts'
+export { StoredPackage, STORE_DEFAULTS, type ChunkLocation, type StoredManifest, type StoreInit } from './package.ts'
 export { dataDirError, StoreErrorCodes } from './errors.ts'
 export { Bitfield } from './bitfield.ts'
 export { readExactly } from './package-files.ts'

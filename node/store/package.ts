@@ -54,11 +54,17 @@ export interface ChunkLocation {
   length: number
 }
 
+/**
+ * A stored package's manifest and id, without the canonical text: that is megabytes for a
+ * big package (50 bytes a chunk) and stays in level, where Store.manifestText reads it.
+ */
+export type StoredManifest = Omit<SignedManifest, 'canonical'>
+
 /** One package in a store: its pieces, which of them are here, and their bytes. */
 export class StoredPackage {
   readonly manifest: Manifest
   readonly packageId: string
-  readonly signed: SignedManifest
+  readonly signed: StoredManifest
   readonly readOnly: boolean
   readonly have: Bitfield
   private record: PackageRecord
@@ -79,10 +85,10 @@ export class StoredPackage {
   /** The re-check of edited files under way: uploads wait for it rather than start another. */
   private rechecking: Promise<number[]> | undefined
 
-  constructor(store: Store, signed: SignedManifest, record: PackageRecord, have: Bitfield, init: StoreInit = {}) {
+  constructor(store: Store, signed: StoredManifest, record: PackageRecord, have: Bitfield, init: StoreInit = {}) {
     this.init = { ...STORE_DEFAULTS, ...init }
     this.store = store
-    this.signed = signed
+    this.signed = { manifest: signed.manifest, packageId: signed.packageId }
     this.manifest = signed.manifest
     this.packageId = signed.packageId
     this.record = record

@@ -8,7 +8,10 @@ import { makeDataDir, PeerstageError } from '../../common/index.ts'
 import { packagePathProblem } from '../platform.ts'
 import { moveFiles } from './move.ts'
 import { preallocate } from './package-files.ts'
-import { StoredPackage, type ChunkLocation, type PackageRecord, type StoreInit, STORE_DEFAULTS } from './package.ts'
+import { StoredPackage, type ChunkLocation, type PackageRecord, type StoredManifest, type StoreInit, STORE_DEFAULTS } from './package.ts'
+
+/** Chunk index entries written (or removed) per level batch: bounded, so memory does not grow with the package. */
+const INDEX_SLICE_CHUNKS = 4096
 
 /**
  * A node's package data: manifests, have-bitfields and a chunk index (hash → where it is)
@@ -52,8 +55,11 @@ export class Store {
    * a download target, preallocated here, or with `readOnly` a source served in place.
    * Progress saved for another root is checked against the files under this one.
    */
-  async addPackage(signed: SignedManifest, root: string, options: { readOnly?: boolean } = {}): Promise<StoredPackage> {
+  async addPackage(signed: SignedManifest | StoredManifest, root: string, options: { readOnly?: boolean } = {}): Promise<StoredPackage> {
     const id = signed.packageId
+    // A StoredManifest (a stored package's, without its text) names a manifest saved here already.
+    const canonical = 'canonical' in signed ? signed.canonical : undefined
+    if (canonical === undefined && await this.db.get(`manifest:${id}`) === undefined) throw new TypeError(`package ${id} is not in this store: add it with its canonical manifest`)
     const readOnly = options.readOnly ?? false
     if (!readOnly) {
       // Refused before anything is recorded or made: on Windows a file named CON is the console.
@@ -71,7 +77,7 @@ export class Store {
     const saved = cached === undefined ? await this.loadRecord(id, signed) : undefined
     const record: PackageRecord = saved !== undefined && saved.root === root && saved.readOnly === readOnly ? saved : { root, readOnly }
     await this.db.batch([
-      { type: 'put', key: `manifest:${id}`, value: signed.canonical },
+      ...(canonical === undefined ? [] : [{ type: 'put' as const, key: `manifest:${id}`, value: canonical }]),
       { type: 'put', key: `package:${id}`, value: JSON.stringify(record) },
     ])
     if (!readOnly) {
@@ -83,6 +89,11 @@ export class Store {
     }
     if (cached !== undefined && cached.root === root && cached.readOnly === readOnly) return cached
     return this.opened(signed, record, true)
+  }
+
+  /** The canonical signed manifest of a stored package, as it was added (hash it for the id). */
+  async manifestText(id: string): Promise<string | undefined> {
+    return this.db.get(`manifest:${id}`)
   }
 
   /** A package added earlier (by this process or a previous one). */
@@ -106,7 +117,7 @@ export class Store {
   }
 
   /** A saved package record, with a move a crash interrupted finished or forgotten. */
-  private async loadRecord(id: string, signed: SignedManifest): Promise<PackageRecord | undefined> {
+  private async loadRecord(id: string, signed: StoredManifest): Promise<PackageRecord | undefined> {
     const text = await this.db.get(`package:${id}`)
     if (text === undefined) return undefined
     const record = JSON.parse(text) as PackageRecord
@@ -132,7 +143,7 @@ export class Store {
   }
 
   /** Opens a package's record; one written to is rechecked where its files changed since. */
-  private async opened(signed: SignedManifest, record: PackageRecord, recheck: boolean): Promise<StoredPackage> {
+  private async opened(signed: StoredManifest, record: PackageRecord, recheck: boolean): Promise<StoredPackage> {
     const pkg = new StoredPackage(this, signed, record, await this.loadHave(signed.packageId, signed.manifest.pieces.length), this.init)
     if (recheck && !record.readOnly) await pkg.recheckChangedFiles()
     this.open.set(signed.packageId, pkg)
@@ -162,14 +173,14 @@ export class Store {
     if (pkg === undefined) return undefined
     this.open.delete(id)
     await pkg.close()
-    const ops: Array<{ type: 'del', key: string }> = [`manifest:${id}`, `package:${id}`, `have:${id}`].map((key) => ({ type: 'del', key }))
+    // The records first: a crash after them leaves index entries, which a reader checks anyway.
+    await this.db.batch([`manifest:${id}`, `package:${id}`, `have:${id}`].map((key) => ({ type: 'del', key })))
     // Index entries that point into this package (another package may hold the same chunk).
-    const locations = Array.from({ length: pkg.pieceCount }, (_, piece) => pkg.chunkLocations(piece)).flat()
-    const indexed = await this.db.getMany(locations.map((l) => `chunk:${l.hash}`))
-    locations.forEach((l, i) => {
-      if (indexed[i] !== undefined && (JSON.parse(indexed[i]!) as ChunkLocation).path === l.location.path) ops.push({ type: 'del', key: `chunk:${l.hash}` })
-    })
-    await this.db.batch(ops)
+    for (const locations of this.indexSlices(pkg, Array.from({ length: pkg.pieceCount }, (_, piece) => piece))) {
+      const indexed = await this.db.getMany(locations.map((l) => `chunk:${l.hash}`))
+      const ops = locations.flatMap((l, i) => (indexed[i] !== undefined && (JSON.parse(indexed[i]!) as ChunkLocation).path === l.location.path ? [{ type: 'del' as const, key: `chunk:${l.hash}` }] : []))
+      if (ops.length > 0) await this.db.batch(ops)
+    }
     if (!pkg.readOnly) rmSync(pkg.root, { recursive: true, force: true })
     return pkg
   }
@@ -215,14 +226,30 @@ export class Store {
 
   /** @internal persist the bitfield (and the record: its file stamps) and index the pieces' chunks, once their bytes are on disk. */
   async recordPieces(pkg: StoredPackage, pieces: readonly number[], have: Bitfield, record?: PackageRecord): Promise<void> {
+    // The index before the have bits, in slices: a DP marking a 10^6-chunk package present
+    // wrote one batch of 10^6 entries, ~1 KB of RSS a chunk that stayed. An entry ahead of
+    // its have bit is harmless: the piece's bytes are on disk already.
+    for (const locations of this.indexSlices(pkg, pieces)) {
+      await this.db.batch(locations.map((loc) => ({ type: 'put' as const, key: `chunk:${loc.hash}`, value: JSON.stringify(loc.location) })))
+    }
     const ops: Array<{ type: 'put', key: string, value: string }> = [
       { type: 'put', key: `have:${pkg.packageId}`, value: Buffer.from(have.bytes).toString('base64') },
     ]
     if (record !== undefined) ops.push({ type: 'put', key: `package:${pkg.packageId}`, value: JSON.stringify(record) })
-    for (const piece of pieces) {
-      for (const loc of pkg.chunkLocations(piece)) ops.push({ type: 'put', key: `chunk:${loc.hash}`, value: JSON.stringify(loc.location) })
-    }
     await this.db.batch(ops)
+  }
+
+  /** The chunk locations of these pieces, about INDEX_SLICE_CHUNKS at a time (whole pieces). */
+  private *indexSlices(pkg: StoredPackage, pieces: readonly number[]): Generator<Array<{ hash: string, location: ChunkLocation }>> {
+    let slice: Array<{ hash: string, location: ChunkLocation }> = []
+    for (const piece of pieces) {
+      for (const loc of pkg.chunkLocations(piece)) slice.push(loc)
+      if (slice.length >= INDEX_SLICE_CHUNKS) {
+        yield slice
+        slice = []
+      }
+    }
+    if (slice.length > 0) yield slice
   }
 
   private async loadHave(id: string, pieces: number): Promise<Bitfield> {
