@@ -1,4 +1,4 @@
-import { closeSync, createWriteStream, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs'
+import { closeSync, createWriteStream, fsyncSync, openSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { formatBytes } from '../common/index.ts'
 import { readBackup, restoreBackup } from '../tracker/index.ts'
@@ -33,10 +33,11 @@ export async function backupAction(ctx: CommandContext): Promise<number> {
   const out = resolve(requireString(ctx, 'out'))
   const client = trackerClient(ctx, tokenOption(ctx, ADMIN_TOKEN, true))
   const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`)
+  let file: WriteStream | undefined
   try {
-    let file
     try {
-      file = createWriteStream(tmp, { flags: 'wx', mode: 0o600 }) // it holds every token hash and report: not for every reader
+      // Mode 0600: it holds every deployment, report and registration of the estate.
+      file = createWriteStream(tmp, { flags: 'wx', mode: 0o600 })
       await new Promise<void>((ok, fail) => file!.once('open', () => ok()).once('error', fail))
     } catch (err) {
       throw usageError(`cannot write the backup beside ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
@@ -54,6 +55,7 @@ export async function backupAction(ctx: CommandContext): Promise<number> {
     else ctx.print(`backup of ${client.url.origin} as of ${new Date(header.createdAt).toISOString()}: ${plural(count, 'record')} (${formatBytes(bytes)}, store format ${header.storeFormat}) in ${out}`)
     return 0
   } finally {
+    file?.destroy() // a request refused before the stream began leaves it open
     rmSync(tmp, { force: true })
     client.close()
   }
