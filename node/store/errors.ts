@@ -7,6 +7,11 @@ import { defineErrorCodes, diagnoseDataDir, PeerstageError } from '../../common/
  * for one more release.
  */
 export const StoreErrorCodes = defineErrorCodes('node', {
+  /**
+   * The node's store holds a format this build does not read: written by a newer peerstage, or
+   * an older format it no longer migrates (format.ts). Nothing in it was changed.
+   */
+  FORMAT: { code: 'PEERSTAGE_NODE_STORE_FORMAT', class: 'usage' },
   /** The disk is full (or over quota): the piece was not written and is not marked present. */
   DISK_FULL: { code: 'PEERSTAGE_NODE_STORE_DISK_FULL', class: 'failed', aliases: ['PEERSTAGE_STORE_DISK_FULL'] },
   /** Writing or reading package data failed for another reason (permissions, I/O error). */
@@ -16,28 +21,7 @@ export const StoreErrorCodes = defineErrorCodes('node', {
    * node runs with this --data), `damaged`, `read-only`, `not-a-directory`, `unusable`.
    */
   DATA_DIR: { code: 'PEERSTAGE_NODE_STORE_DATA_DIR', class: 'usage', aliases: ['PEERSTAGE_STORE_DATA_DIR'] },
-  /**
-   * The node's store holds a format this build does not read: written by a newer peerstage, or
-   * an older format it no longer migrates. Nothing in it was changed.
-   */
-  FORMAT: { code: 'PEERSTAGE_NODE_STORE_FORMAT', class: 'usage' },
 })
-
-/**
- * The layout of a node's level store (`manifest:ID`, `package:ID`, `have:ID`, `chunk:HASH`,
- * `record:KIND:KEY`). Bump it when that changes, with a migration from the one before.
- */
-export const NODE_STORE_FORMAT = 1
-/** Where the format mark lives; no prefix the store lists (`package:`, `record:…`) holds it. */
-export const NODE_FORMAT_KEY = 'meta:format'
-
-/** The node's refusal of a store of another format, in one sentence with what to do. */
-export function formatError(dir: string, format: number, newer: boolean): PeerstageError {
-  const message = newer
-    ? `the node's store ${dir} holds format ${format}, written by a newer peerstage; this one reads format ${NODE_STORE_FORMAT}: run the newer peerstage, or give this one another --data (it will fetch again what it needs)`
-    : `the node's store ${dir} holds format ${format}, which this peerstage no longer migrates: start the node on it once with a release in between (it migrates the store as it opens it), or give this one another --data`
-  return new PeerstageError(StoreErrorCodes.FORMAT, message, { details: { dir, format, supported: NODE_STORE_FORMAT } })
-}
 
 /** A file system failure as the store reports it: a full disk says so (and that nothing was lost). */
 export function ioError(err: unknown, what: string): PeerstageError {

@@ -6,7 +6,8 @@
  */
 export { Store } from './store.ts'
 export { StoredPackage, STORE_DEFAULTS, type ChunkLocation, type StoreInit } from './package.ts'
-export { dataDirError, NODE_STORE_FORMAT, StoreErrorCodes } from './errors.ts'
+export { dataDirError, StoreErrorCodes } from './errors.ts'
 export { Bitfield } from './bitfield.ts'
 export { readExactly } from './package-files.ts'
 export { piecesHolding } from './recheck.ts'
+export { NODE_STORE_FORMAT } from './format.ts'

@@ -3,8 +3,9 @@ import { rm } from 'node:fs/promises'
 import { Level } from 'level'
 import { parseManifest, type SignedManifest } from '../../chunker/index.ts'
 import { Bitfield } from './bitfield.ts'
-import { dataDirError, formatError, ioError, NODE_FORMAT_KEY, NODE_STORE_FORMAT } from './errors.ts'
-import { checkStoreFormat, makeDataDir, PEERSTAGE_VERSION } from '../../common/index.ts'
+import { checkNodeStoreFormat } from './format.ts'
+import { dataDirError, ioError } from './errors.ts'
+import { makeDataDir } from '../../common/index.ts'
 import { moveFiles } from './move.ts'
 import { preallocate } from './package-files.ts'
 import { StoredPackage, type ChunkLocation, type PackageRecord, type StoreInit } from './package.ts'
@@ -38,14 +39,7 @@ export class Store {
       throw dataDirError(dbDir, err)
     }
     try {
-      await checkStoreFormat(db, {
-        key: NODE_FORMAT_KEY,
-        current: NODE_STORE_FORMAT,
-        writtenBy: `peerstage ${PEERSTAGE_VERSION}`,
-        newer: (format) => formatError(dbDir, format, true),
-        older: (format) => formatError(dbDir, format, false),
-        damaged: (text) => dataDirError(dbDir, Object.assign(new Error(`its format mark ${NODE_FORMAT_KEY} holds ${JSON.stringify(text.slice(0, 60))}`), { code: 'LEVEL_CORRUPTION' })),
-      })
+      await checkNodeStoreFormat(db, dbDir)
     } catch (err) {
       await db.close()
       throw err
