@@ -33,7 +33,7 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./node-commands.ts')).fetch },
   { name: 'client', summary: 'run a branch client as a service: pre-stage, verify and run deployments',
     load: async () => (await import('./node-commands.ts')).client },
-  { name: 'tracker', summary: 'run the tracker: locality peers, WAN leases, per-subnet budgets',
+  { name: 'tracker', summary: 'run the tracker: locality peers, WAN leases, per-subnet budgets; back up and restore its state',
     load: async () => (await import('./tracker-commands.ts')).tracker },
   { name: 'throttle', summary: 'show or change a site\'s or subnet\'s WAN windows on the tracker',
     load: async () => (await import('./tracker-admin-commands.ts')).throttle },

@@ -4,11 +4,14 @@ import type { Server as HttpsServer } from 'node:https'
 import { createTrackerServer, LevelTrackerStore, readTrackerConfig, RedisTrackerStore, shownRedisUrl, storeUrl as checkStoreUrl, TlsReloader, Tracker } from '../tracker/index.ts'
 import { optionalString, requireString, usageError, type Command } from './cli.ts'
 import { untilSignal } from './signals.ts'
+import { backupAction, BACKUP_OPTIONS, onlyOptions, restoreAction } from './tracker-backup-commands.ts'
 import { status, throttle } from './tracker-admin-commands.ts'
 
 export const tracker: Command = {
   name: 'tracker',
   help: `Usage: peerstage tracker --config FILE [--listen HOST:PORT] [--data DIR | --store URL] [--json]
+       peerstage tracker backup --out FILE --tracker URL (--token T | --token-file FILE) [--tracker-ca FILE] [--json]
+       peerstage tracker restore --from FILE --data DIR [--force] [--json]
 
 Serves the tracker's HTTP/JSON API (announce, budgets, status, throttle admin, deployments,
 the package catalogue, manifests, /metrics) until SIGINT or SIGTERM. Sites, subnets, WAN
@@ -29,12 +32,26 @@ With tls: {cert, key} in the config it serves HTTPS only. SIGHUP, or a change of
 file, loads the pair again for new connections (open ones keep theirs); a pair that does not
 load is refused with a warning on stderr and the old one stays.
 
-Exit codes: 0 stopped by a signal; 2 usage, invalid config, the address is in use, or the
---data directory cannot be used (held by another tracker, damaged, read-only, a file);
-1 the --store Redis does not answer (try again once it runs).`,
-  options: { config: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' }, store: { type: 'string' } },
-  positionals: 0,
+backup: the running tracker (admin token) streams its whole store as it is at one instant;
+FILE (mode 0600) is written beside itself, read back to its closing line, then renamed into
+place, so FILE is always a whole backup. Works with level and Redis alike.
+restore: puts a backup into DIR for a tracker that is not running yet: into a new directory
+beside DIR, checked to the backup's last line, then renamed. A DIR holding anything is
+refused unless --force, which moves it aside to DIR.before-restore-TIME (never deletes it).
+
+Exit codes: 0 stopped by a signal (backup, restore: done); 2 usage, invalid config, the
+address is in use, the --data directory cannot be used (held by another tracker, damaged,
+read-only, a file; for restore: not empty without --force), a store or backup of a format
+this peerstage does not read, a backup cut short or altered, a wrong token;
+1 the --store Redis does not answer (try again once it runs), the tracker is unreachable.`,
+  options: { config: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' }, store: { type: 'string' }, ...BACKUP_OPTIONS },
+  positionals: [0, 1],
   async run(ctx) {
+    const action = ctx.positionals[0]
+    if (action === 'backup') return backupAction(ctx)
+    if (action === 'restore') return restoreAction(ctx)
+    if (action !== undefined) throw usageError(`unknown action '${action}': give none (serve), backup or restore`)
+    onlyOptions(ctx, '', ['config', 'listen', 'data', 'store'])
     const configPath = resolve(requireString(ctx, 'config'))
     const config = readTrackerConfig(configPath)
     const listen = optionalString(ctx, 'listen') ?? config.listen

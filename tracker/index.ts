@@ -27,4 +27,4 @@ export { readTlsPair, sameToken, type TlsFiles, type TlsPair } from './secrets.t
 export { TlsReloader, type TlsReloaderInit } from './tls-reload.ts'
 export { createTrackerMetrics, type TrackerMetrics } from './metrics.ts'
 export { AnnounceVerifier } from './announce-verifier.ts'
-export { MemoryTrackerStore, LevelTrackerStore, RedisTrackerStore, shownRedisUrl, type RedisStoreInit, type TrackerStore, type StoreOp, type StoreKind, type SharedStore, type StoreSnapshot, type WrittenBatch } from './store/index.ts'
+export { MemoryTrackerStore, LevelTrackerStore, RedisTrackerStore, shownRedisUrl, readBackup, restoreBackup, BACKUP_FORMAT, TRACKER_STORE_FORMAT, type BackupHeader, type RestoreResult, type StoredRecord, type RedisStoreInit, type TrackerStore, type StoreOp, type StoreKind, type SharedStore, type StoreSnapshot, type WrittenBatch } from './store/index.ts'

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { createAuditLog, errorClassOf, isPeerstageError, type Logger } from '../common/index.ts'
 import type { OverrideSpec, ScopeKey } from './budgets.ts'
@@ -83,6 +84,7 @@ export interface TrackerServerInit {
  * - `GET /v1/packages`, `GET /v1/packages/status`: the catalogue; per package, site and DP, the replicas' states
  * - `GET /v1/manifests/:packageId` (client token if configured): a catalogued or deployed package's manifest, byte for byte
  * - `DELETE /v1/nodes/:peerId` (admin token): forget a node now, releasing its subnet binding and leases
+ * - `GET /v1/backup` (admin token): the whole store at one instant, as a backup's JSON lines (store/backup.ts)
  * - `GET /metrics` (viewer token if configured), `GET /v1/health`
  * Tokens are checked before a body is read; announces must be signed by the node's key
  * (node-auth.ts, announce-verifier.ts). Errors are `{ error: { code, message } }` with 400, 401, 404, 409, 413,
@@ -242,6 +244,12 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
   app.get('/metrics', { config: { access: 'read' } }, async (_req, reply: FastifyReply) => {
     reply.header('content-type', tracker.metrics.registry.contentType)
     return tracker.metrics.registry.metrics()
+  })
+
+  // A consistent snapshot of the whole store, streamed as JSON lines (`peerstage tracker backup`).
+  app.get('/v1/backup', { config: { access: 'admin' } }, async (_req, reply) => {
+    const lines = await tracker.backup()
+    return reply.type('application/x-ndjson; charset=utf-8').header('cache-control', 'no-store').send(Readable.from(lines))
   })
 
   app.get('/v1/health', async () => ({ ok: true, registrations: tracker.registrations }))

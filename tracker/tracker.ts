@@ -17,7 +17,7 @@ import { ReplicaPlan, SiteTree } from './replication.ts'
 import { describeScope, dpPackageCounts, packageStatus, trackerStatus, type TrackerView } from './status.ts'
 import { ReplicaSync } from './replica-sync.ts'
 import { applyStoredOp, storedKeys, type StoredTables } from './stored-ops.ts'
-import type { Change, StoreKind, StoreOp, StoreSnapshot, TrackerStore } from './store/index.ts'
+import { backupLines, type Change, type StoreKind, type StoreOp, type StoreSnapshot, type TrackerStore } from './store/index.ts'
 import type { SignedManifest } from '../chunker/index.ts'
 import { TrackerErrorCodes, trackerError, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type CataloguePackage, type Deployment, type DeploymentInput, type DeploymentStatus, type StateCounts, type KnownDp, type LinkBudget, type PackageStatus } from './protocol/index.ts'
 
@@ -164,6 +164,15 @@ export class Tracker implements TrackerMetricsSource {
     this.cancelSweep?.()
     this.cancelSweep = undefined
     await this.writer.flush()
+  }
+
+  /**
+   * Everything the store holds, as a backup's lines (store/backup.ts): a change is in the store
+   * before it takes effect, so the store alone is the whole state, read at one instant.
+   */
+  async backup(): Promise<AsyncGenerator<string>> {
+    await this.writer.flush()
+    return backupLines(this.store.dump(), this.now().getTime())
   }
 
   get registrations(): number {

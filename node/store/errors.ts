@@ -7,6 +7,11 @@ import { defineErrorCodes, diagnoseDataDir, PeerstageError } from '../../common/
  * for one more release.
  */
 export const StoreErrorCodes = defineErrorCodes('node', {
+  /**
+   * The node's store holds a format this build does not read: written by a newer peerstage, or
+   * an older format it no longer migrates (format.ts). Nothing in it was changed.
+   */
+  FORMAT: { code: 'PEERSTAGE_NODE_STORE_FORMAT', class: 'usage' },
   /** The disk is full (or over quota): the piece was not written and is not marked present. */
   DISK_FULL: { code: 'PEERSTAGE_NODE_STORE_DISK_FULL', class: 'failed', aliases: ['PEERSTAGE_STORE_DISK_FULL'] },
   /** Writing or reading package data failed for another reason (permissions, I/O error). */

@@ -7,6 +7,7 @@ import { dataDirError, ioError, StoreErrorCodes } from './errors.ts'
 import { makeDataDir, PeerstageError } from '../../common/index.ts'
 import { packagePathProblem } from '../platform.ts'
 import { moveFiles } from './move.ts'
+import { checkNodeStoreFormat } from './format.ts'
 import { preallocate } from './package-files.ts'
 import { StoredPackage, type ChunkLocation, type PackageRecord, type StoredManifest, type StoreInit, STORE_DEFAULTS } from './package.ts'
 
@@ -40,6 +41,12 @@ export class Store {
       await db.open()
     } catch (err) {
       throw dataDirError(dbDir, err)
+    }
+    try {
+      await checkNodeStoreFormat(db, dbDir)
+    } catch (err) {
+      await db.close()
+      throw err
     }
     return new Store(db, init)
   }

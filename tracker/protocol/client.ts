@@ -10,6 +10,7 @@ import type { CataloguePackage, PackageStatus } from './replication.ts'
 // of every command that talks to a tracker. getBuiltinModule builds no facade.
 const { Agent: HttpAgent, request: httpRequest } = process.getBuiltinModule('node:http')
 const { Agent: HttpsAgent, request: httpsRequest } = process.getBuiltinModule('node:https')
+const { pipeline } = process.getBuiltinModule('node:stream/promises')
 
 export interface TrackerClientInit {
   /**
@@ -175,6 +176,15 @@ export class TrackerClient {
     return this.call('GET', `/v1/manifests/${encodeURIComponent(packageId)}`, undefined, { text: true }) as Promise<string>
   }
 
+  /**
+   * Admin token: the tracker's whole store at one instant, a backup's JSON lines, streamed into
+   * `sink` (resolves once it is all written there). Asks the tracker that answered last only:
+   * a stream cut halfway is not continued from another.
+   */
+  async backup(sink: NodeJS.WritableStream): Promise<void> {
+    await this.callOne(this.url, 'GET', '/v1/backup', undefined, { sink, timeoutMs: Math.max(this.init.timeoutMs ?? 10_000, 60_000) })
+  }
+
   close(): void {
     this.agents.http.destroy()
     this.agents.https.destroy()
@@ -229,6 +239,11 @@ export class TrackerClient {
           ...options.headers,
         },
       }, (res) => {
+        const status0 = res.statusCode ?? 0
+        if (options.sink !== undefined && status0 >= 200 && status0 < 300) {
+          pipeline(res, options.sink).then(() => resolve(undefined), (err: Error) => reject(unreachable(base, err)))
+          return
+        }
         const parts: Buffer[] = []
         res.on('data', (d: Buffer) => parts.push(d))
         res.on('error', (err) => reject(unreachable(base, err)))
@@ -262,7 +277,8 @@ export class TrackerClient {
   }
 }
 
-type CallOptions = { signal?: AbortSignal | undefined, timeoutMs?: number, text?: boolean, headers?: Record<string, string> }
+/** `sink`: a success's body is streamed there, not parsed (errors are still JSON). */
+type CallOptions = { signal?: AbortSignal | undefined, timeoutMs?: number, text?: boolean, headers?: Record<string, string>, sink?: NodeJS.WritableStream }
 
 /** What OpenSSL and Node call a certificate they cannot trust for this host (not a network fault: another tracker would not help). */
 const UNTRUSTED_CERT_CODES = new Set([

@@ -50,6 +50,16 @@ export const TrackerErrorCodes = defineErrorCodes('tracker', {
    */
   DATA_DIR: { code: 'PEERSTAGE_TRACKER_DATA_DIR', class: 'usage' },
   /**
+   * The tracker's store holds a format this build does not read: written by a newer peerstage
+   * (run that one, or restore a backup this one wrote), or an older format it cannot migrate.
+   */
+  STORE_FORMAT: { code: 'PEERSTAGE_TRACKER_STORE_FORMAT', class: 'usage' },
+  /**
+   * A file given to `tracker restore` is not a whole tracker backup (truncated, altered, not a
+   * backup at all) or is of a backup format this build does not read; nothing was restored.
+   */
+  BAD_BACKUP: { code: 'PEERSTAGE_TRACKER_BAD_BACKUP', class: 'usage' },
+  /**
    * The tracker's HTTPS certificate is not trusted: not signed by the CA given with
    * `--tracker-ca` (or, without it, by one in Node's default store), expired, or not made for the
    * host name or IP of the tracker URL. Nothing was sent, the token included.

@@ -1,11 +1,15 @@
 import { Level } from 'level'
 import { diagnoseDataDir, makeDataDir, type PeerstageError } from '../../common/index.ts'
+import { checkTrackerFormat } from './format.ts'
 import { TrackerErrorCodes, trackerError } from '../protocol/index.ts'
 import { addFields } from './add.ts'
-import type { StoreKind, StoreOp, TrackerStore } from './types.ts'
+import { STORE_KINDS, type StoreKind, type StoreOp, type StoredRecord, type TrackerStore } from './types.ts'
 
 /** `kind!key` → JSON; `!` sorts before every key character we use, so kinds list by range. */
 const keyOf = (kind: StoreKind, key: string): string => `${kind}!${key}`
+
+/** Where the format mark lives: `meta` is no StoreKind, so no kind's range holds it. */
+export const LEVEL_FORMAT_KEY = 'meta!format'
 
 /** The embedded default: a LevelDB directory on the tracker's disk. */
 export class LevelTrackerStore implements TrackerStore {
@@ -25,6 +29,12 @@ export class LevelTrackerStore implements TrackerStore {
       await db.open()
     } catch (err) {
       throw dataDirError(dir, err)
+    }
+    try {
+      await checkTrackerFormat(db, LEVEL_FORMAT_KEY, { what: `the state directory ${dir}`, elsewhere: 'another --data', details: { dir } })
+    } catch (err) {
+      await db.close()
+      throw err
     }
     return new LevelTrackerStore(db)
   }
@@ -60,13 +70,23 @@ export class LevelTrackerStore implements TrackerStore {
     return out
   }
 
+  /** One iterator over the whole store: level reads it from a snapshot taken when it is made. */
+  async* dump(): AsyncIterable<StoredRecord> {
+    const kinds = new Set<string>(STORE_KINDS)
+    for await (const [k, json] of this.db.iterator()) {
+      const cut = k.indexOf('!')
+      const kind = k.slice(0, cut)
+      if (cut > 0 && kinds.has(kind)) yield { kind: kind as StoreKind, key: k.slice(cut + 1), json }
+    }
+  }
+
   async close(): Promise<void> {
     await this.db.close()
   }
 }
 
 /** The tracker's error for a directory level cannot open: what is wrong, and what to do. */
-function dataDirError(dir: string, err: unknown): PeerstageError {
+export function dataDirError(dir: string, err: unknown): PeerstageError {
   const { problem, message } = diagnoseDataDir(dir, err, { what: 'the state directory', who: 'the tracker', running: 'a tracker', stop: 'that tracker' })
   return trackerError(TrackerErrorCodes.DATA_DIR, message, { cause: err, details: { dir, problem } })
 }

@@ -1,5 +1,5 @@
 import { addFields } from './add.ts'
-import type { StoreKind, StoreOp, TrackerStore } from './types.ts'
+import { STORE_KINDS, type StoreKind, type StoreOp, type StoredRecord, type TrackerStore } from './types.ts'
 
 /** A store that lives as long as the process: for tests, benches and throwaway trackers. */
 export class MemoryTrackerStore implements TrackerStore {
@@ -29,6 +29,12 @@ export class MemoryTrackerStore implements TrackerStore {
 
   async list(kind: StoreKind): Promise<Array<[string, unknown]>> {
     return [...(this.kinds.get(kind) ?? new Map<string, string>()).entries()].map(([k, v]) => [k, JSON.parse(v)])
+  }
+
+  async* dump(): AsyncIterable<StoredRecord> {
+    // Copied first: no await between here and the copy, so a write cannot land halfway.
+    const records = STORE_KINDS.flatMap((kind) => [...(this.kinds.get(kind) ?? new Map<string, string>())].map(([key, json]) => ({ kind, key, json })))
+    yield* records
   }
 
   async close(): Promise<void> {}

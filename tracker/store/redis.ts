@@ -2,13 +2,16 @@ import { randomUUID } from 'node:crypto'
 import { Redis, ReplyError } from 'ioredis'
 import { TrackerErrorCodes, trackerError } from '../protocol/index.ts'
 import { checkAddition } from './add.ts'
+import { checkTrackerFormat } from './format.ts'
 import { LEASE_LUA, WRITE_LUA } from './redis-scripts.ts'
 import { parseRedisUrl, shownRedisUrl } from './redis-url.ts'
-import { STORE_KINDS, type SharedStore, type StoreKind, type StoreOp, type StoreSnapshot, type TrackerStore, type WrittenBatch } from './types.ts'
+import { STORE_KINDS, type SharedStore, type StoreKind, type StoreOp, type StoredRecord, type StoreSnapshot, type TrackerStore, type WrittenBatch } from './types.ts'
 
 const PREFIX = 'peerstage:'
 const SEQ = `${PREFIX}seq`
 const CHANNEL = `${PREFIX}batches`
+/** The store format mark (common/store-format.ts); outside every kind's hash. */
+const FORMAT = `${PREFIX}format`
 /** How often the feed's connection is pinged: a dead link is found within this plus the command timeout. */
 const HEARTBEAT_MS = 5_000
 
@@ -56,7 +59,17 @@ export class RedisTrackerStore implements TrackerStore, SharedStore {
     const redis = await connect(url, shown, init) as ScriptedRedis
     redis.defineCommand('peerstageWrite', { numberOfKeys: 0, lua: WRITE_LUA })
     redis.defineCommand('peerstageLease', { numberOfKeys: 0, lua: LEASE_LUA })
-    return new RedisTrackerStore(redis, url, shown, init)
+    const store = new RedisTrackerStore(redis, url, shown, init)
+    try {
+      await checkTrackerFormat({
+        get: async (key) => (await store.run('read the store format', () => redis.get(key))) ?? undefined,
+        put: async (key, value) => { await store.run('mark the store format', () => redis.set(key, value)) },
+      }, FORMAT, { what: `the Redis store at ${shown}`, elsewhere: 'another --store (another DB number)', details: { url: shown } })
+    } catch (err) {
+      await store.close()
+      throw err
+    }
+    return store
   }
 
   async write(ops: readonly StoreOp[]): Promise<void> {
@@ -90,6 +103,12 @@ export class RedisTrackerStore implements TrackerStore, SharedStore {
     const [[, seq], ...hashes] = replies
     const kinds = new Map(STORE_KINDS.map((kind, i) => [kind, Object.entries(hashes[i][1] as Record<string, string>).map(([k, v]): [string, unknown] => [k, JSON.parse(v)])]))
     return { seq: Number(seq ?? 0), kinds }
+  }
+
+  /** The snapshot's records (one MULTI: atomic against every replica's writes). */
+  async* dump(): AsyncIterable<StoredRecord> {
+    const { kinds } = await this.snapshot()
+    for (const [kind, entries] of kinds) for (const [key, value] of entries) yield { kind, key, json: JSON.stringify(value) }
   }
 
   /**

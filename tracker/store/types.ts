@@ -31,9 +31,21 @@ export interface TrackerStore {
   write(ops: readonly StoreOp[]): Promise<void>
   /** Every key and value of one kind. */
   list(kind: StoreKind): Promise<Array<[key: string, value: unknown]>>
+  /**
+   * Every record of every kind as of one instant (no write lands half in it), each value as
+   * its JSON text: what `tracker backup` streams.
+   */
+  dump(): AsyncIterable<StoredRecord>
   close(): Promise<void>
   /** Present on a store several tracker replicas share (Redis): see SharedStore. */
   readonly shared?: SharedStore
+}
+
+/** One record of a store, its value as JSON text. */
+export interface StoredRecord {
+  kind: StoreKind
+  key: string
+  json: string
 }
 
 export const STORE_KINDS: readonly StoreKind[] = ['registration', 'lease', 'override', 'bytes', 'deployment', 'manifest', 'report', 'package']
