@@ -72,7 +72,7 @@ describe('a fetch and a DP started before their tracker (real processes)', () =>
       '--listen', '/ip4/127.0.14.2/tcp/0', '--dial-from', '127.0.14.2', '--tracker-timeout', '0', '--json'])
     expect(j.code).toBe(1)
     expect(JSON.parse(j.stdout).error).toMatchObject({ code: 'PEERSTAGE_TRACKER_UNREACHABLE' })
-  })
+  }, 120_000)
 
   it('a DP and a fetch both wait for a tracker that starts after them, then the fetch completes', async () => {
     const { dir, src, manifest } = await material()
@@ -98,7 +98,7 @@ describe('a fetch and a DP started before their tracker (real processes)', () =>
     expect(status).toMatch(new RegExp(`\\n {4}dc-dp-1 +\\S+ +127\\.0\\.14\\.1 +dp +${V} +online`))
     expect(dp.stderr().match(/trying again/g)).toHaveLength(1)
     expect(dp.child.exitCode).toBeNull()
-  })
+  }, 240_000)
 })
 
 describe('what keeps a node from its work reaches status and deploy show (real processes)', () => {
@@ -153,10 +153,10 @@ sites:
     const show = async (): Promise<any> => JSON.parse((await peerstage(['deploy', 'show', id, '--tracker', url, '--json'])).stdout)
 
     // The wrong key: the client sits at 0 %, and says why.
-    const stuck = await eventually(async () => clientsOf(await show()).find((c) => c.node?.name === 'york-pc-1' && c.node.problem !== null), 'york-pc-1 to report its problem')
+    const stuck = await eventually(async () => clientsOf(await show()).find((c) => c.node?.name === 'york-pc-1' && c.node.problem !== null), 'york-pc-1 to report its problem', 120_000)
     expect(stuck).toMatchObject({ state: 'downloading', progress: 0, node: { address: '127.0.17.1', version: VERSION, presence: 'online', problem: { code: 'PEERSTAGE_NODE_SWARM_KEY_MISMATCH', message: expect.stringMatching(/^cannot join any peer handed out for win11@1: .*different swarm keys/) } } })
     // The good one gets there.
-    await eventually(async () => (clientsOf(await show()).some((c) => c.node?.name === 'leeds-pc-1' && c.state === 'verified') ? true : undefined), 'leeds-pc-1 to verify the package')
+    await eventually(async () => (clientsOf(await show()).some((c) => c.node?.name === 'leeds-pc-1' && c.state === 'verified') ? true : undefined), 'leeds-pc-1 to verify the package', 120_000)
     if (diskFull) {
       const full = clientsOf(await show()).find((c) => c.node?.name === 'hull-pc-1')
       expect(full).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^not enough disk space: needs /), node: { problem: { code: 'PEERSTAGE_NODE_STORE_DISK_FULL', message: expect.stringContaining('not enough disk space') } } })
@@ -181,7 +181,7 @@ sites:
     const after = (await peerstage(['deploy', 'show', id, '--tracker', url])).stdout
     expect(after).toContain(`verified 100%; offline, last seen ${gone.node.lastSeenAt}`)
     expect((await peerstage(['status', '--tracker', url])).stdout).toMatch(new RegExp(`\\n {4}leeds-pc-1 +\\S+ +127\\.0\\.16\\.1 +client +${V} +offline, last seen ${gone.node.lastSeenAt.replace(/\./g, '\\.')}`))
-  })
+  }, 300_000)
 })
 
 describe('peerstage --version', () => {
