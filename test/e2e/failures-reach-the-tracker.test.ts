@@ -119,6 +119,8 @@ sites:
     subnets: [127.0.17.0/24]
   - name: hull
     subnets: [127.0.18.0/24]
+  - name: selby
+    subnets: [127.0.19.0/24]
 `)
     const tracker = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'])
     cleanups.push(tracker.stop)
@@ -142,11 +144,19 @@ sites:
       const full = client('hull-pc-1', '127.0.18.1', 'a.key', small)
       cleanups.push(full.stop)
       await full.ready
+      // Room in DATA, but its staging/ fills mid-download: pieces cannot be written.
+      const staging = join(dir, 'selby-pc-1', 'staging')
+      mkdirSync(staging, { recursive: true })
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', staging])
+      cleanups.push(() => { execFileSync('umount', ['-l', staging]) })
+      const filling = client('selby-pc-1', '127.0.19.1', 'a.key')
+      cleanups.push(filling.stop)
+      await filling.ready
     }
     await Promise.all([good.ready, wrongKey.ready])
     const now = Date.now()
     const created = await peerstage(['deploy', 'create', '--tracker', url, '--token', 's3cret', '--manifest', manifest, '--program', 'install',
-      '--target', 'site:leeds', '--target', 'site:york', '--target', 'site:hull', '--available', new Date(now).toISOString(), '--mandatory', new Date(now + 3600_000).toISOString(), '--json'])
+      '--target', 'site:leeds', '--target', 'site:york', '--target', 'site:hull', '--target', 'site:selby', '--available', new Date(now).toISOString(), '--mandatory', new Date(now + 3600_000).toISOString(), '--json'])
     expect(created.code).toBe(0)
     const id = JSON.parse(created.stdout).id as string
     const clientsOf = (s: any): any[] => s.status.sites.flatMap((site: any) => site.subnets.flatMap((n: any) => n.clients))
@@ -160,6 +170,8 @@ sites:
     if (diskFull) {
       const full = clientsOf(await show()).find((c) => c.node?.name === 'hull-pc-1')
       expect(full).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^not enough disk space: needs /), node: { problem: { code: 'PEERSTAGE_NODE_STORE_DISK_FULL', message: expect.stringContaining('not enough disk space') } } })
+      const filled = await eventually(async () => clientsOf(await show()).find((c) => c.node?.name === 'selby-pc-1' && c.node.problem !== null), 'selby-pc-1 to report its full disk', 120_000)
+      expect(filled.node.problem).toMatchObject({ code: 'PEERSTAGE_NODE_STORE_DISK_FULL', message: expect.stringMatching(/^cannot write win11@1: .*disk is full/) })
     } else {
       console.log('skipped the full-disk client: this process may not mount a tmpfs (needs root)')
     }
