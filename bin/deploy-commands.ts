@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { formatBytes, PeerstageError } from '../common/index.ts'
 import { MAX_JITTER_SECONDS, MAX_PROGRAM_TIMEOUT_SECONDS, parseIsoTime, type Deployment, type DeploymentInput, type DeploymentStatus, type SubnetProgress } from '../tracker/client-index.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
-import { countsText, trackerClient } from './tracker-cli.ts'
+import { countsText, presenceText, problemText, trackerClient } from './tracker-cli.ts'
 import { ADMIN_TOKEN, tokenOption, trackerAccessOptions } from './tracker-access.ts'
 
 const ACTIONS = ['create', 'list', 'show', 'cancel']
@@ -60,7 +60,10 @@ function subnetLines(n: SubnetProgress): string[] {
   const lines = [`    ${n.subnet}: ${countsText(n.counts)}; LAN ${formatBytes(n.bytes.lan)}, WAN ${formatBytes(n.bytes.wan)}, reused ${formatBytes(n.bytes.reused)}; sent by DPs ${formatBytes(n.dpUploadBytes)}`]
   for (const c of n.clients) {
     const exit = c.exitCode === undefined ? '' : `, exit ${c.exitCode ?? 'by signal'}`
-    lines.push(`      ${c.peerId}  ${c.state} ${Math.round(c.progress * 100)}%${exit}${c.reason ? `: ${c.reason}` : ''}`)
+    // Who it is (name, peer id, address, version) and, beside its last report, whether it still announces and what keeps it.
+    const who = c.node === undefined ? c.peerId : `${c.node.name ?? '(no name)'}  ${c.peerId}  ${c.node.address}  ${c.node.version ?? '(version ?)'}`
+    const node = c.node === undefined ? '' : [c.node.presence === 'online' ? '' : presenceText(c.node), problemText(c.node)].filter((t) => t !== '').map((t) => `; ${t}`).join('')
+    lines.push(`      ${who}  ${c.state} ${Math.round(c.progress * 100)}%${exit}${c.reason ? `: ${c.reason}` : ''}${node}`)
   }
   return lines
 }

@@ -2,15 +2,17 @@ import { join, resolve } from 'node:path'
 import { parseRate } from '../bandwidth/index.ts'
 import { readManifest } from '../chunker/index.ts'
 import { publishersToTrust, TRUST_HELP, trustedKeys, warnPublisherUnchecked } from './chunker-commands.ts'
-import { createLogger, createProgress, formatBytes, isTransient, writeLine } from '../common/index.ts'
+import { createLogger, createProgress, formatBytes, PeerstageError, writeLine } from '../common/index.ts'
+import { TrackerErrorCodes } from '../tracker/client-index.ts'
 import {
   connectAll, createClient, createDp, createFetcher, FETCH_STALL_SECONDS, generateSwarmKeyFile, loadSwarmKey, REPAIR_ROUNDS, StallWatch, verifyWithRepair,
-  type Client, type NodeComponents, type NodeInit,
+  type NodeComponents, type NodeInit,
 } from '../node/index.ts'
 import { optionalString, requireString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { NODE_FLAG_DOCS } from './node-flags.ts'
 import { untilSignal } from './signals.ts'
 import { shortPeerId } from './tracker-cli.ts'
+import { FETCH_RETRY_SECONDS, FETCH_TRACKER_TIMEOUT_SECONDS, SERVICE_RETRY_SECONDS, untilTrackerAnswers } from './tracker-wait.ts'
 import { CLIENT_TOKEN, DP_TOKEN, tokenOption, trackerAccessOptions, trackerCaOption } from './tracker-access.ts'
 
 export const swarmKey: Command = {
@@ -52,7 +54,12 @@ const NODE_OPTIONS = {
   'metrics-listen': { type: 'string' },
   'bulk-port': { type: 'string' },
   tracker: { type: 'string', multiple: true },
+  name: { type: 'string' },
 } as const
+
+/** The help line of --name, the same for every node command. */
+const NAME_HELP = `--name NAME           what status and deploy show call this node, beside its peer id and
+                        address (default the host name)`
 
 /** The help line of --bulk-port, the same for every node command. */
 const BULK_PORT_HELP = `--bulk-port PORT|off  TCP port of the bulk TLS channel the wire's bytes take beside libp2p,
@@ -77,8 +84,9 @@ function nodeInit(ctx: CommandContext, dataDir: string, token: string | undefine
   const trackers = stringList(ctx, 'tracker')
   for (const t of trackers) if (!URL.canParse(t)) throw usageError(`tracker URL '${t}' is not a URL like http://10.0.0.5:7070`)
   const ca = trackerCa(ctx)
+  const name = optionalString(ctx, 'name')
   return {
-    dataDir, swarmKey: loadSwarmKey(requireString(ctx, 'swarm-key')),
+    dataDir, swarmKey: loadSwarmKey(requireString(ctx, 'swarm-key')), ...(name !== undefined && { name }),
     ...(listen.length > 0 && { listen }), ...(dialFrom !== undefined && { dialFrom }), ...(metricsListen !== undefined && { metricsListen }),
     ...(trackers.length > 0 && { tracker: { url: trackers, ...(token !== undefined && { token }), ...ca } }),
     ...bulkOption(ctx),
@@ -127,7 +135,7 @@ export const dp: Command = {
                     [--publish MANIFEST --source DIR]... [--upload-limit RATE]
                     [--trust PUBFILE]... [--dial-from IP] [--metrics-listen HOST:PORT]
                     [--bulk-port PORT|off] [--tracker URL --dp-token T] [--tracker-ca FILE]
-                    [--config FILE] [--json]
+                    [--name NAME] [--config FILE] [--json]
 
 Seeds each published package from its source files in place (no second copy), after
 checking every chunk of them against the manifest. Prints its full listen multiaddrs
@@ -158,12 +166,16 @@ shows every DP's).
                          in the environment: ps shows every process's --dp-token to every user
   --tracker-ca FILE      PEM CA (or self-signed) certificate of an https:// tracker, trusted
                          instead of Node's default CA store
+  ${NAME_HELP.replace(/\n {24}/g, '\n                         ').replace('NAME  ', 'NAME   ')}
   --config FILE          these flags from a YAML file, keys in camelCase (swarmKey: swarm.key),
                          paths relative to the file; a flag given here wins (README, "Config files")
   --json                 one JSON line at start, then one per replication state change
 
-Exit codes: 0 stopped by a signal; 1 a source does not match its manifest, or the tracker
-is unreachable; 2 usage or bad input, or the tracker refused the token.`,
+A tracker not reachable at start (the service came up first) is tried again every 5 s,
+said once on stderr; the DP seeds meanwhile.
+
+Exit codes: 0 stopped by a signal; 1 a source does not match its manifest; 2 usage or bad
+input, or the tracker refused the token.`,
   options: { ...NODE_OPTIONS, data: { type: 'string' }, publish: { type: 'string', multiple: true }, source: { type: 'string', multiple: true }, 'upload-limit': { type: 'string' }, ...trackerAccessOptions(DP_TOKEN) },
   positionals: 0,
   configFile: NODE_FLAG_DOCS,
@@ -192,9 +204,12 @@ is unreachable; 2 usage or bad input, or the tracker refused the token.`,
         else ctx.print(`${r.name}@${r.version}: no longer listed by the tracker, deleted`)
       })
       const packages = manifests.map((m) => ({ name: m.manifest.name, version: m.manifest.version, packageId: m.packageId }))
-      const placed = await dp.start()
-      const tracker = placed && { subnet: placed.subnet, site: placed.site }
       const { node, metricsUrl } = dp
+      const trackers = stringList(ctx, 'tracker')
+      // A DP up before its tracker seeds meanwhile (to --peer fetches) and keeps trying, said once.
+      const placed = trackers.length === 0 ? undefined : await untilTrackerAnswers(() => dp.start(), { command: 'dp', retrySeconds: SERVICE_RETRY_SECONDS })
+      if (trackers.length > 0 && placed === undefined) return 0 // stopped by a signal before the tracker answered
+      const tracker = placed && { subnet: placed.subnet, site: placed.site }
       if (ctx.json) process.stdout.write(`${JSON.stringify({ peerId: node.peerId, addresses: node.addresses, packages, ...(tracker && { tracker }), ...(metricsUrl && { metrics: metricsUrl }) })}\n`)
       else {
         ctx.print(`dp ${node.peerId} listening on:`)
@@ -215,8 +230,8 @@ export const fetch: Command = {
   help: `Usage: peerstage fetch MANIFEST --out DIR (--peer MULTIADDR... | --tracker URL) --swarm-key FILE
                        [--trust PUBFILE]... [--require-trust] [--listen MULTIADDR]... [--dial-from IP]
                        [--download-limit RATE] [--seed-for SECONDS] [--data DIR]
-                       [--stall-timeout SECONDS] [--client-token T] [--metrics-listen HOST:PORT]
-                       [--bulk-port PORT|off] [--config FILE] [--json]
+                       [--stall-timeout SECONDS] [--tracker-timeout SECONDS] [--client-token T]
+                       [--metrics-listen HOST:PORT] [--bulk-port PORT|off] [--name NAME] [--config FILE] [--json]
 
 Downloads the package from the given peers (each a multiaddr with /p2p/<id>, as
 'peerstage dp' prints them) or from those a tracker hands out, verifying every chunk on
@@ -239,16 +254,20 @@ ${TRUST_HELP}
                         the WAN only while it grants a WAN lease, at the lease's rate.
                         Announces leave from --dial-from: the tracker places us by it.
                         Repeat for trackers of one estate: the next is tried when one fails
+  --tracker-timeout SECONDS  a tracker not answering at start (not up yet) is tried every
+                        second, said once on stderr, for this long; default ${FETCH_TRACKER_TIMEOUT_SECONDS}
   --client-token T      the tracker's clientToken, if it has one; better --client-token-file FILE,
                         or PEERSTAGE_CLIENT_TOKEN in the environment (ps shows --client-token)
   --tracker-ca FILE     PEM CA (or self-signed) certificate of an https:// tracker
+  ${NAME_HELP}
   --config FILE         these flags from a YAML file, keys in camelCase (seedFor: 30), paths
                         relative to the file; a flag given here wins (README, "Config files")
 
-Exit codes: 0 complete and verified; 1 could not complete (no peer reachable or nothing
-arrived for --stall-timeout, disk full, files still bad after repair); 2 usage, or a
-manifest that is invalid or untrusted, or a bad swarm key, or --require-trust without --trust.`,
-  options: { ...NODE_OPTIONS, 'require-trust': { type: 'boolean' }, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' }, 'stall-timeout': { type: 'string' }, ...trackerAccessOptions(CLIENT_TOKEN) },
+Exit codes: 0 complete and verified; 1 could not complete (no tracker answered within
+--tracker-timeout, no peer reachable or nothing arrived for --stall-timeout, disk full,
+files still bad after repair); 2 usage, or a manifest that is invalid or untrusted, or a
+bad swarm key, or --require-trust without --trust.`,
+  options: { ...NODE_OPTIONS, 'require-trust': { type: 'boolean' }, out: { type: 'string' }, peer: { type: 'string', multiple: true }, data: { type: 'string' }, 'download-limit': { type: 'string' }, 'seed-for': { type: 'string' }, 'stall-timeout': { type: 'string' }, 'tracker-timeout': { type: 'string' }, ...trackerAccessOptions(CLIENT_TOKEN) },
   positionals: 1,
   configFile: NODE_FLAG_DOCS,
   async run(ctx) {
@@ -259,6 +278,8 @@ manifest that is invalid or untrusted, or a bad swarm key, or --require-trust wi
     if (!(seedFor >= 0)) throw usageError('--seed-for takes a number of seconds >= 0')
     const stallSeconds = ctx.values['stall-timeout'] === undefined ? FETCH_STALL_SECONDS : Number(ctx.values['stall-timeout'])
     if (!(stallSeconds > 0)) throw usageError('--stall-timeout takes a number of seconds > 0')
+    const trackerTimeout = ctx.values['tracker-timeout'] === undefined ? FETCH_TRACKER_TIMEOUT_SECONDS : Number(ctx.values['tracker-timeout'])
+    if (!(trackerTimeout >= 0)) throw usageError('--tracker-timeout takes a number of seconds >= 0')
     const trust = publishersToTrust(ctx)
     const signed = readManifest(ctx.positionals[0]!, trust === undefined ? {} : { trusted: trust })
     const downloadLimit = rateOption(ctx, 'download-limit')
@@ -292,7 +313,9 @@ manifest that is invalid or untrusted, or a bad swarm key, or --require-trust wi
         if (!joined) {
           joined = true
           if (announcer === undefined) for (const f of await connectAll(node, signed.packageId, peers)) writeLine(`peerstage fetch: ${f.message}`)
-          else await fetcher.start()
+          else if (await untilTrackerAnswers(() => fetcher.start(), { command: 'fetch', retrySeconds: FETCH_RETRY_SECONDS, timeoutSeconds: trackerTimeout, timeoutOption: '--tracker-timeout' }) === undefined) {
+            throw new PeerstageError(TrackerErrorCodes.UNREACHABLE, 'stopped by a signal while waiting for the tracker; run again to resume')
+          }
         }
         await watch.untilComplete({ untilPeersGone: announcer === undefined })
       }
@@ -315,26 +338,6 @@ manifest that is invalid or untrusted, or a bad swarm key, or --require-trust wi
   },
 }
 
-/** Seconds between tries of a client whose tracker is not reachable yet. */
-const UNREACHABLE_RETRY_SECONDS = 5
-
-/**
- * A client is a service: it may start before the network or the tracker is up, so it keeps
- * trying while the failure may pass (saying so once) instead of exiting. Undefined when a
- * signal stops it first.
- */
-async function firstAnnounce(client: Client): Promise<Awaited<ReturnType<Client['start']>> | undefined> {
-  for (let said = false; ;said = true) {
-    try {
-      return await client.start()
-    } catch (err) {
-      if (!isTransient(err)) throw err
-      if (!said) process.stderr.write(`peerstage client: ${(err as Error).message}; trying again every ${UNREACHABLE_RETRY_SECONDS} s\n`)
-    }
-    if (await untilSignal(UNREACHABLE_RETRY_SECONDS)) return undefined
-  }
-}
-
 const SIZE_UNITS: Record<string, number> = { '': 1, 'b': 1, 'kb': 1e3, 'kib': 1024, 'mb': 1e6, 'mib': 1024 ** 2, 'gb': 1e9, 'gib': 1024 ** 3, 'tb': 1e12, 'tib': 1024 ** 4 }
 
 /** `50GiB`, `500MB`, `1048576` → bytes. */
@@ -352,7 +355,7 @@ export const client: Command = {
   help: `Usage: peerstage client --tracker URL --data DIR --swarm-key FILE --trust PUBFILE...
                         [--listen MULTIADDR]... [--dial-from IP] [--client-token T]
                         [--cache-max SIZE] [--metrics-listen HOST:PORT] [--bulk-port PORT|off]
-                        [--config FILE] [--json]
+                        [--name NAME] [--config FILE] [--json]
 
 A long-running node. It announces to the tracker and learns the deployments that target
 it. From each deployment's availableAt (plus a fixed per-client jitter) it pre-stages the
@@ -379,6 +382,7 @@ twice for one deployment.
   --dial-from IP        local address announces and dials leave from: the tracker places
                         this client by it
   ${BULK_PORT_HELP}
+  ${NAME_HELP}
   --config FILE         these flags from a YAML file, keys in camelCase (cacheMax: 50GiB),
                         paths relative to the file; a flag given here wins (README, "Config files")
   --json                one JSON line at start, then one per deployment state change
@@ -407,7 +411,8 @@ Exit codes: 0 stopped by a signal; 2 usage, bad token or key.`,
         if (ctx.json) process.stdout.write(`${JSON.stringify({ deployment: r.offer.id, package: pkg, state: r.state, ...(r.reason !== undefined && { reason: r.reason }), ...(r.exitCode !== undefined && { exitCode: r.exitCode }), at: r.updatedAt })}\n`)
         else ctx.print(`${r.updatedAt}  client ${nodeLabel(node, optionalString(ctx, 'dial-from'))}  ${r.offer.id} ${pkg}: ${r.state}${r.exitCode !== undefined && r.exitCode !== null ? ` (exit ${r.exitCode})` : ''}${r.reason !== undefined ? ` — ${r.reason}` : ''}`)
       })
-      const placed = await firstAnnounce(client)
+      // A service may start before the network or its tracker: it keeps trying (said once) instead of exiting.
+      const placed = await untilTrackerAnswers(() => client.start(), { command: 'client', retrySeconds: SERVICE_RETRY_SECONDS })
       if (placed === undefined) return 0 // stopped by a signal before the tracker answered
       const packages = node.allSwarms.map((s) => ({ name: s.pkg.manifest.name, version: s.pkg.manifest.version, packageId: s.pkg.packageId, complete: s.pkg.complete }))
       const known = deployments.list().map((r) => ({ id: r.offer.id, package: `${r.offer.name}@${r.offer.version}`, state: r.state }))

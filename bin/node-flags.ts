@@ -7,6 +7,7 @@
 import { FETCH_STALL_SECONDS } from '../node/index.ts'
 import type { FlagDocs } from './config-file.ts'
 import { CLIENT_TOKEN, DP_TOKEN, type TokenSource } from './tracker-access.ts'
+import { FETCH_TRACKER_TIMEOUT_SECONDS } from './tracker-wait.ts'
 
 /** A token's file: without it, the token's environment variable. */
 const TOKEN_FILE = (source: TokenSource): FlagDocs[string] => ({ unit: 'path of a file holding the token (mode 0600)', default: `\`${source.env}\`, else none`, path: true })
@@ -15,6 +16,7 @@ export const NODE_FLAG_DOCS: FlagDocs = {
   'swarm-key': { unit: 'path of the swarm key file', default: 'required', path: true },
   data: { unit: 'path of a directory (identity, store, staging)', default: { dp: 'required', fetch: '`OUT/.peerstage`', client: 'required' }, path: true },
   listen: { unit: 'multiaddrs', default: '`/ip4/127.0.0.1/tcp/0`' },
+  name: { unit: 'one word, at most 253 characters', default: 'the host name' },
   'dial-from': { unit: 'IP address', default: 'the system\'s choice' },
   trust: { unit: 'paths of publisher public keys', default: { dp: 'any publisher', fetch: 'any publisher', client: 'required' }, path: true },
   'require-trust': { unit: '`true` or `false`', default: 'false (a missing --trust is a warning)' },
@@ -34,6 +36,7 @@ export const NODE_FLAG_DOCS: FlagDocs = {
   'download-limit': { unit: 'rate, e.g. `20Mbit/s`', default: 'unlimited' },
   'seed-for': { unit: 'seconds', default: '0' },
   'stall-timeout': { unit: 'seconds', default: String(FETCH_STALL_SECONDS) },
+  'tracker-timeout': { unit: 'seconds (0: one try)', default: String(FETCH_TRACKER_TIMEOUT_SECONDS) },
   // client
   'cache-max': { unit: 'size, e.g. `50GiB`', default: 'unlimited' },
 }

@@ -6,6 +6,7 @@
 import { enableCompileCache } from 'node:module'
 import { runCommand } from './cli.ts'
 import { COMMANDS } from './commands.ts'
+import { PEERSTAGE_VERSION, versionLine } from '../common/version.ts'
 
 // Node keeps what it compiled (TypeScript stripped, V8 code) in a cache directory under the
 // system's temporary directory, so the command module loaded below and its dependencies
@@ -22,7 +23,8 @@ Usage: peerstage COMMAND [options]    (peerstage COMMAND --help for each)
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-Add --json to any command for one JSON document on stdout.`
+Add --json to any command for one JSON document on stdout.
+peerstage --version prints the version of peerstage and of the Node running it.`
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -31,8 +33,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${mainHelp()}\n`)
     return name === undefined ? 2 : 0
   }
-  if (name === '--version') {
-    process.stdout.write('peerstage 0.1.0\n')
+  if (name === '--version' || name === '-V') {
+    // --json: one document, as every command; the Node version shows which runtime a service really runs on.
+    process.stdout.write(rest.includes('--json') ? `${JSON.stringify({ version: PEERSTAGE_VERSION, node: process.version })}\n` : `${versionLine()}\n`)
     return 0
   }
   const entry = COMMANDS.find((c) => c.name === name)

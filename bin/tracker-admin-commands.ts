@@ -3,7 +3,7 @@ import { formatBytes } from '../common/index.ts'
 import { NO_RULE, type PackageStatus, type Scope } from '../tracker/client-index.ts'
 import { optionalString, stringList, usageError, type Command, type CommandContext } from './cli.ts'
 import { ADMIN_TOKEN, tokenOption, trackerAccessOptions } from './tracker-access.ts'
-import { countsText, shortPeerId, table, trackerClient } from './tracker-cli.ts'
+import { countsText, nodeRows, shortPeerId, table, trackerClient } from './tracker-cli.ts'
 
 function scopeOption(ctx: CommandContext): Scope {
   const site = optionalString(ctx, 'site')
@@ -163,7 +163,10 @@ Exit codes: 0 shown; 1 tracker unreachable; 2 usage, missing or wrong token.`,
       }
       const subnetLines = (n: Record<string, any>): void => {
         ctx.print(`  ${n.subnet}: ${n.nodes.clients} client(s), ${n.nodes.dps} DP(s); budget ${budgetText(n.budget)}; leases ${n.leases.length}/${n.maxWanClients} per package`)
-        for (const p of n.packages) ctx.print(`    ${p.packageId.slice(0, 12)}…  WAN ${formatBytes(p.wanBytes)}  LAN ${formatBytes(p.lanBytes)}  reused ${formatBytes(p.reusedBytes)}  sent by DPs ${formatBytes(p.dpUploadBytes)}`)
+        // A tracker older than node names sends no nodeList.
+        for (const line of table(nodeRows(n.nodeList ?? []))) ctx.print(`    ${line}`)
+        if (n.nodesOmitted > 0) ctx.print(`    … and ${n.nodesOmitted} more (the dashboard's node list, GET /v1/nodes, has them all)`)
+        for (const p of n.packages) ctx.print(`    ${p.name ? `${p.name}@${p.version}` : `${p.packageId.slice(0, 12)}…`}  WAN ${formatBytes(p.wanBytes)}  LAN ${formatBytes(p.lanBytes)}  reused ${formatBytes(p.reusedBytes)}  sent by DPs ${formatBytes(p.dpUploadBytes)}`)
         for (const d of n.deployments ?? []) ctx.print(`    deployment ${d.id} ${d.name}@${d.version}: ${countsText(d.counts)}`)
       }
       ctx.print(`tracker ${client.url.origin} at ${s.time}`)

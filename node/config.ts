@@ -1,11 +1,19 @@
 import { isIP } from 'node:net'
+import { hostname } from 'node:os'
 import type { SignedManifest } from '../chunker/index.ts'
+import { MAX_NODE_NAME_CHARS, NODE_NAME } from '../tracker/protocol/index.ts'
 import type { PeerNodeInit } from './peer-node.ts'
 
 /** What every role of a node takes: the PeerNode's own settings, and the service's. */
 export interface NodeInit extends Pick<PeerNodeInit, 'dataDir' | 'swarmKey' | 'listen' | 'dialFrom' | 'bulk' | 'bulkPort'> {
   /** Serve Prometheus metrics at http://HOST:PORT/metrics. */
   metricsListen?: string
+  /**
+   * What people call this node: sent with every announce, shown beside its peer id and
+   * address by `status` and `deploy show`. One word, at most MAX_NODE_NAME_CHARS.
+   * @default the host name
+   */
+  name?: string
   /**
    * Announce to this tracker (`http://host:port` or `https://…`) with this token, or to the
    * first of several of one estate that answers; none: a node on its own. `ca`: PEM
@@ -45,9 +53,12 @@ export interface FetcherInit extends NodeInit {
  * Checks a role's init and fills its defaults; a RangeError names the key and the rule it
  * breaks (the CLI reports it as a usage error).
  */
-export function createNodeConfig<T extends NodeInit>(init: T): T & Required<Pick<NodeInit, 'listen' | 'bulk' | 'bulkPort' | 'retryMs' | 'budgetWaitSeconds'>> {
+export function createNodeConfig<T extends NodeInit>(init: T): T & Required<Pick<NodeInit, 'name' | 'listen' | 'bulk' | 'bulkPort' | 'retryMs' | 'budgetWaitSeconds'>> {
   const bad = (key: string, rule: string): never => { throw new RangeError(`${key} ${rule}`) }
   if (typeof init.dataDir !== 'string' || init.dataDir === '') bad('dataDir', 'must name a directory')
+  if (init.name !== undefined && !(typeof init.name === 'string' && NODE_NAME.test(init.name) && init.name.length <= MAX_NODE_NAME_CHARS)) {
+    bad('name', `must be one word of at most ${MAX_NODE_NAME_CHARS} characters, no spaces, got '${String(init.name)}'`)
+  }
   if (!(init.swarmKey instanceof Uint8Array) || init.swarmKey.length === 0) bad('swarmKey', 'must be the bytes of a swarm key file')
   for (const a of init.listen ?? []) if (!a.startsWith('/')) bad('listen', `takes multiaddrs like /ip4/0.0.0.0/tcp/7000, got '${a}'`)
   if (init.dialFrom !== undefined && isIP(init.dialFrom) === 0) bad('dialFrom', `must be an IP address, got '${init.dialFrom}'`)
@@ -61,5 +72,11 @@ export function createNodeConfig<T extends NodeInit>(init: T): T & Required<Pick
   }
   const grace = (init as Partial<ClientInit>).stopGraceMs
   if (grace !== undefined && !(grace >= 0)) bad('stopGraceMs', `must be a number >= 0, got '${grace}'`)
-  return { ...init, listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'], bulk: init.bulk ?? true, bulkPort: init.bulkPort ?? 0, retryMs: init.retryMs ?? 5000, budgetWaitSeconds: init.budgetWaitSeconds ?? 25 }
+  return { ...init, name: init.name ?? defaultName(), listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'], bulk: init.bulk ?? true, bulkPort: init.bulkPort ?? 0, retryMs: init.retryMs ?? 5000, budgetWaitSeconds: init.budgetWaitSeconds ?? 25 }
+}
+
+/** The host name, cut to what the tracker takes; `node` should the system have none. */
+function defaultName(): string {
+  const host = hostname().replace(/\s+/g, '-').slice(0, MAX_NODE_NAME_CHARS)
+  return NODE_NAME.test(host) ? host : 'node'
 }

@@ -106,7 +106,7 @@ export async function createClient(init: ClientInit, components: NodeComponents 
       now: () => new Date(base.trackerClock.nowMs()), ...(components.clock && { clock: components.clock }),
       logger: logger(components, 'deployments'),
     })
-    const announcer = new Announcer({ ...announcerInit(config, components, base, tracker), role: 'client', reports: { deployments: () => deployments.reports() } })
+    const announcer = new Announcer({ ...announcerInit(config, components, base, tracker), role: 'client', reports: { deployments: () => deployments.reports(), problem: () => deployments.problem() } })
     announcer.on('answer', (a) => deployments.onAnswer(a))
     deployments.on('changed', () => announcer.announceNow())
     return { ...serviceOf(base, announcer, () => deployments.stop()), announcer, deployments }
@@ -169,7 +169,7 @@ async function startBase(config: ReturnType<typeof createNodeConfig<NodeInit>>, 
 
 function announcerInit(config: ReturnType<typeof createNodeConfig<NodeInit>>, components: NodeComponents, base: Base, tracker: TrackerClient) {
   return {
-    tracker, node: base.node, limits: base.limits, bytes: base.bytes,
+    tracker, name: config.name, node: base.node, limits: base.limits, bytes: base.bytes,
     retryMs: config.retryMs, budgetWaitSeconds: config.budgetWaitSeconds,
     ...((components.signAt ?? components.now) && { now: (components.signAt ?? components.now)! }),
     trackerClock: base.trackerClock,

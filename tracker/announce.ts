@@ -21,8 +21,8 @@ export interface AnnounceParts extends Omit<TrackerView, 'plan' | 'now'> {
   plan: () => ReplicaPlan
   /** Saves the ops in one batch (STORE_FAILED if the store refuses). */
   write: (ops: StoreOp[]) => Promise<void>
-  /** Drops a node and hands its leases back. */
-  forget: (peerId: string, ops: StoreOp[]) => void
+  /** Drops a node and hands its leases back; `stopped`: it said goodbye, and is remembered as stopped. */
+  forget: (peerId: string, ops: StoreOp[], stopped?: boolean) => void
   releaseLease: (subnet: string, packageId: string, peerId: string, ops: StoreOp[]) => void
   /** A client wanted a lease of a full slot: it is told when one is handed back. */
   leaseRefused: (subnet: string, packageId: string, peerId: string) => void
@@ -55,7 +55,7 @@ export class AnnounceHandler {
     const previous = parts.registry.get(req.peerId)
     this.checkBinding(req.peerId, previous, place.subnet, now)
     if (req.event === 'stopped') {
-      parts.forget(req.peerId, ops)
+      parts.forget(req.peerId, ops, true)
       await parts.write(ops)
       return this.emptyAnswer(place)
     }
@@ -89,6 +89,10 @@ export class AnnounceHandler {
     return {
       peerId: req.peerId,
       role: req.role,
+      ...(req.name !== undefined && { name: req.name }),
+      ...(req.version !== undefined && { version: req.version }),
+      ...(req.problem !== undefined && { problem: req.problem }),
+      seenAt: now,
       ip: sourceIp,
       subnet,
       site,

@@ -15,5 +15,5 @@ export {
   type TrackerClientInit, type Scope, type TrackerErrorCode, type DeploymentInput,
   type Deployment, type DeploymentState, type Target,
   type DeploymentStatus, type SubnetProgress, type ClientProgress, type StateCounts,
-  type CataloguePackage, type PackageStatus, type DpPackageStatus,
+  type CataloguePackage, type PackageStatus, type DpPackageStatus, type NodeSummary, type NodeProblem,
 } from './protocol/index.ts'

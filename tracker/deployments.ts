@@ -1,7 +1,7 @@
 import type { SiteConfig } from './config.ts'
 import type { SignedManifest } from '../chunker/index.ts'
 import { buildDeployment, targetSet, type TargetSet } from './deployment-input.ts'
-import { cidrContains, cidrsOverlap, parseCidr, TrackerErrorCodes, trackerError, type ClientProgress, type Deployment, type DeploymentInput, type DeploymentOffer, type DeploymentReport, type DeploymentState, type DeploymentStatus, type StateCounts, type SubnetProgress } from './protocol/index.ts'
+import { cidrContains, cidrsOverlap, parseCidr, TrackerErrorCodes, trackerError, type ClientProgress, type NodeSummary, type Deployment, type DeploymentInput, type DeploymentOffer, type DeploymentReport, type DeploymentState, type DeploymentStatus, type StateCounts, type SubnetProgress } from './protocol/index.ts'
 import type { ManifestTable } from './manifests.ts'
 import type { TrackerMetrics } from './metrics.ts'
 import type { Change, StoreOp } from './store/index.ts'
@@ -163,7 +163,8 @@ export class DeploymentTable {
     return undefined
   }
 
-  status(id: string, sites: readonly SiteConfig[], dpUploadBytes: (subnet: string, packageId: string) => number): DeploymentStatus {
+  /** `nodeOf`: the client as the tracker knows it now (online, offline since…, its problem), shown beside its report. */
+  status(id: string, sites: readonly SiteConfig[], dpUploadBytes: (subnet: string, packageId: string) => number, nodeOf: (peerId: string) => NodeSummary | undefined = () => undefined): DeploymentStatus {
     const entry = this.entries.get(id) ?? notFound(id)
     const bySubnet = groupBySubnet(entry.reports.values())
     const progress = (subnet: string): SubnetProgress => {
@@ -174,7 +175,10 @@ export class DeploymentTable {
         bytes.wan += r.bytes.wan
         bytes.reused += r.bytes.reused
       }
-      const clients = reports.map(({ id: _id, subnet: _subnet, site: _site, ...client }): ClientProgress => client)
+      const clients = reports.map(({ id: _id, subnet: _subnet, site: _site, ...client }): ClientProgress => {
+        const node = nodeOf(client.peerId)
+        return node === undefined ? client : { ...client, node }
+      })
       return { subnet, counts: countStates(reports), bytes, dpUploadBytes: dpUploadBytes(subnet, entry.deployment.packageId), clients }
     }
     const targets = entry.targets

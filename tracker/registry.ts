@@ -1,10 +1,17 @@
 import { identityJson, PEER_JSON, type WrittenPeer } from './announce-json.ts'
-import type { HandedPeer, ReplicaReport, Tier } from './protocol/index.ts'
+import type { HandedPeer, NodeProblem, ReplicaReport, Tier } from './protocol/index.ts'
 
 /** What a node told the tracker at its last announce, and where the tracker placed it. */
 export interface Registration {
   peerId: string
   role: 'client' | 'dp'
+  /** As the node announced them (`--name`, its peerstage version); an older node sends neither. */
+  name?: string
+  version?: string
+  /** What keeps the node from its work, as its last announce said; absent when nothing does. */
+  problem?: NodeProblem
+  /** The tracker's clock at its last announce, ms (registrations saved before it existed have none). */
+  seenAt?: number
   /** Source address of the announce: the tracker's, never the node's own claim. */
   ip: string
   subnet: string
@@ -19,6 +26,20 @@ export interface Registration {
   savedAt?: number
   signature?: string
 }
+
+/** A node that left: its registration as it last was, and how it left. */
+export interface Departure {
+  reg: Registration
+  /** The tracker's clock at its last announce, ms. */
+  lastSeenAt: number
+  /** It said it was stopping (`event: stopped`), rather than falling silent. */
+  stopped: boolean
+}
+
+/** Departed nodes remembered for `status` and `deploy show`: the most recent this many, */
+const MAX_DEPARTED = 100_000
+/** for at most this long after their last announce. */
+const DEPARTED_KEEP_MS = 7 * 24 * 3600 * 1000
 
 /** Candidates examined per tier: at least this many, */
 const SAMPLE_MIN = 64
@@ -131,6 +152,8 @@ export class Registry {
   private readonly dpsByPackage = new Map<string, Map<string, Holding>>()
   /** Registered DPs: a few among many clients. */
   private readonly dpRegs = new Map<string, Registration>()
+  /** Nodes that stopped announcing, in the order they left; one that announces again leaves it. */
+  private readonly gone = new Map<string, Departure>()
 
   get size(): number {
     return this.byId.size
@@ -149,8 +172,37 @@ export class Registry {
     return this.dpRegs.values()
   }
 
+  /** A node no longer registered that the tracker still remembers (status shows it offline). */
+  departed(peerId: string): Departure | undefined {
+    return this.gone.get(peerId)
+  }
+
+  /** Departed nodes, oldest departure first. */
+  departures(): IterableIterator<Departure> {
+    return this.gone.values()
+  }
+
+  /**
+   * Remembers a node that left (silent past its registration, or stopped), bounded in count
+   * and age: an estate whose branch PCs go off every night still shows when each was last seen.
+   */
+  depart(reg: Registration, lastSeenAt: number, stopped: boolean): void {
+    this.gone.delete(reg.peerId)
+    this.gone.set(reg.peerId, { reg, lastSeenAt, stopped })
+    if (this.gone.size > MAX_DEPARTED) this.gone.delete(this.gone.keys().next().value!)
+  }
+
+  /** Forgets departures older than DEPARTED_KEEP_MS at `now` (they left in order, so from the head). */
+  pruneDeparted(now: number): void {
+    for (const [id, d] of this.gone) {
+      if (now - d.lastSeenAt < DEPARTED_KEEP_MS) break
+      this.gone.delete(id)
+    }
+  }
+
   /** Replaces the node's registration and its index entries. */
   put(reg: Registration): void {
+    this.gone.delete(reg.peerId)
     const old = this.byId.get(reg.peerId)
     if (old !== undefined) this.unindex(old)
     this.byId.set(reg.peerId, reg)
@@ -254,7 +306,7 @@ export class Registry {
 
 /** Everything of a registration but its expiry, as one string to compare. */
 export function signatureOf(reg: Registration): string {
-  let s = `${reg.role}|${reg.ip}|${reg.addresses.join(' ')}`
+  let s = `${reg.role}|${reg.ip}|${reg.addresses.join(' ')}|${reg.name ?? ''}|${reg.version ?? ''}|${reg.problem === undefined ? '' : `${reg.problem.code} ${reg.problem.message}`}`
   for (const [id, p] of Object.entries(reg.packages)) {
     s += `|${id}:${p.have}/${p.pieces}`
     if (p.replica !== undefined) s += `~${JSON.stringify(p.replica)}`

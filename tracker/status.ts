@@ -10,7 +10,7 @@ import type { LeaseTable } from './leases.ts'
 import type { PackageCatalogue } from './packages.ts'
 import type { Registration, Registry } from './registry.ts'
 import type { ReplicaPlan } from './replication.ts'
-import type { DpPackageStatus, PackageStatus } from './protocol/index.ts'
+import { MAX_STATUS_NODES_PER_SUBNET, type DpPackageStatus, type NodePresence, type NodeSummary, type PackageStatus } from './protocol/index.ts'
 
 /** The tracker's state, as the views read it. */
 export interface TrackerView {
@@ -63,6 +63,41 @@ export function describeScope(v: TrackerView, scope: ScopeKey): Record<string, u
   }
 }
 
+function summaryOf(reg: Registration, presence: NodePresence, lastSeenAt: number): NodeSummary {
+  return {
+    peerId: reg.peerId, name: reg.name ?? null, role: reg.role, address: reg.ip, subnet: reg.subnet, site: reg.site ?? null,
+    version: reg.version ?? null, presence, lastSeenAt: new Date(lastSeenAt).toISOString(), problem: reg.problem ?? null,
+  }
+}
+
+/** A registration's last announce: saved with it, or (saved before that field) its expiry less its length. */
+function lastSeenOf(v: Pick<TrackerView, 'config'>, reg: Registration): number {
+  return reg.seenAt ?? reg.expiresAt - v.config.registrationSeconds * 1000
+}
+
+/** The node as `status` and `deploy show` list it: registered (online), or remembered as departed; undefined if neither. */
+export function nodeSummary(v: Pick<TrackerView, 'config' | 'registry'>, peerId: string): NodeSummary | undefined {
+  const reg = v.registry.get(peerId)
+  if (reg !== undefined) return summaryOf(reg, 'online', lastSeenOf(v, reg))
+  const gone = v.registry.departed(peerId)
+  return gone && summaryOf(gone.reg, gone.stopped ? 'stopped' : 'offline', gone.lastSeenAt)
+}
+
+/** Every node registered or remembered, per subnet: those with a problem first, then offline, then stopped, then online; by name. */
+function nodesBySubnet(v: TrackerView): Map<string, NodeSummary[]> {
+  const out = new Map<string, NodeSummary[]>()
+  const add = (n: NodeSummary): void => {
+    const list = out.get(n.subnet)
+    if (list === undefined) out.set(n.subnet, [n])
+    else list.push(n)
+  }
+  for (const r of v.registry.all()) add(summaryOf(r, 'online', lastSeenOf(v, r)))
+  for (const d of v.registry.departures()) add(summaryOf(d.reg, d.stopped ? 'stopped' : 'offline', d.lastSeenAt))
+  const rank = (n: NodeSummary): number => (n.problem !== null && n.presence === 'online' ? 0 : n.presence === 'offline' ? 1 : n.presence === 'online' ? 2 : 3)
+  for (const list of out.values()) list.sort((a, b) => rank(a) - rank(b) || (a.name ?? '').localeCompare(b.name ?? '') || a.peerId.localeCompare(b.peerId))
+  return out
+}
+
 /** Per site (its parent and link now) and subnet: nodes, leases, budget now, bytes per package, deployments reported on. */
 export function trackerStatus(v: TrackerView): Record<string, unknown> {
   const deployments = v.deployments.countsBySubnet()
@@ -73,18 +108,25 @@ export function trackerStatus(v: TrackerView): Record<string, unknown> {
     else n.clients++
     nodes.set(r.subnet, n)
   }
+  const listed = nodesBySubnet(v)
+  // Packages by NAME@VERSION where the tracker knows it: the catalogue's and the deployments'.
+  const names = new Map<string, { name: string, version: string }>()
+  for (const p of [...v.catalogue.list(), ...v.deployments.list().map((d) => ({ id: d.packageId, name: d.name, version: d.version }))]) names.set(p.id, { name: p.name, version: p.version })
   const leases = groupBy(v.leases.all(), (l) => l.subnet)
   const subnetStatus = (subnet: string): Record<string, unknown> => ({
     subnet,
     nodes: nodes.get(subnet) ?? { clients: 0, dps: 0 },
+    // Named, with their version, presence and problem: at most MAX_STATUS_NODES_PER_SUBNET, the ones that need a look first.
+    nodeList: (listed.get(subnet) ?? []).slice(0, MAX_STATUS_NODES_PER_SUBNET),
+    nodesOmitted: Math.max(0, (listed.get(subnet)?.length ?? 0) - MAX_STATUS_NODES_PER_SUBNET),
     budget: budgetJson(v.budgets.budgetOf(subnet, v.now)),
     maxWanClients: v.budgets.maxWanClientsOf(subnet),
     leases: (leases.get(subnet) ?? []).map((l) => ({ peerId: l.peerId, packageId: l.packageId, expiresAt: new Date(l.expiresAt).toISOString() })),
-    packages: [...v.bytes.of(subnet).entries()].map(([id, b]) => ({ packageId: id, lanBytes: b.lan, wanBytes: b.wan, reusedBytes: b.reused, dpUploadBytes: b.dpUpload })),
+    packages: [...v.bytes.of(subnet).entries()].map(([id, b]) => ({ packageId: id, name: names.get(id)?.name ?? null, version: names.get(id)?.version ?? null, lanBytes: b.lan, wanBytes: b.wan, reusedBytes: b.reused, dpUploadBytes: b.dpUpload })),
     deployments: deployments.get(subnet) ?? [],
   })
   const configured = new Set(v.budgets.configuredSubnets)
-  const others = new Set([...nodes.keys(), ...v.bytes.subnets(), ...deployments.keys()].filter((s) => !configured.has(s)))
+  const others = new Set([...listed.keys(), ...v.bytes.subnets(), ...deployments.keys()].filter((s) => !configured.has(s)))
   return {
     time: v.now.toISOString(),
     budgetVersion: v.budgets.version,

@@ -34,7 +34,7 @@ export function applyStoredOp(t: StoredTables, op: StoreOp): void {
     case 'registration': {
       const before = t.registry.get(op.key)
       if (put) t.registry.put(op.value as Registration)
-      else t.registry.remove(op.key)
+      else if (t.registry.remove(op.key) !== undefined && before !== undefined) t.registry.depart(before, before.seenAt ?? before.expiresAt, false) // left through another replica: shown offline here too
       // DPs long-poll the budget list, which names the DPs.
       if (before?.role === 'dp' || (put && (op.value as Registration).role === 'dp' && before === undefined)) t.budgets.bump()
       break

@@ -14,7 +14,7 @@ import { createTrackerMetrics, type TrackerMetrics, type TrackerMetricsSource } 
 import { PackageCatalogue } from './packages.ts'
 import { Registry, type Registration } from './registry.ts'
 import { ReplicaPlan, SiteTree } from './replication.ts'
-import { describeScope, dpPackageCounts, packageStatus, trackerStatus, type TrackerView } from './status.ts'
+import { describeScope, dpPackageCounts, nodeSummary, packageStatus, trackerStatus, type TrackerView } from './status.ts'
 import { ReplicaSync } from './replica-sync.ts'
 import { applyStoredOp, storedKeys, type StoredTables } from './stored-ops.ts'
 import { backupLines, type Change, type StoreKind, type StoreOp, type StoreSnapshot, type TrackerStore } from './store/index.ts'
@@ -95,7 +95,7 @@ export class Tracker implements TrackerMetricsSource {
       now: this.now,
       plan: () => this.plan,
       write: (ops) => this.writer.write(ops),
-      forget: (peerId, ops) => this.forget(peerId, ops),
+      forget: (peerId, ops, stopped) => this.forget(peerId, ops, stopped),
       releaseLease: (subnet, packageId, peerId, ops) => this.releaseLease(subnet, packageId, peerId, ops),
       leaseRefused: (subnet, packageId, peerId) => this.changes.leaseRefused(subnet, packageId, peerId),
       leaseRate: (subnet) => this.leaseRate(subnet),
@@ -131,7 +131,11 @@ export class Tracker implements TrackerMetricsSource {
     for (const [key, value] of await listed('registration')) {
       const reg = value as Registration
       if (reg.expiresAt > now) t.registry.put(reg)
-      else stale.push({ type: 'del', kind: 'registration', key })
+      else {
+        // Went silent while the tracker was down: shown offline since its last announce.
+        t.registry.depart(reg, t.lastSeenOf(reg), false)
+        stale.push({ type: 'del', kind: 'registration', key })
+      }
     }
     for (const [key, value] of await listed('lease')) {
       const lease = value as Lease
@@ -291,7 +295,7 @@ export class Tracker implements TrackerMetricsSource {
 
   /** Clients' states per site and subnet, with their bytes and what DPs sent each subnet. */
   deploymentStatus(id: string): DeploymentStatus {
-    return this.deploymentTable.status(id, this.config.sites, (subnet, packageId) => this.bytes.of(subnet).get(packageId)?.dpUpload ?? 0)
+    return this.deploymentTable.status(id, this.config.sites, (subnet, packageId) => this.bytes.of(subnet).get(packageId)?.dpUpload ?? 0, (peerId) => nodeSummary({ config: this.config, registry: this.registry }, peerId))
   }
 
   deploymentClientCounts(): Array<{ deployment: string, counts: StateCounts }> {
@@ -420,11 +424,20 @@ export class Tracker implements TrackerMetricsSource {
     this.changes.leaseFreed(subnet, packageId)
   }
 
-  /** Drops a node and hands its leases back; a DP gone is news to the other DPs. */
-  private forget(peerId: string, ops: StoreOp[]): void {
+  /**
+   * Drops a node and hands its leases back; a DP gone is news to the other DPs. One that
+   * said it stopped is remembered as stopped (an admin's release forgets it altogether).
+   */
+  private forget(peerId: string, ops: StoreOp[], stopped = false): void {
     const reg = this.registry.remove(peerId)
     if (reg === undefined) return
+    if (stopped) this.registry.depart(reg, this.now().getTime(), true)
     this.dropped(reg, ops)
+  }
+
+  /** A registration's last announce, ms: saved with it, or (saved before that) its expiry less its length. */
+  private lastSeenOf(reg: Registration): number {
+    return reg.seenAt ?? reg.expiresAt - this.config.registrationSeconds * 1000
   }
 
   private dropped(reg: Registration, ops: StoreOp[]): void {
@@ -439,7 +452,11 @@ export class Tracker implements TrackerMetricsSource {
     const sweep = (): void => {
       const now = this.now().getTime()
       const ops: StoreOp[] = []
-      for (const reg of this.registry.expire(now)) this.dropped(reg, ops)
+      for (const reg of this.registry.expire(now)) {
+        this.registry.depart(reg, this.lastSeenOf(reg), false)
+        this.dropped(reg, ops)
+      }
+      this.registry.pruneDeparted(now)
       for (const l of this.leases.expire(now)) {
         ops.push({ type: 'del', kind: 'lease', key: leaseKey(l) })
         this.changes.leaseFreed(l.subnet, l.packageId)

@@ -3,9 +3,9 @@ import { join } from 'node:path'
 import { systemClock, type Clock } from '../../bandwidth/index.ts'
 import { totalBytes } from '../../chunker/index.ts'
 import { silentLogger, type Logger } from '../../common/index.ts'
-import { FINAL_STATES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_LOG_TAIL_CHARS, MAX_REASON_CHARS, type AnnounceAnswer, type DeploymentOffer, type DeploymentReport, type DeploymentState } from '../../tracker/protocol/index.ts'
+import { FINAL_STATES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_LOG_TAIL_CHARS, MAX_REASON_CHARS, type AnnounceAnswer, type DeploymentOffer, type DeploymentReport, type DeploymentState, type NodeProblem } from '../../tracker/protocol/index.ts'
 import type { PeerNode } from '../peer-node.ts'
-import type { StoredPackage } from '../store/index.ts'
+import { StoreErrorCodes, type StoredPackage } from '../store/index.ts'
 import { freeBytes, Stager, type StagerInit } from '../staging/index.ts'
 import type { PackageSwarm } from '../swarm.ts'
 import type { ByteCounter } from '../tracker/index.ts'
@@ -357,6 +357,15 @@ export class DeploymentClient extends EventEmitter<{ state: [DeploymentRecord], 
     const before = this.earlierBytes.get(r.offer.id) ?? { lan: 0, wan: 0, reused: 0 }
     const now = this.init.bytes.bytesOf(r.offer.packageId)
     return { lan: before.lan + now.lan, wan: before.wan + now.wan, reused: before.reused + this.init.node.reusedBytesOf(r.offer.packageId) }
+  }
+
+  /**
+   * The node's problem as this role sees it: a deployment failed for disk space and waiting
+   * to try again (only those get a retry time), told as a full disk.
+   */
+  problem(): NodeProblem | undefined {
+    const r = this.list().find((x) => x.state === 'failed' && x.retryAt !== undefined && x.reason !== undefined)
+    return r && { code: StoreErrorCodes.DISK_FULL, message: `deployment ${r.offer.id} (${r.offer.name}@${r.offer.version}): ${r.reason}`, since: r.updatedAt }
   }
 
   /** What the announces carry: the most recently changed deployments. */

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events'
 import { backgroundClock, type Clock } from '../../bandwidth/index.ts'
-import { isPeerstageError, silentLogger, type Logger } from '../../common/index.ts'
-import { retryAfterMs, TrackerErrorCodes, MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type DeploymentReport, type HandedPeer, type ReplicaReport, type TrackerClient } from '../../tracker/protocol/index.ts'
+import { isPeerstageError, PEERSTAGE_VERSION, silentLogger, type Logger } from '../../common/index.ts'
+import { retryAfterMs, TrackerErrorCodes, MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type DeploymentReport, type HandedPeer, type NodeProblem, type ReplicaReport, type TrackerClient } from '../../tracker/protocol/index.ts'
 import type { PeerNode } from '../peer-node.ts'
 import type { PackageSwarm } from '../swarm.ts'
 import type { ByteCounter } from './byte-counter.ts'
+import { NodeProblems } from './problems.ts'
 import type { TrackerClock } from './tracker-clock.ts'
 import type { WanLimits } from './wan-limits.ts'
 
@@ -16,11 +17,15 @@ export interface AnnounceReports {
   replica?: (swarm: PackageSwarm) => ReplicaReport | undefined
   /** DP: packages it must hold but has no swarm for (they failed first), so the tracker shows why. */
   unheld?: () => AnnounceRequest['packages']
+  /** What the role itself is kept from (a client's deployment waiting for disk space); the node's own problems come first. */
+  problem?: () => NodeProblem | undefined
 }
 
 export interface AnnouncerInit {
   tracker: TrackerClient
   role: 'client' | 'dp'
+  /** What people call this node (`--name`): sent with every announce. @default none (the tracker shows the peer id alone) */
+  name?: string
   node: PeerNode
   limits: WanLimits
   bytes: ByteCounter
@@ -74,6 +79,8 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
   private generation = 0
   private stopped = false
   private readonly polling = new AbortController()
+  /** What keeps the node from its work, sent with every announce. */
+  private readonly problems: NodeProblems
   /** The tracker's announce interval, from its last answer. */
   intervalSeconds = 30
 
@@ -82,6 +89,7 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
     this.init = init
     this.log = init.logger ?? silentLogger()
     this.clock = init.clock ?? backgroundClock
+    this.problems = new NodeProblems(init.now)
   }
 
   /** First announce: throws when the tracker is unreachable or refuses us. */
@@ -194,7 +202,11 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
     })
     if (role === 'dp') packages.push(...reports?.unheld?.() ?? [])
     const deployments = reports?.deployments?.().slice(0, MAX_ANNOUNCE_DEPLOYMENTS)
-    return { peerId: node.peerId, role, addresses: node.addresses.slice(0, MAX_ANNOUNCE_ADDRESSES), packages: this.withinCap(packages), ...(deployments !== undefined && { deployments }) }
+    const problem = this.problems.current(node.allSwarms, reports?.problem?.())
+    return {
+      peerId: node.peerId, role, ...(this.init.name !== undefined && { name: this.init.name }), version: PEERSTAGE_VERSION, ...(problem !== undefined && { problem }),
+      addresses: node.addresses.slice(0, MAX_ANNOUNCE_ADDRESSES), packages: this.withinCap(packages), ...(deployments !== undefined && { deployments }),
+    }
   }
 
   /** The tracker takes MAX_ANNOUNCE_PACKAGES at most: past it, those still incomplete first (they need peers), said once. */
@@ -207,6 +219,7 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
 
   private watch(swarm: PackageSwarm): void {
     this.init.bytes.watch(swarm)
+    this.problems.watch(swarm)
     if (this.watched.has(swarm)) return
     this.watched.add(swarm)
     // Done: tell the tracker now so our lease goes to the next client.
@@ -292,9 +305,11 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
         try {
           await this.init.node.connect(packageId, address)
           this.dialFailedAt.delete(peer.peerId)
+          this.problems.dialWorkedFor(packageId)
           return
         } catch (err) {
           this.log.info({ peer: peer.peerId, address, err: (err as Error).message }, 'dial failed')
+          this.problems.dialFailedFor(packageId, err as Error)
         }
       }
       this.dialFailedAt.set(peer.peerId, this.clock.nowMs())

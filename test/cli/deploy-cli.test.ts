@@ -49,7 +49,7 @@ describe('peerstage deploy (real tracker process)', () => {
     // A client of leeds reports: show and status print it.
     const node = new SigningTrackerClient({ url: w.url, localAddress: '127.0.1.5' })
     const leedsPc = peerId()
-    const answer = await node.announce({ peerId: leedsPc, role: 'client', addresses: [], packages: [],
+    const answer = await node.announce({ peerId: leedsPc, role: 'client', name: 'leeds-pc-5', version: '0.0.9', addresses: [], packages: [],
       deployments: [{ id: d.id, state: 'failed', progress: 0.25, reason: 'not enough disk space', bytes: { lan: 2048, wan: 1024, reused: 0 }, verifyFailures: 0, updatedAt: at(2 * HOUR + 300_000) }] })
     node.close()
     expect(answer.deployments.map((x) => x.id)).toContain(d.id)
@@ -60,9 +60,11 @@ describe('peerstage deploy (real tracker process)', () => {
     expect(s.status.sites[0]).toMatchObject({ name: 'leeds', subnets: [{ subnet: '127.0.1.0/24', counts: { failed: 1 }, bytes: { lan: 2048, wan: 1024, reused: 0 }, dpUploadBytes: 0 }] })
     const showHuman = await peerstage(['deploy', 'show', d.id, '--tracker', w.url])
     expect(showHuman.stdout).toContain('  clients    1 failed')
-    expect(showHuman.stdout).toContain(`  site leeds\n    127.0.1.0/24: 1 failed; LAN 2.00 KiB, WAN 1.00 KiB, reused 0 B; sent by DPs 0 B\n      ${leedsPc}  failed 25%: not enough disk space\n`)
+    expect(showHuman.stdout).toContain(`  site leeds\n    127.0.1.0/24: 1 failed; LAN 2.00 KiB, WAN 1.00 KiB, reused 0 B; sent by DPs 0 B\n      leeds-pc-5  ${leedsPc}  127.0.1.5  0.0.9  failed 25%: not enough disk space\n`)
     const status = await peerstage(['status', '--tracker', w.url])
     expect(status.stdout).toContain(`    deployment ${d.id} win11@24H2: 1 failed`)
+    // The node by name, peer id, address and version: a node on another version shows as such.
+    expect(status.stdout).toMatch(new RegExp(`\\n    leeds-pc-5  ${leedsPc}  127\\.0\\.1\\.5  client  0\\.0\\.9  online\\n`))
 
     const cancelled = await peerstage(['deploy', 'cancel', d.id, '--tracker', w.url, '--token', 's3cret', '--json'])
     expect(json(cancelled.stdout).cancelledAt).toEqual(expect.any(String))

@@ -6,6 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cliTrackerWithPackages, peerstage, startDaemon } from '../helpers/cli.ts'
 import { withoutFaketime } from '../helpers/env.ts'
+import { PEERSTAGE_VERSION } from '../../common/index.ts'
 
 /** Debian's chromium (no browser download): PEERSTAGE_CHROMIUM, or chromium on the PATH. */
 const CHROMIUM = [process.env.PEERSTAGE_CHROMIUM, ...(process.env.PATH ?? '').split(delimiter).flatMap((d) => [join(d, 'chromium'), join(d, 'chromium-browser')])]
@@ -108,8 +109,9 @@ describe.skipIf(CHROMIUM === undefined)('the dashboard in a real browser (tracke
     expect(await deployments.innerText()).toMatch(/No failures\./)
     await poll(() => page.locator('#content').innerText()).toMatch(new RegExp(`win11@24H2[\\s\\S]*hq\\s+…${dpPeerId.slice(-8)}\\s+127\\.0\\.10\\.0/24\\s+seeding`))
     const nodes = await page.locator('#nodes').innerText()
-    expect(nodes).toMatch(new RegExp(`DP\\s+…${dpPeerId.slice(-8)}\\s+hq\\s+127\\.0\\.10\\.0/24`))
-    await poll(() => page.locator('#nodes').innerText()).toMatch(/client\s+\S+\s+leeds\s+127\.0\.1\.0\/24\s+127\.0\.1\.5/)
+    // Role, name (the host name by default), peer, version, problem (none), site, subnet.
+    expect(nodes).toMatch(new RegExp(`DP\\s+\\S+\\s+…${dpPeerId.slice(-8)}\\s+${PEERSTAGE_VERSION.replace(/\./g, '\\.')}\\s+hq\\s+127\\.0\\.10\\.0/24`))
+    await poll(() => page.locator('#nodes').innerText()).toMatch(/client\s+\S+\s+…\S+\s+\S+\s+leeds\s+127\.0\.1\.0\/24\s+127\.0\.1\.5/)
     // The client's WAN bytes reach the chart's history within a sample or two (every 5 s).
     await poll(() => page.locator('#traffic .note').innerText(), 15_000).toMatch(/^Sampled every 5 s[\s\S]*leeds WAN [1-9][\d.]* KiB/)
     await poll(() => page.locator('#traffic canvas').count(), 20_000).toBeGreaterThan(0) // from the third sample

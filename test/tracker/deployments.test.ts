@@ -149,7 +149,11 @@ describe('reports', () => {
     const leeds1 = s.sites[0]!.subnets[0]!
     expect(leeds1.bytes).toEqual({ lan: 200, wan: 20, reused: 2 })
     expect(leeds1.dpUploadBytes).toBe(5000)
-    expect(leeds1.clients.find((x) => x.peerId === a)).toEqual({ peerId: a, state: 'succeeded', progress: 1, exitCode: 0, logTail: 'done', bytes: { lan: 100, wan: 10, reused: 1 }, verifyFailures: 0, updatedAt: at(0) })
+    expect(leeds1.clients.find((x) => x.peerId === a)).toEqual({
+      peerId: a, state: 'succeeded', progress: 1, exitCode: 0, logTail: 'done', bytes: { lan: 100, wan: 10, reused: 1 }, verifyFailures: 0, updatedAt: at(0),
+      // The node as the tracker knows it now, beside its report (this one announced no name or version: an older node).
+      node: { peerId: a, name: null, role: 'client', address: '127.0.1.5', subnet: '127.0.1.0/24', site: 'leeds', version: null, presence: 'online', lastSeenAt: expect.any(String), problem: null },
+    })
     expect(s.sites[0]!.subnets[1]!.clients).toEqual([expect.objectContaining({ peerId: c, reason: 'not enough disk space' })])
     expect(s.unassigned).toEqual([expect.objectContaining({ subnet: '127.0.9.0/24', counts: { downloading: 1 }, dpUploadBytes: 0 })])
 

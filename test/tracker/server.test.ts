@@ -117,7 +117,7 @@ describe('tracker HTTP API', () => {
     await c.announce({ ...announceOf(id, 'client', 1), packages: [{ id: PKG, have: 1, pieces: 10, bytes: { wan: 1000, lan: 50 } }] })
     await c.announce({ ...announceOf(id, 'client', 2), packages: [{ id: PKG, have: 2, pieces: 10, bytes: { wan: 3000, lan: 50, reused: 7 } }] })
     const york = (await c.status()).sites.find((s: any) => s.name === 'york').subnets[0]
-    expect(york.packages).toEqual([{ packageId: PKG, lanBytes: 50, wanBytes: 3000, reusedBytes: 7, dpUploadBytes: 0 }])
+    expect(york.packages).toEqual([{ packageId: PKG, name: null, version: null, lanBytes: 50, wanBytes: 3000, reusedBytes: 7, dpUploadBytes: 0 }])
     const metrics = await new Promise<string>((resolve) => request(`${url}/metrics`, (res) => {
       let t = ''
       res.on('data', (d: Buffer) => { t += d.toString() })

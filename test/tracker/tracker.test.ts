@@ -236,7 +236,7 @@ describe('persistence', () => {
       expect((await second.tracker.announce(announceOf(b, 'client', 1), '127.0.1.2')).packages[0]!.lease).toBeNull()
       expect((await second.tracker.announce(announceOf(a, 'client', 3, 10, { packages: [{ id: PKG, have: 3, pieces: 10, bytes: { wan: 7000, lan: 10 } }] }), '127.0.1.1')).packages[0]!.lease).not.toBeNull()
       const subnet = (second.tracker.status().sites as any[]).find((s) => s.name === 'leeds').subnets[0]
-      expect(subnet.packages).toEqual([{ packageId: PKG, lanBytes: 10, wanBytes: 7000, reusedBytes: 0, dpUploadBytes: 0 }])
+      expect(subnet.packages).toEqual([{ packageId: PKG, name: null, version: null, lanBytes: 10, wanBytes: 7000, reusedBytes: 0, dpUploadBytes: 0 }])
     } finally {
       await second.tracker.stop()
       running.pop()

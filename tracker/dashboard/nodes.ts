@@ -1,7 +1,13 @@
+import type { NodeProblem } from '../protocol/index.ts'
 import type { Registration } from '../registry.ts'
 
 export interface NodeRow {
   peerId: string
+  /** As the node announced them; null from a node older than them. */
+  name: string | null
+  version: string | null
+  /** What keeps it from its work, as its last announce said. */
+  problem: NodeProblem | null
   role: 'client' | 'dp'
   site: string | null
   subnet: string
@@ -28,7 +34,7 @@ export function nodeList(regs: Iterable<Readonly<Registration>>, registrationSec
     }
     // A registration runs registrationSeconds from the node's last announce.
     const lastSeenAt = new Date(r.expiresAt - registrationSeconds * 1000).toISOString()
-    rows.push({ peerId: r.peerId, role: r.role, site: r.site ?? null, subnet: r.subnet, ip: r.ip, lastSeenAt, packages: Object.keys(r.packages).length, bytes })
+    rows.push({ peerId: r.peerId, name: r.name ?? null, version: r.version ?? null, problem: r.problem ?? null, role: r.role, site: r.site ?? null, subnet: r.subnet, ip: r.ip, lastSeenAt, packages: Object.keys(r.packages).length, bytes })
   }
   rows.sort((a, b) => (a.role === b.role ? b.lastSeenAt.localeCompare(a.lastSeenAt) : a.role === 'dp' ? -1 : 1))
   return { time: now.toISOString(), total: rows.length, nodes: rows.slice(0, limit) }

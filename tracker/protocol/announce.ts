@@ -3,6 +3,7 @@
  * (peers, leases; DPs also budgets, links, the known DPs and what to replicate).
  */
 import type { DeploymentOffer, DeploymentReport } from './deployment.ts'
+import type { NodeProblem } from './nodes.ts'
 import type { KnownDp, LinkBudget, ReplicaOffer, ReplicaReport } from './replication.ts'
 
 /**
@@ -38,6 +39,12 @@ export interface ReportedBytes {
 export interface AnnounceRequest {
   peerId: string
   role: 'client' | 'dp'
+  /** What people call the node (`--name`, default its host name); nodes older than it send none. */
+  name?: string
+  /** The peerstage version it runs (package.json), so a mixed-version estate shows. */
+  version?: string
+  /** What keeps it from its work now (peers it cannot join, a full disk); absent when nothing does. */
+  problem?: NodeProblem
   addresses: string[]
   packages: Array<{
     id: string

@@ -3,6 +3,7 @@
  * announce answer, and clients report their state per deployment in the announce request;
  * an admin creates one with a DeploymentInput and reads its DeploymentStatus.
  */
+import type { NodeSummary } from './nodes.ts'
 
 /** A client's state for one deployment, in the order it normally goes through them. */
 export const DEPLOYMENT_STATES = ['waiting', 'downloading', 'verified', 'running', 'succeeded', 'failed', 'cancelled', 'expired'] as const
@@ -100,7 +101,12 @@ export function parseIsoTime(text: string): number | undefined {
 /** Clients per state; states no client is in are left out. */
 export type StateCounts = Partial<Record<DeploymentState, number>>
 
-export type ClientProgress = Omit<DeploymentReport, 'id'> & { peerId: string }
+/**
+ * One client's latest report, and the node itself as the tracker knows it now: name,
+ * address, version, online or offline since when, and any problem it reports (a tracker
+ * older than `node` sends none; a client it no longer remembers has none).
+ */
+export type ClientProgress = Omit<DeploymentReport, 'id'> & { peerId: string, node?: NodeSummary }
 
 export interface SubnetProgress {
   subnet: string

@@ -53,3 +53,18 @@ export const MAX_PEER_ID_CHARS = 128
 
 /** A deployment's jitter: at most a week. */
 export const MAX_JITTER_SECONDS = 7 * 24 * 3600
+
+/** Characters of a node's name (`--name`, default the host name: a DNS name runs to 253). */
+export const MAX_NODE_NAME_CHARS = 253
+/** A node's name: printable, no white space, so it stays one word in `status` and `deploy show`. */
+export const NODE_NAME_PATTERN = '^[^\\s\\u0000-\\u001f\\u007f]+$'
+export const NODE_NAME = new RegExp(NODE_NAME_PATTERN)
+
+/** Characters of the peerstage version a node announces (`0.1.0`, `1.2.0-rc.1+build.5`). */
+export const MAX_VERSION_CHARS = 64
+
+/** A node's problem code: one of the stable `PEERSTAGE_*` codes. */
+export const PROBLEM_CODE_PATTERN = '^PEERSTAGE_[A-Z0-9_]{1,64}$'
+
+/** Nodes `status` lists per subnet: those with a problem first, then offline, then the rest. */
+export const MAX_STATUS_NODES_PER_SUBNET = 256

@@ -1,7 +1,7 @@
 /** JSON schemas of the tracker's HTTP API: every request is checked against one before it is used. */
 import { DEPLOYMENT_STATES } from './deployment.ts'
 import { MAX_PROGRAM_TIMEOUT_SECONDS } from './deployment.ts'
-import { DEPLOYMENT_ID_PATTERN, MAX_ADDRESS_CHARS, MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, MAX_JITTER_SECONDS, MAX_LOG_TAIL_CHARS, MAX_PEER_ID_CHARS, MAX_REASON_CHARS, MAX_UPLOADED_SUBNETS, PACKAGE_ID_PATTERN, PEER_ID_PATTERN } from './limits.ts'
+import { DEPLOYMENT_ID_PATTERN, MAX_NODE_NAME_CHARS, MAX_VERSION_CHARS, NODE_NAME_PATTERN, PROBLEM_CODE_PATTERN, MAX_ADDRESS_CHARS, MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, MAX_JITTER_SECONDS, MAX_LOG_TAIL_CHARS, MAX_PEER_ID_CHARS, MAX_REASON_CHARS, MAX_UPLOADED_SUBNETS, PACKAGE_ID_PATTERN, PEER_ID_PATTERN } from './limits.ts'
 import { REPLICA_STATES } from './replication.ts'
 
 const counter = { type: 'number', minimum: 0 } as const
@@ -45,6 +45,18 @@ const replicaReport = {
   },
 } as const
 
+/** What keeps a node from its work (NodeProblem). */
+const nodeProblem = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['code', 'message'],
+  properties: {
+    code: { type: 'string', pattern: PROBLEM_CODE_PATTERN },
+    message: { type: 'string', minLength: 1, maxLength: MAX_REASON_CHARS },
+    since: time,
+  },
+} as const
+
 export const announceBody = {
   type: 'object',
   additionalProperties: false,
@@ -52,6 +64,10 @@ export const announceBody = {
   properties: {
     peerId,
     role: { enum: ['client', 'dp'] },
+    // Optional: a node older than them sends none and is still served.
+    name: { type: 'string', minLength: 1, maxLength: MAX_NODE_NAME_CHARS, pattern: NODE_NAME_PATTERN },
+    version: { type: 'string', minLength: 1, maxLength: MAX_VERSION_CHARS },
+    problem: nodeProblem,
     addresses: { type: 'array', maxItems: MAX_ANNOUNCE_ADDRESSES, items: { type: 'string', minLength: 1, maxLength: MAX_ADDRESS_CHARS, pattern: '^/' } },
     packages: {
       type: 'array',
