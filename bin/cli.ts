@@ -5,6 +5,8 @@ import { PeerstageError, defineErrorCodes, exitCodeOf, isPeerstageError } from '
 export const CliErrorCodes = defineErrorCodes('cli', {
   /** A missing or unknown option, or the wrong number of arguments: exit 2, one line, the command's help named. */
   USAGE: { code: 'PEERSTAGE_CLI_USAGE', class: 'usage' },
+  /** The Node running the CLI is older than 24; thrown by the plain-JS launcher bin/peerstage.js, which spells it out. */
+  NODE_TOO_OLD: { code: 'PEERSTAGE_CLI_NODE_TOO_OLD', class: 'usage' },
 })
 
 /** A CLI usage mistake: exit 2, one line, the command's help named. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { BandwidthErrorCodes } from '../bandwidth/index.ts'
 import { ChunkerErrorCodes } from '../chunker/index.ts'
 import { errorCodes, exitCodeOf, PeerstageError } from '../common/index.ts'
-import { USAGE } from '../bin/cli.ts'
+import { CliErrorCodes } from '../bin/cli.ts'
 import { COMMANDS } from '../bin/commands.ts'
 import { NodeErrorCodes, StoreErrorCodes } from '../node/index.ts'
 import { TrackerErrorCodes } from '../tracker/index.ts'
@@ -12,7 +12,7 @@ const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 
 describe('README', () => {
   it('lists every error code, its class and its old codes', () => {
-    const declared = [USAGE, ...Object.values(ChunkerErrorCodes), ...Object.values(BandwidthErrorCodes), ...Object.values(NodeErrorCodes), ...Object.values(StoreErrorCodes), ...Object.values(TrackerErrorCodes)]
+    const declared = [...Object.values(CliErrorCodes), ...Object.values(ChunkerErrorCodes), ...Object.values(BandwidthErrorCodes), ...Object.values(NodeErrorCodes), ...Object.values(StoreErrorCodes), ...Object.values(TrackerErrorCodes)]
     expect(errorCodes().map((e) => e.code).sort()).toEqual([...declared].sort())
     const section = readme.slice(readme.indexOf('## Error codes'), readme.indexOf('\n## ', readme.indexOf('## Error codes') + 1))
     for (const { code, class: cls, aliases } of errorCodes()) {
