@@ -10,6 +10,8 @@ export const CliErrorCodes = defineErrorCodes('cli', {
   BAD_CONFIG: { code: 'PEERSTAGE_CLI_BAD_CONFIG', class: 'usage' },
   /** `--require-trust` without a `--trust PUBFILE`: the publisher could not be checked, so nothing is done. Exit 2. */
   TRUST_REQUIRED: { code: 'PEERSTAGE_CLI_TRUST_REQUIRED', class: 'usage' },
+  /** The Node running the CLI is older than 24; thrown by the plain-JS launcher bin/peerstage.js, which spells it out. */
+  NODE_TOO_OLD: { code: 'PEERSTAGE_CLI_NODE_TOO_OLD', class: 'usage' },
 })
 
 /** A CLI usage mistake: exit 2, one line, the command's help named. */

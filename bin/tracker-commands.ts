@@ -16,7 +16,8 @@ export const tracker: Command = {
 Serves the tracker's HTTP/JSON API (announce, budgets, status, throttle admin, deployments,
 the package catalogue, manifests, /metrics) until SIGINT or SIGTERM. Sites, subnets, WAN
 windows, lease limits, each site's parent, link windows and replicate globs, DPs, tokens
-and the trusted publisher keys come from the YAML config (see README, "Tracker config");
+and the trusted publisher keys come from the YAML config (README, section "The tracker:
+sites, leases, budgets", paragraph "Tracker config");
 an invalid config is refused with one message naming the key. State (registrations,
 leases, overrides, WAN byte totals, deployments and their clients' reports, the catalogue)
 lives in a LevelDB directory, so a restarted tracker resumes where it stopped; or, with

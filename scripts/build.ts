@@ -21,7 +21,7 @@ export async function buildBundle(outdir = DIST): Promise<void> {
   rmSync(outdir, { recursive: true, force: true }) // chunks of an earlier build would linger
   await build({
     entryPoints: {
-      peerstage: fileURLToPath(new URL('../bin/peerstage.ts', import.meta.url)),
+      peerstage: fileURLToPath(new URL('../bin/peerstage.js', import.meta.url)),
       worker: fileURLToPath(new URL('../chunker/worker.ts', import.meta.url)),
     },
     outdir,

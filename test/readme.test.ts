@@ -33,4 +33,16 @@ describe('README', () => {
       for (const option of Object.keys(cmd.options)) expect(readme, `${cmd.name} --${option}`).toContain(`--${option}`)
     }
   })
+
+  it('has every section and paragraph a command\'s help sends the reader to', async () => {
+    const titles = [...readme.matchAll(/^#+ (.+)$/gm), ...readme.matchAll(/^(?:- )?\*\*([^*]+?)\.?\*\*/gm)].map((m) => m[1]!.trim())
+    for (const cmd of await Promise.all(COMMANDS.map((c) => c.load()))) {
+      for (const reference of cmd.help.matchAll(/README[^)]*/g)) {
+        for (const [, quoted] of reference[0].matchAll(/"([^"]+)"/g)) {
+          const name = quoted!.replace(/\s+/g, ' ')
+          expect(titles.some((t) => t.startsWith(name)), `${cmd.name} --help names README "${name}"`).toBe(true)
+        }
+      }
+    }
+  })
 })
