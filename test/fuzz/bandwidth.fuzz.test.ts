@@ -6,14 +6,14 @@ import { anyJson, fuzz, fuzzTimeoutMs, mutatedMany, nastyString, resultOrCode } 
 const CODES = [BandwidthErrorCodes.BAD_RATE, BandwidthErrorCodes.BAD_SCHEDULE, BandwidthErrorCodes.BAD_TIMEZONE]
 
 const number = fc.oneof(fc.nat({ max: 100_000 }).map(String), fc.double({ min: 0, max: 1e6, noNaN: true }).map((d) => d.toFixed(3)), fc.constantFrom('0', '00', '1e9', '99999999999999999999999', '1.', '.5'))
-const unit = fc.oneof(fc.constantFrom('B', 'KB', 'KiB', 'MB', 'MiB', 'GB', 'GiB', 'bit', 'Kbit', 'Mbit', 'Gbit', 'bps', 'kbps', 'Mbps', 'Gbps', 'TiB', 'mbit', 'MIB'), nastyString(6))
+const unit = fc.oneof({ weight: 6, arbitrary: fc.constantFrom('B', 'KB', 'KiB', 'MB', 'MiB', 'GB', 'GiB', 'bit', 'Kbit', 'Mbit', 'Gbit', 'bps', 'kbps', 'Mbps', 'Gbps', 'TiB', 'mbit', 'MIB') }, nastyString(6))
 const rateText = fc.oneof(
-  fc.tuple(number, fc.constantFrom('', ' ', '  '), unit, fc.constantFrom('', '/s', '/S', '/h')).map(([n, sp, u, per]) => `${n}${sp}${u}${per}`),
+  { weight: 6, arbitrary: fc.tuple(number, fc.constantFrom('', ' ', '  '), unit, fc.constantFrom('', '/s', '/S', '/h')).map(([n, sp, u, per]) => `${n}${sp}${u}${per}`) },
   fc.constantFrom('unlimited', 'UNLIMITED', ' unlimited ', '0', 'closed', '-1MiB/s', 'Infinity'),
   nastyString(),
 )
-const clock = fc.oneof(fc.tuple(fc.nat({ max: 30 }), fc.nat({ max: 70 })).map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`), nastyString(8))
-const days = fc.oneof(fc.array(fc.constantFrom('Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun', 'mon', 'Funday', 'Mon-Fri', 'Fri-Mon', 'Sat-Sun-Mon', ''), { minLength: 1, maxLength: 4 }).map((d) => d.join(',')), nastyString(12))
+const clock = fc.oneof({ weight: 6, arbitrary: fc.tuple(fc.nat({ max: 25 }), fc.nat({ max: 61 })).map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`) }, nastyString(8))
+const days = fc.oneof({ weight: 6, arbitrary: fc.array(fc.constantFrom('Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun', 'mon', 'Funday', 'Mon-Fri', 'Fri-Mon', 'Sat-Sun-Mon', ''), { minLength: 1, maxLength: 4 }).map((d) => d.join(',')) }, nastyString(12))
 const windowRule = fc.tuple(fc.option(days), fc.option(fc.tuple(clock, clock)), rateText).map(([d, t, r]) => [d, t === null ? null : `${t[0]}-${t[1]}`, r].filter((x) => x !== null).join(' '))
 const windowSpec = fc.record({ days, from: clock, to: clock, rate: fc.oneof(rateText, fc.integer()) }, { requiredKeys: ['rate'] })
 const timezone = fc.oneof(fc.constantFrom('UTC', 'Europe/London', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu', 'europe/london', 'Etc/GMT+14', 'Mars/Olympus', '+01:00', ''), nastyString(16))

@@ -34,6 +34,7 @@ export const HANG_MS = 10_000
  * environment says. Throws fast-check's report (seed, path, counterexample) on a failure.
  */
 export async function fuzz<T>(target: string, arbitrary: fc.Arbitrary<T>, property: (input: T) => void | Promise<void>, runs: number): Promise<number> {
+  outcomes.clear()
   const numRuns = RUNS ?? (SECONDS === undefined ? runs : 1e9)
   const details = await fc.check(fc.asyncProperty(arbitrary, async (input) => {
     await withinHangBound(target, property(input))
@@ -44,7 +45,7 @@ export async function fuzz<T>(target: string, arbitrary: fc.Arbitrary<T>, proper
     includeErrorInReport: true,
   })
   if (env.PEERSTAGE_FUZZ_REPORT !== undefined) {
-    appendFileSync(env.PEERSTAGE_FUZZ_REPORT, JSON.stringify({ target, runs: details.numRuns, seed: FUZZ_SEED, failed: details.failed }) + '\n')
+    appendFileSync(env.PEERSTAGE_FUZZ_REPORT, JSON.stringify({ target, runs: details.numRuns, seed: FUZZ_SEED, failed: details.failed, outcomes: Object.fromEntries(outcomes) }) + '\n')
   }
   if (details.failed) throw new Error(`fuzz target '${target}' failed (replay: PEERSTAGE_FUZZ_SEED=${FUZZ_SEED} npm run fuzz)\n${fc.defaultReportMessage(details)}`)
   return details.numRuns
@@ -64,6 +65,12 @@ async function withinHangBound(target: string, result: void | Promise<void>): Pr
   }
 }
 
+/** How the inputs of the current target ended (`ok` or the code), for the soak's report: did the fuzzer get deep? */
+const outcomes = new Map<string, number>()
+export function countOutcome(outcome: string): void {
+  outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
+}
+
 /**
  * The property every target shares: `run` gives a result, or throws a PeerstageError with one
  * of `codes` (a clear error with a stable code). Anything else thrown is the defect the fuzzer
@@ -71,10 +78,13 @@ async function withinHangBound(target: string, result: void | Promise<void>): Pr
  */
 export async function resultOrCode<R>(codes: readonly string[], run: () => R | Promise<R>): Promise<{ ok: true, value: R } | { ok: false, code: string }> {
   try {
-    return { ok: true, value: await run() }
+    const value = await run()
+    countOutcome('ok')
+    return { ok: true, value }
   } catch (err) {
     if (isPeerstageError(err) && codes.includes(err.code)) {
       if (typeof err.message !== 'string' || err.message.length === 0) throw new Error(`${err.code} without a message`)
+      countOutcome(err.code)
       return { ok: false, code: err.code }
     }
     throw err
