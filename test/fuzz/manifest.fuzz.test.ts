@@ -61,7 +61,7 @@ describe('fuzz: the manifest parser and verifier', () => {
     await fuzz('chunker.parseManifest.raw', input, async (t) => {
       const r = await resultOrCode(CODES, () => parseManifest(t))
       if (r.ok) expect(r.value.canonical).toBe(text) // only the original itself passes
-    }, 600)
+    }, 400)
   }, fuzzTimeoutMs())
 
   it('valid manifests mutated and signed again: every rule that passes holds, or a PEERSTAGE_CHUNKER_MANIFEST_* code', async () => {
@@ -90,6 +90,6 @@ describe('fuzz: the manifest parser and verifier', () => {
       }
       expect(chunk).toBe(manifest.chunks.count)
       expect(manifest.pieces.reduce((n, p) => n + p.length, 0)).toBe(manifest.files.reduce((n, f) => n + f.size, 0))
-    }, 600)
+    }, 400)
   }, fuzzTimeoutMs())
 })

@@ -74,6 +74,6 @@ describe('fuzz: the tracker config (YAML)', () => {
         expect(c.announceIntervalSeconds).toBeGreaterThanOrEqual(1)
         for (const s of c.sites) expect(s.parent === undefined || c.sites.some((o) => o.name === s.parent)).toBe(true)
       }
-    }, 800)
+    }, 300)
   }, fuzzTimeoutMs())
 })

@@ -120,7 +120,7 @@ describe('fuzz: the tracker HTTP API (fastify inject, level store)', () => {
         expect(CODES.has(code ?? ''), what).toBe(true)
       }
       if (req.method === 'POST' && req.url === '/v1/deployments' && res.statusCode === 201) deploymentIds.push((res.json() as { id: string }).id)
-    }, 500)
+    }, 300)
     // Still serving: a valid announce passes after all that.
     const signer = identities[0]!
     const req: Req = { method: 'POST', url: '/v1/announce', headers: { authorization: `Bearer ${TOKENS.clientToken}`, 'content-type': 'application/json' }, payload: JSON.stringify(announceOf(signer.peerId, 'client', 0)), sign: { who: 0, at: 'now' } }

@@ -132,7 +132,7 @@ describe('fuzz: the BitTorrent wire (frame guard, parser, swarm handlers)', () =
       carried.close()
       expect(closes.length).toBe(1)
       if (closes[0] !== undefined) expect(WIRE_CODES).toContain((closes[0] as { code?: string }).code)
-    }, 1500)
+    }, 1000)
   }, fuzzTimeoutMs())
 
   it('the swarm\'s handlers (a seeding and a leeching swarm) against a hostile peer: strikes and drops, well-formed answers, no availability left once it is gone', async () => {
@@ -202,6 +202,6 @@ describe('fuzz: the BitTorrent wire (frame guard, parser, swarm handlers)', () =
         await store?.close()
         rmSync(runDir, { recursive: true, force: true })
       }
-    }, 150)
+    }, 100)
   }, fuzzTimeoutMs())
 })
