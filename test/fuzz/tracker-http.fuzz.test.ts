@@ -121,9 +121,10 @@ describe('fuzz: the tracker HTTP API (fastify inject, level store)', () => {
       }
       if (req.method === 'POST' && req.url === '/v1/deployments' && res.statusCode === 201) deploymentIds.push((res.json() as { id: string }).id)
     }, 300)
-    // Still serving: a valid announce passes after all that.
-    const signer = identities[0]!
-    const req: Req = { method: 'POST', url: '/v1/announce', headers: { authorization: `Bearer ${TOKENS.clientToken}`, 'content-type': 'application/json' }, payload: JSON.stringify(announceOf(signer.peerId, 'client', 0)), sign: { who: 0, at: 'now' } }
+    // Still serving: a new node's valid announce passes after all that (the fuzzer's nodes may be bound to another subnet by now).
+    identities.push(nodeIdentity())
+    const who = identities.length - 1
+    const req: Req = { method: 'POST', url: '/v1/announce', headers: { authorization: `Bearer ${TOKENS.clientToken}`, 'content-type': 'application/json' }, payload: JSON.stringify(announceOf(identities[who]!.peerId, 'client', 0)), sign: { who, at: 'now' } }
     await sign(req)
     expect((await app.inject({ method: 'POST', url: req.url, headers: req.headers, payload: req.payload, remoteAddress: '127.0.1.5' })).statusCode).toBe(200)
   }, fuzzTimeoutMs())
