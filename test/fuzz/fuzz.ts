@@ -1,5 +1,8 @@
-import { appendFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import fc from 'fast-check'
+import { afterAll } from 'vitest'
 import { isPeerstageError } from '../../common/index.ts'
 
 /**
@@ -140,4 +143,11 @@ export function mutatedMany(value: unknown, n = 3): fc.Arbitrary<unknown> {
   let arb: fc.Arbitrary<unknown> = fc.constant(value)
   for (let i = 0; i < n; i++) arb = arb.chain((v) => fc.oneof(fc.constant(v), mutated(v)))
   return arb
+}
+
+/** A temporary directory for the whole file (call it at the top level), removed after its last test. */
+export function fileTempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'peerstage-fuzz-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
 }

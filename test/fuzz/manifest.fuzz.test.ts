@@ -4,17 +4,18 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { canonicalJson, ChunkerErrorCodes, parseManifest, publisherOf, signingPayload, unsafePathReason, type PackResult } from '../../chunker/index.ts'
 import { signBytes } from '../../chunker/keys.ts'
 import { jsonOf, packSample, testKey, writeTree } from '../helpers/packages.ts'
-import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
-import { fuzz, fuzzTimeoutMs, mutatedMany, nastyString, resultOrCode } from './fuzz.ts'
+import { pseudoRandomBytes } from '../helpers/tmp.ts'
+import { fuzz, fuzzTimeoutMs, mutatedMany, nastyString, resultOrCode, fileTempDir } from './fuzz.ts'
 
 const CODES = Object.values(ChunkerErrorCodes).filter((c) => c.startsWith('PEERSTAGE_CHUNKER_MANIFEST_'))
 const key = testKey()
 const publisher = publisherOf(key)
+const dir = fileTempDir()
 let packed: PackResult
 let valid: Record<string, any>
 
 beforeAll(async () => {
-  const src = join(tempDir(), 'src')
+  const src = join(dir, 'src')
   // A few files, nested, one empty, one of several chunks: every table has entries to break.
   writeTree(src, { 'install.wim': pseudoRandomBytes(300_000, 7), 'drivers/net/e1000.inf': '[Version]\n', 'drivers/empty.cat': '', 'setup.cmd': '@echo off\r\n' })
   packed = await packSample(src, key)

@@ -5,11 +5,10 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { stringify } from 'yaml'
 import { generatePublisherKeys } from '../../chunker/index.ts'
 import { readTrackerConfig, TrackerErrorCodes } from '../../tracker/index.ts'
-import { tempDir } from '../helpers/tmp.ts'
 import { CHAIN_SITES_YAML, ISSUE_YAML } from '../tracker/helpers.ts'
-import { fuzz, fuzzTimeoutMs, mutatedMany, nastyString, resultOrCode } from './fuzz.ts'
+import { fuzz, fuzzTimeoutMs, mutatedMany, nastyString, resultOrCode, fileTempDir } from './fuzz.ts'
 
-let dir: string
+const dir = fileTempDir()
 
 /** Every key of the config at once, with files to name: what the mutations start from. */
 const FULL = {
@@ -33,7 +32,6 @@ const FULL = {
 }
 
 beforeAll(() => {
-  dir = tempDir()
   writeFileSync(join(dir, 'admin.token'), 'admin-s3cret\n')
   writeFileSync(join(dir, 'empty.token'), '')
   writeFileSync(join(dir, 'two-words.token'), 'a b\n')

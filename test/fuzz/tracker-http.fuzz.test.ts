@@ -2,13 +2,13 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTrackerConfig, createTrackerServer, LevelTrackerStore, SIGNATURE_HEADER, Tracker, TrackerErrorCodes, type AnnounceRequest, type AnnounceSigner } from '../../tracker/index.ts'
-import { tempDir } from '../helpers/tmp.ts'
 import { announceOf, CONFIG, nodeIdentity, PKG, signedPackage } from '../tracker/helpers.ts'
-import { anyJson, countOutcome, fuzz, fuzzTimeoutMs, mutatedMany, nastyString } from './fuzz.ts'
+import { anyJson, countOutcome, fuzz, fuzzTimeoutMs, mutatedMany, nastyString, fileTempDir } from './fuzz.ts'
 
 const TOKENS = { adminToken: 'admin-s3cret', dpToken: 'dp-s3cret', clientToken: 'client-s3cret', viewerToken: 'viewer-s3cret' }
 const CODES = new Set<string>(Object.values(TrackerErrorCodes))
 
+const dir = fileTempDir()
 let tracker: Tracker
 let app: ReturnType<typeof createTrackerServer>
 let manifest: string
@@ -20,7 +20,6 @@ const deploymentIds: string[] = []
 let lastAt = 0
 
 beforeAll(async () => {
-  const dir = tempDir()
   const pkg = await signedPackage(dir)
   manifest = pkg.canonical
   packageId = pkg.packageId

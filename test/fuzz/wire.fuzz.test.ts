@@ -10,8 +10,8 @@ import { PackageSwarm } from '../../node/swarm.ts'
 import { carry } from '../../node/wire/carry.ts'
 import { createWire, FrameGuard, HANDSHAKE_BYTES, infoHashOf, MAX_BLOCK_BYTES, maxMessageBytes, type Wire } from '../../node/wire/index.ts'
 import { packSample, writeTree } from '../helpers/packages.ts'
-import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
-import { fuzz, fuzzTimeoutMs } from './fuzz.ts'
+import { pseudoRandomBytes } from '../helpers/tmp.ts'
+import { fuzz, fuzzTimeoutMs, fileTempDir } from './fuzz.ts'
 
 const WIRE_CODES: readonly string[] = [NodeErrorCodes.WIRE_OVERSIZE, NodeErrorCodes.WIRE_MALFORMED]
 
@@ -69,14 +69,13 @@ function requestsIn(out: Uint8Array): Array<{ piece: number, offset: number, len
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
-let dir: string
+const dir = fileTempDir()
 let src: string
 let signed: SignedManifest
 let seedStore: Store
 let seeded: StoredPackage
 
 beforeAll(async () => {
-  dir = tempDir()
   src = join(dir, 'src')
   // Nine files: nine pieces, a bitfield of two bytes with spare bits.
   writeTree(src, Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`f${i}.bin`, pseudoRandomBytes(20_000 + i * 15_000, 40 + i)])))

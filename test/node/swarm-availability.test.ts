@@ -1,5 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { SignedManifest } from '../../chunker/index.ts'
 import { silentLogger } from '../../common/index.ts'
 import { Store, type StoredPackage } from '../../node/store/index.ts'
@@ -7,7 +9,7 @@ import { PackageSwarm } from '../../node/swarm.ts'
 import { carry, type Carried } from '../../node/wire/carry.ts'
 import { createWire, HANDSHAKE_BYTES, infoHashOf, maxMessageBytes, type Wire } from '../../node/wire/index.ts'
 import { packSample, writeTree } from '../helpers/packages.ts'
-import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
+import { pseudoRandomBytes } from '../helpers/tmp.ts'
 
 /**
  * A LAN peer's word on which pieces it has counts for as long as its wire is up, and no
@@ -19,14 +21,13 @@ import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 const u32 = (n: number): number[] => [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]
 const frame = (id: number, body: number[] = []): Uint8Array => Uint8Array.from([...u32(1 + body.length), id, ...body])
 
-let dir: string
+const dir = mkdtempSync(join(tmpdir(), 'peerstage-test-'))
 let signed: SignedManifest
 let src: string
 const stores: Store[] = []
 const swarms: PackageSwarm[] = []
 
 beforeAll(async () => {
-  dir = tempDir()
   src = join(dir, 'src')
   // Nine files, nine pieces: a bitfield of two bytes, seven spare bits.
   writeTree(src, Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`f${i}.bin`, pseudoRandomBytes(20_000 + i * 5_000, 60 + i)])))
@@ -38,6 +39,8 @@ afterEach(async () => {
   await Promise.all(swarms.splice(0).map((s) => s.stop()))
   await Promise.all(stores.splice(0).map((s) => s.close()))
 })
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 async function storeOf(name: string): Promise<Store> {
   const store = await Store.open(join(dir, `${name}-${stores.length}`, 'db'))
