@@ -11,12 +11,15 @@ export const UNLIMITED: Rate = Number.POSITIVE_INFINITY
  */
 export const MAX_RATE: Rate = 1e12 / 8
 
-/** Bytes per second of one unit, by lower-case unit name (`/s` stripped). */
-const UNITS: Record<string, number> = {
+/**
+ * Bytes per second of one unit, by lower-case unit name (`/s` stripped). A Map, not an
+ * object literal: `1constructor/s` must be an unknown unit, not Object.prototype's (a NaN rate).
+ */
+const UNITS: ReadonlyMap<string, number> = new Map(Object.entries({
   'b': 1, 'kb': 1e3, 'kib': 1024, 'mb': 1e6, 'mib': 1024 ** 2, 'gb': 1e9, 'gib': 1024 ** 3,
   'bit': 1 / 8, 'kbit': 1e3 / 8, 'mbit': 1e6 / 8, 'gbit': 1e9 / 8,
   'bps': 1 / 8, 'kbps': 1e3 / 8, 'mbps': 1e6 / 8, 'gbps': 1e9 / 8,
-}
+}))
 
 /**
  * `2Mbit/s`, `512 KiB/s`, `50MiB/s`, `unlimited`, `0` → bytes per second. Units are
@@ -31,7 +34,7 @@ export function parseRate(text: string | number, where = 'rate'): Rate {
     if (t === 'unlimited') return UNLIMITED
     const m = /^(\d+(?:\.\d+)?)\s*([a-z]+?)(?:\/s)?$/.exec(t)
     if (m !== null) {
-      const unit = UNITS[m[2]!]
+      const unit = UNITS.get(m[2]!)
       if (unit !== undefined) {
         const rate = Number(m[1]) * unit
         if (rate > MAX_RATE) throw bandwidthError(BandwidthErrorCodes.BAD_RATE, `${where} '${text}' is above the ceiling of 1 Tbit/s (125 GB/s): write a lower rate, or unlimited for no limit`)

@@ -14,7 +14,7 @@ export interface BandwidthWindow {
   days: readonly number[]
   /** Minutes after midnight, 0..1439. */
   fromMinute: number
-  /** Minutes after midnight, 1..1440; `to <= from` wraps. */
+  /** Minutes after midnight, 0..1440; `to < from` wraps (`22:00-00:00` is two hours). */
   toMinute: number
   rate: Rate
   /** The rule as written, for messages and status pages. */

@@ -77,7 +77,10 @@ function watchedNoise(prologueBytes: Uint8Array, onFailed: HostInit['onInboundHa
 
 export function parseMultiaddr(text: string, what: string): Multiaddr {
   try {
-    return multiaddr(text)
+    const ma = multiaddr(text)
+    // Printing it must work too: `/unix/` with a lone surrogate parses, then throws URIError wherever it is logged or dialled (found by the fuzzer).
+    ma.toString()
+    return ma
   } catch (err) {
     throw nodeError(NodeErrorCodes.BAD_ADDRESS, `${what} '${text}' is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/7000): ${(err as Error).message}`, { cause: err })
   }

@@ -76,6 +76,12 @@ interface Peer extends PeerInfo {
   retiring: string | undefined
   /** Whether this wire beats another to the same peer (adopt's `preferred`). */
   preferred: boolean
+  /**
+   * Pieces this peer adds to the availability counts, one bit each: what drop() takes back.
+   * Not the wire's peerPieces, which a refused or second bitfield replaces (taking back what
+   * was never counted wrapped the LAN counts to 2^32 - 1, and a DP was never asked for that piece).
+   */
+  counted: Uint8Array
 }
 
 /** A chunk of a missing piece that this node already holds elsewhere (an older version). */
@@ -227,7 +233,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       wire.destroy()
       return
     }
-    const peer: Peer = { ...info, wire, inflight: 0, answering: false, cancelled: new Set(), wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), closed: new AbortController(), onWire: 0, retiring: undefined, preferred }
+    const peer: Peer = { ...info, wire, inflight: 0, answering: false, cancelled: new Set(), wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), closed: new AbortController(), onWire: 0, retiring: undefined, preferred, counted: new Uint8Array(Math.ceil(this.pkg.pieceCount / 8)) }
     this.peers.set(info.id, peer)
     this.emit('peers', this.peers.size)
     wire.setTimeout(this.init.requestTimeoutMs, true) // the wire's own timer, on real time: see requestTimeoutMs
@@ -239,12 +245,12 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     wire.on('bitfield', (bits) => {
       const wrong = badBitfield(bits.buffer, this.pkg.pieceCount)
       if (wrong !== undefined) return this.violated(peer, wrong, { drop: true })
-      for (let i = 0; i < this.pkg.pieceCount; i++) if (bits.get(i)) this.available(peer, i, 1)
+      for (let i = 0; i < this.pkg.pieceCount; i++) if (bits.get(i)) this.available(peer, i)
       this.updateInterest(peer)
     })
     wire.on('have', (i) => {
       if (i >= this.pkg.pieceCount) return this.violated(peer, `sent have for piece ${i} of a package of ${this.pkg.pieceCount}`)
-      this.available(peer, i, 1)
+      this.available(peer, i)
       // One new piece can only add interest: no need to rescan the whole bitfield.
       if (!this.pkg.complete && !this.pkg.have.get(i)) {
         if (!peer.wire.amInterested) peer.wire.interested()
@@ -305,9 +311,24 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     if (wants) this.fill(peer)
   }
 
-  private available(peer: Peer, piece: number, delta: 1 | -1): void {
-    this.picker.addAvailability(piece, delta)
-    if (!peer.wan && piece >= 0 && piece < this.lanAvailability.length) this.lanAvailability[piece]! += delta
+  /** The peer offers this piece: counted once, however often it says so. */
+  private available(peer: Peer, piece: number): void {
+    if (piece < 0 || piece >= this.pkg.pieceCount) return
+    const bit = 0x80 >> (piece & 7)
+    if ((peer.counted[piece >> 3]! & bit) !== 0) return
+    peer.counted[piece >> 3]! |= bit
+    this.picker.addAvailability(piece, 1)
+    if (!peer.wan) this.lanAvailability[piece]! += 1
+  }
+
+  /** The peer is gone: what it counted for comes off. */
+  private unavailable(peer: Peer): void {
+    for (let piece = 0; piece < this.pkg.pieceCount; piece++) {
+      if ((peer.counted[piece >> 3]! & (0x80 >> (piece & 7))) === 0) continue
+      this.picker.addAvailability(piece, -1)
+      if (!peer.wan) this.lanAvailability[piece]! -= 1
+    }
+    peer.counted.fill(0)
   }
 
   private fill(peer: Peer): void {
@@ -532,7 +553,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     peer.gone.abort()
     peer.closed.abort()
     this.picker.peerGone(peer.id)
-    for (let i = 0; i < this.pkg.pieceCount; i++) if (peer.wire.peerPieces.get(i)) this.available(peer, i, -1)
+    this.unavailable(peer)
     peer.wire.destroy()
     for (const p of this.peers.values()) this.fill(p)
   }

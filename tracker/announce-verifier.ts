@@ -22,7 +22,7 @@ export class AnnounceVerifier {
       throw trackerError(TrackerErrorCodes.BAD_SIGNATURE, `the announce's signature does not verify with ${peerId}'s key`)
     }
     if (Math.abs(at - nowMs) > MAX_SIGNATURE_SKEW_MS) {
-      throw trackerError(TrackerErrorCodes.STALE_SIGNATURE, `the announce was signed at ${new Date(at).toISOString()}, more than ${MAX_SIGNATURE_SKEW_MS / 1000} s from the tracker's clock (${new Date(nowMs).toISOString()}): check both clocks`)
+      throw trackerError(TrackerErrorCodes.STALE_SIGNATURE, `the announce was signed at ${timeText(at)}, more than ${MAX_SIGNATURE_SKEW_MS / 1000} s from the tracker's clock (${timeText(nowMs)}): check both clocks`)
     }
     if (known !== undefined && at <= known.lastAt) {
       throw trackerError(TrackerErrorCodes.STALE_SIGNATURE, `the announce's time ${at} is not after ${peerId}'s last (${known.lastAt}): a replay`)
@@ -48,4 +48,10 @@ function publicKeyOf(peerId: string): KeyObject {
   }
   if (key?.type !== 'Ed25519') throw trackerError(TrackerErrorCodes.BAD_SIGNATURE, `peer id ${peerId} is not an Ed25519 public key (a libp2p peer id of a node's key): it cannot sign`)
   return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key.raw).toString('base64url') }, format: 'jwk' })
+}
+
+/** An ISO time, or the milliseconds as given when no date holds them (16 digits reach past year 275760: toISOString would throw). */
+function timeText(ms: number): string {
+  const date = new Date(ms)
+  return Number.isNaN(date.getTime()) ? `${ms} ms after 1970` : date.toISOString()
 }

@@ -100,6 +100,11 @@ export function createTrackerServer(tracker: Tracker, init: TrackerServerInit = 
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     // The real source address matters (it decides the subnet): no proxy headers are trusted.
     trustProxy: false,
+    // The router's own refusals (a path part over 100 characters: 414; a broken %-escape: 400)
+    // answer in the API's error shape too, not fastify's (found by the fuzzer).
+    frameworkErrors: (err: Error & { statusCode?: number }, _req: FastifyRequest, reply: FastifyReply) => {
+      reply.code(err.statusCode ?? 400).send({ error: { code: TrackerErrorCodes.BAD_REQUEST, message: err.message } })
+    },
   }) as unknown as FastifyInstance // https or http: the routes see the same requests
   const log = init.logger
 

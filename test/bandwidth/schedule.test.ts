@@ -31,6 +31,9 @@ describe('rates', () => {
     expect(errorOf(() => parseRate('5Mbyte/s')).message).toMatch(/unknown unit 'mbyte'/)
     expect(errorOf(() => parseRate('-1MB/s')).message).toMatch(/is not a rate/)
     expect(errorOf(() => parseRate('fast')).message).toMatch(/is not a rate/)
+    // Found by the fuzzer: a unit named like an Object.prototype member gave a NaN rate.
+    expect(errorOf(() => parseRate('0constructor'))).toMatchObject({ code: 'PEERSTAGE_BANDWIDTH_BAD_RATE', message: expect.stringMatching(/unknown unit 'constructor'/) })
+    expect(errorOf(() => parseRate('1constructor/s')).code).toBe('PEERSTAGE_BANDWIDTH_BAD_RATE')
   })
 
   it('refuses a rate above 1 Tbit/s such as 99999999999999999999999GiB/s, naming it and the ceiling; unlimited stays', () => {

@@ -66,6 +66,21 @@ describe('manifest', () => {
     rejects(canonicalJson(forged), 'PEERSTAGE_CHUNKER_MANIFEST_BAD_SIGNATURE')
   })
 
+  it('takes the signature in its one base64 spelling only: another would give the same package a second id (found by the fuzzer)', async () => {
+    const { result, json } = await sample()
+    const signature = json.signature as string
+    expect(signature).toMatch(/==$/)
+    // A space, no padding, and other bits in the padding of the last character: the same 64 bytes.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+    const last = signature.length - 3
+    const respelled = [signature.replace('==', ' =='), signature.slice(0, -2), `${signature.slice(0, last)}${alphabet[alphabet.indexOf(signature[last]!) ^ 1]}==`]
+    for (const other of respelled) {
+      expect(Buffer.from(other, 'base64').equals(Buffer.from(signature, 'base64'))).toBe(true)
+      rejects(canonicalJson({ ...json, signature: other }), 'PEERSTAGE_CHUNKER_MANIFEST_BAD_SIGNATURE')
+    }
+    expect(parseManifest(result.canonical).packageId).toBe(result.packageId)
+  })
+
   it('rejects a truncated file and a file that is not JSON', async () => {
     const { result } = await sample()
     rejects(result.canonical.slice(0, 500), 'PEERSTAGE_CHUNKER_MANIFEST_TRUNCATED', /truncated/)

@@ -114,6 +114,8 @@ describe('integrity and identity (issue 14)', () => {
 
     // A clock ten minutes off: stale.
     await expect(dpClient.announce(announceOf(dp, 'dp', 10), undefined, () => Date.now() + 10 * 60_000)).rejects.toMatchObject({ code: 'PEERSTAGE_TRACKER_STALE_SIGNATURE' })
+    // A time past any date (16 digits, over 8.64e15 ms): stale too, not a 500 (found by the fuzzer).
+    await expect(dpClient.announce(announceOf(dp, 'dp', 10), undefined, () => 9_000_000_000_000_000)).rejects.toMatchObject({ code: 'PEERSTAGE_TRACKER_STALE_SIGNATURE', message: expect.stringMatching(/signed at 9000000000000000 ms after 1970/) })
 
     // The DP's own key, from another subnet: bound to its first one until released.
     await expect(w.from('127.0.3.4', 'dp-s3cret').announce(announceOf(dp, 'dp', 10))).rejects.toMatchObject({ code: 'PEERSTAGE_TRACKER_PEER_BOUND', details: { status: 409 } })

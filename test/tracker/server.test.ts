@@ -82,6 +82,9 @@ describe('tracker HTTP API', () => {
     ['throttle with nothing to set', 'PUT', '/v1/throttle', JSON.stringify({ site: 'leeds' }), { authorization: 'Bearer admin-s3cret' }, 400, /nothing to set/],
     ['throttle with an unknown field', 'PUT', '/v1/throttle', JSON.stringify({ site: 'leeds', rate: '1Mbit/s' }), { authorization: 'Bearer admin-s3cret' }, 400, /additional properties/],
     ['an unknown route', 'GET', '/v2/nothing', undefined, {}, 404, /no route GET \/v2\/nothing/],
+    // Found by the fuzzer: the router's own refusals came back in fastify's shape, without a PEERSTAGE code.
+    ['a path part over 100 characters', 'GET', `/v1/deployments/${'x'.repeat(101)}`, undefined, {}, 414, /exceeding the max param length/],
+    ['a broken %-escape in the path', 'GET', '/v1/deployments/%E0%A4%A', undefined, {}, 400, /not a valid url component/],
   ]
   for (const [name, method, path, body, headers, status, message] of bad) {
     it(`answers ${name} with ${status} and a clear message, changing nothing`, async () => {
