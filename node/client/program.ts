@@ -64,10 +64,13 @@ export function runProgram(init: ProgramInit): Promise<ProgramResult> {
   return new Promise((done) => {
     let spawnError: string | undefined
     supervisor.once('error', (err: NodeJS.ErrnoException) => { spawnError = `cannot start the program's supervisor: ${err.code ?? err.message}` })
-    supervisor.once('close', (_code, signal) => {
+    supervisor.once('close', (code, signal) => {
       init.signal?.removeEventListener('abort', stop)
-      // No status file: the supervisor itself was killed (SIGKILL to its group) or never ran.
-      const exit = readExit(statusPath) ?? { exitCode: null, signal, ...(spawnError !== undefined && { startError: spawnError }) }
+      // No status file: the supervisor itself was killed (SIGKILL to its group), never ran,
+      // or failed (its stderr is in the log, so the report's log tail says why).
+      const failed = code !== null ? `the program's supervisor exited with code ${code} before recording the program's exit (its error is at the end of the log)` : undefined
+      const startError = spawnError ?? failed
+      const exit = readExit(statusPath) ?? { exitCode: null, signal, ...(startError !== undefined && { startError }) }
       done({ ...exit, logTail: logTail(init.logPath, logFrom) })
     })
   })

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { inSingleExecutable, SEA_SUPERVISOR_ARG } from '../../common/index.ts'
 import { PID_PLACEHOLDER, stopFileOf, treeStopSteps, type Launch, type TreeStopStep } from '../platform.ts'
@@ -106,8 +106,16 @@ export function startSupervisor(init: SuperviseInit): ChildProcess {
   const plan: SupervisorPlan = { ...init.launch, stop: treeStopSteps() }
   // The single executable runs only its own entry: it takes SEA_SUPERVISOR_ARG instead of `-e`.
   const runScript = inSingleExecutable() ? [SEA_SUPERVISOR_ARG] : ['-e', SCRIPT]
-  const child = spawn(process.execPath, [...runScript, init.statusPath, init.logPath, init.cwd, String(init.timeoutMs), String(init.killGraceMs), init.displayName, JSON.stringify(plan)],
-    { cwd: init.cwd, env: init.env, stdio: 'ignore', detached: true, windowsHide: true })
+  // Its own stderr goes to the program's log: a supervisor that fails says why where the
+  // report's log tail shows it (a pipe to the client would break when the client dies).
+  const log = openSync(init.logPath, 'a')
+  let child: ChildProcess
+  try {
+    child = spawn(process.execPath, [...runScript, init.statusPath, init.logPath, init.cwd, String(init.timeoutMs), String(init.killGraceMs), init.displayName, JSON.stringify(plan)],
+      { cwd: init.cwd, env: init.env, stdio: ['ignore', 'ignore', log], detached: true, windowsHide: true })
+  } finally {
+    closeSync(log)
+  }
   // Kept referenced: whoever waits for the exit keeps this process alive (detached only so
   // the client's terminal signals and death do not reach it).
   return child

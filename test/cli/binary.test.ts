@@ -61,7 +61,7 @@ describe('npm run build:binary: the single executable', () => {
     expect(help.stdout).toMatch(/^ {2}pack {2,}/m)
     expect(help.stderr).toBe('') // no experimental-feature warning either
     const version = await run(['--version'])
-    expect(version.stdout.trim()).toBe(`peerstage ${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version}`)
+    expect(version.stdout.trim()).toBe(`peerstage ${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version} (node ${process.version})`) // the Node inside is the one that built it
   })
 
   it('packs and verifies real files on its hashing threads, and refuses a changed byte', async () => {

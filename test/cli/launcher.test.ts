@@ -13,6 +13,9 @@ import { CliErrorCodes } from '../../bin/cli.ts'
 import { buildBundle } from '../../scripts/build.ts'
 import { tempDir } from '../helpers/tmp.ts'
 
+/** What --version prints here: package.json's version and the Node running it. */
+const VERSION_LINE = `peerstage ${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version} (node ${process.version})`
+
 const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url))
 const LAUNCHER = join(CHECKOUT, 'bin/peerstage.js')
 
@@ -34,7 +37,7 @@ describe('the peerstage launcher', () => {
     expect(JSON.parse(readFileSync(join(CHECKOUT, 'package.json'), 'utf8')).bin).toEqual({ peerstage: 'bin/peerstage.js' })
     const run = spawnSync(process.execPath, [LAUNCHER, '--version'], { encoding: 'utf8' })
     expect(run.stderr).toBe('')
-    expect(run.stdout).toBe('peerstage 0.1.0\n')
+    expect(run.stdout).toBe(`${VERSION_LINE}\n`)
     expect(run.status).toBe(0)
   })
 
@@ -63,6 +66,6 @@ describe('the peerstage launcher', () => {
     expect(run.status).toBe(2)
     expect(run.stderr).toContain(`node_modules/.bin/node ${join(dist, 'peerstage.mjs')}.`)
     const current = spawnSync(process.execPath, [join(dist, 'peerstage.mjs'), '--version'], { encoding: 'utf8' })
-    expect(current.stdout).toBe('peerstage 0.1.0\n')
+    expect(current.stdout).toBe(`${VERSION_LINE}\n`)
   })
 })

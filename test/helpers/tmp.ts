@@ -1,12 +1,28 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach } from 'vitest'
+import { afterAll, onTestFinished } from 'vitest'
 
-/** A fresh temporary directory, removed after the current test. */
+// Directories not yet removed. This module is loaded once per test file (forks, isolated), so
+// this hook is the file's own: it removes what was made outside a test (in beforeAll).
+const left = new Set<string>()
+afterAll(() => {
+  for (const dir of left) rmSync(dir, { recursive: true, force: true })
+  left.clear()
+})
+
+/** A fresh temporary directory, removed after the current test (made in beforeAll: after the file). */
 export function tempDir(prefix = 'peerstage-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+  left.add(dir)
+  try {
+    onTestFinished(() => {
+      rmSync(dir, { recursive: true, force: true })
+      left.delete(dir)
+    })
+  } catch {
+    // not inside a test: the file's afterAll removes it
+  }
   return dir
 }
 

@@ -46,6 +46,17 @@ describe('runProgram', () => {
     expect(denied).toMatchObject({ exitCode: null, startError: "cannot start 'not-executable.sh': EACCES" })
   })
 
+  it('says why when the supervisor itself fails: its exit code in the reason, its error in the log tail (not "killed by null")', async () => {
+    const dir = tempDir()
+    script(dir, 'ok.sh', 'echo ran\n')
+    // A status file it cannot write: the supervisor runs the program, then fails to record it.
+    const result = await runProgram({ command: 'ok.sh', args: [], cwd: dir, env: process.env, logPath: join(dir, 'a.log'), statusPath: join(dir, 'absent', 'a.exit.json') })
+    expect(result.exitCode).toBeNull()
+    expect(result.startError).toMatch(/supervisor exited with code 1 before recording the program's exit/)
+    expect(result.logTail).toContain('ran')
+    expect(result.logTail).toMatch(/ENOENT/)
+  })
+
   it('ends a program that outlives its timeout, and everything it started, and says so', async () => {
     const dir = tempDir()
     // A child in the background that would outlive its parent: the whole process group must go.
