@@ -15,7 +15,10 @@ const outdir = mkdtempSync(join(tmpdir(), 'peerstage-binary-'))
 const nativeDir = join(outdir, 'native')
 let binary = ''
 const children: ChildProcess[] = []
-const env = { PATH: '/usr/bin:/bin', PEERSTAGE_NATIVE_DIR: nativeDir, PEERSTAGE_LOG_LEVEL: 'error' }
+// No Node on PATH; but a faked clock (faketime's LD_PRELOAD and FAKETIME*) stays, so the
+// binaries keep the test's time, from which the deployment's times are built.
+const clockEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k === 'LD_PRELOAD' || k.startsWith('FAKETIME')))
+const env = { ...clockEnv, PATH: '/usr/bin:/bin', PEERSTAGE_NATIVE_DIR: nativeDir, PEERSTAGE_LOG_LEVEL: 'error' }
 
 beforeAll(async () => {
   binary = (await buildBinary({ outdir })).file
