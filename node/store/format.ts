@@ -1,4 +1,4 @@
-import { checkStoreFormat, PEERSTAGE_VERSION, PeerstageError } from '../../common/index.ts'
+import { checkStoreFormat, PEERSTAGE_VERSION, PeerstageError, type FormatKeyStore } from '../../common/index.ts'
 import { dataDirError, StoreErrorCodes } from './errors.ts'
 
 /**
@@ -10,17 +10,11 @@ export const NODE_STORE_FORMAT = 1
 /** Where the format mark lives; no prefix the store lists (`package:`, `record:…`) holds it. */
 export const NODE_FORMAT_KEY = 'meta:format'
 
-/** What the format check needs of the store's level database. */
-interface FormatDb {
-  get(key: string): Promise<string | undefined>
-  put(key: string, value: string): Promise<void>
-}
-
 /**
  * Refuses a store of a format this build does not read (PEERSTAGE_NODE_STORE_FORMAT, nothing
  * changed); marks an unmarked (0.1.0) store as format 1.
  */
-export function checkNodeStoreFormat(db: FormatDb, dir: string): Promise<number> {
+export function checkNodeStoreFormat(db: FormatKeyStore, dir: string): Promise<number> {
   return checkStoreFormat(db, {
     key: NODE_FORMAT_KEY,
     current: NODE_STORE_FORMAT,
