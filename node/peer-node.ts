@@ -37,11 +37,16 @@ export interface PeerNodeInit {
   bulk?: boolean
   /** TCP port of the bulk channel's server. @default 0 (any free port; peers learn it from the ticket) */
   bulkPort?: number
-  swarm?: Omit<SwarmInit, 'uploadLimiterFor' | 'downloadLimiter' | 'downloadLimiterFor' | 'isWanPeer'>
+  swarm?: Omit<SwarmInit, 'uploadLimiterFor' | 'downloadLimiter' | 'downloadLimiterFor' | 'isWanPeer' | 'selfId'>
   uploadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
   downloadLimiter?: Limiter
   downloadLimiterFor?: (remote: PeerInfo, packageId: string) => Limiter | undefined
   isWanPeer?: (remote: PeerInfo) => boolean
+  /**
+   * No tracker tells which peers are expensive: spare the seeds (an origin DP, given by
+   * address), each piece asked of them about once among the LAN peers (SwarmInit.selfId).
+   */
+  spareSeeds?: boolean
   logger?: Logger
 }
 
@@ -304,6 +309,7 @@ export class PeerNode {
       ...(this.init.downloadLimiter && { downloadLimiter: this.init.downloadLimiter }),
       ...(this.init.downloadLimiterFor && { downloadLimiterFor: this.init.downloadLimiterFor }),
       ...(this.init.isWanPeer && { isWanPeer: this.init.isWanPeer }),
+      ...(this.init.spareSeeds === true && { selfId: this.peerId }),
     }, this.log.child({ package: `${pkg.manifest.name}@${pkg.manifest.version}` }))
   }
 

@@ -102,8 +102,13 @@ export class PiecePicker {
     // 2. A new piece: urgent, then rarest (or by rank), random among equals.
     let best: number[] = []
     let bestKey = Number.POSITIVE_INFINITY
+    let newElsewhere = false
     for (let piece = 0; piece < this.availability.length; piece++) {
-      if (this.init.have(piece) || this.inProgress.has(piece) || !peerHas(piece)) continue
+      if (this.init.have(piece) || this.inProgress.has(piece)) continue
+      if (!peerHas(piece)) {
+        newElsewhere ||= this.availability[piece]! > 0
+        continue
+      }
       const key = (this.urgent.has(piece) ? -1e9 : 0) + (rank === undefined ? this.availability[piece]! : rank(piece))
       if (key < bestKey) {
         bestKey = key
@@ -116,7 +121,10 @@ export class PiecePicker {
       this.inProgress.set(piece, { blocks, got: blocks.map(() => false), askedOf: blocks.map(() => new Set()) })
       return this.ask(peer, piece, 0)
     }
-    // 3. Endgame: every missing block is asked of someone; ask this peer too.
+    // 3. Endgame, once no other peer has a piece to start either: every missing block is
+    // asked of someone; ask this peer too. (Before, a peer holding only pieces started
+    // elsewhere was asked for their blocks again: 8 LAN peers sent each other ~30 % twice.)
+    if (newElsewhere) return undefined
     for (const piece of started) {
       const p = this.inProgress.get(piece)!
       const block = p.got.findIndex((got, i) => !got && !p.askedOf[i]!.has(peer))

@@ -122,7 +122,7 @@ export async function createFetcher(init: FetcherInit, components: NodeComponent
   const tracker = trackerOf(config, components)
   const limits = new WanLimits({ role: 'client' })
   const downloadLimiter = config.downloadLimitBytesPerSec === undefined ? undefined : new TokenBucket({ rateBytesPerSec: config.downloadLimitBytesPerSec })
-  const base = await startBase(config, components, tracker, limits, downloadLimiter === undefined ? {} : { downloadLimiter })
+  const base = await startBase(config, components, tracker, limits, { spareSeeds: tracker === undefined, ...(downloadLimiter !== undefined && { downloadLimiter }) })
   const announcer = tracker && new Announcer({ ...announcerInit(config, components, base, tracker), role: 'client' })
   return serviceOf(base, announcer, async () => {})
 }

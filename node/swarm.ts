@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { Limiter } from '../bandwidth/index.ts'
 import type { Logger } from '../common/index.ts'
 import { PiecePicker, type ByteRange } from './picker.ts'
+import { localShare, shareRun, validShare, type Share, type ShareRun } from './share-order.ts'
 import { readExactly, type ChunkLocation, type StoredPackage } from './store/index.ts'
 import { giveBackFrames, MAX_BLOCK_BYTES, type Wire } from './wire/index.ts'
 import { badBitfield, badRequest, blockKey, MAX_CANCELLED } from './swarm-violations.ts'
@@ -11,7 +12,7 @@ import { badBitfield, badRequest, blockKey, MAX_CANCELLED } from './swarm-violat
  * requests back instead of piling blocks up in memory (a 2 GiB fetch grew to ~1 GB RSS).
  */
 const MAX_QUEUED_BYTES = 32 * 2 ** 20
-/** Blocks in flight to a WAN peer outside our share's run (one 2 MiB piece). */
+/** Blocks in flight to a WAN peer or an origin outside our share's run (one 2 MiB piece). */
 const OUTSIDE_RUN_BLOCKS = 16
 
 export interface SwarmInit {
@@ -31,6 +32,13 @@ export interface SwarmInit {
    * each byte crosses the WAN about once per subnet. @default none
    */
   isWanPeer?: (remote: PeerInfo) => boolean
+  /**
+   * Our own peer id, given when no tracker says which peer is expensive: then a LAN peer that
+   * has every piece is taken for the origin, asked only for pieces no downloading peer
+   * offers, in our share of them by sorted peer id (share-order.ts), so nodes started
+   * together pull each piece from it about once. Without it every LAN peer is alike.
+   */
+  selfId?: string
   /** Paces our uploads, per remote peer's address. */
   uploadLimiterFor?: (remote: PeerInfo) => Limiter | undefined
   /**
@@ -82,6 +90,10 @@ interface Peer extends PeerInfo {
    * was never counted wrapped the LAN counts to 2^32 - 1, and a DP was never asked for that piece).
    */
   counted: Uint8Array
+  /** How many bits of `counted` are set. */
+  countedPieces: number
+  /** A LAN peer that had every piece when it came, taken for the origin (SwarmInit.selfId). */
+  origin: boolean
 }
 
 /** A chunk of a missing piece that this node already holds elsewhere (an older version). */
@@ -127,6 +139,10 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   private readonly picker: PiecePicker
   /** Per piece: LAN peers that have it (what a WAN peer is not asked for). */
   private readonly lanAvailability: Uint32Array
+  /** Origins among the LAN peers (each adds 1 to every lanAvailability count). */
+  private lanOrigins = 0
+  /** Our share among the LAN peers pulling from an origin (SwarmInit.selfId); recomputed when peers come and go. */
+  private originShare: Share | undefined
   /** piece → its blocks as they arrived (kept, not copied into one buffer) and who sent each (by offset). */
   private readonly assembling = new Map<number, { blocks: Block[], senders: Map<number, Sender> }>()
   /** piece → its chunks held locally (only the rest is fetched). Locations, never bytes. */
@@ -138,7 +154,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   private queuedBytes = 0
   private stopped = false
   /** Our share of the WAN pulls among the subnet's lease holders (tracker/announce-types.ts, LeaseGrant). */
-  private wanShare = { index: 0, of: 1 }
+  private wanShare: Share = { index: 0, of: 1 }
 
   constructor(pkg: StoredPackage, init: SwarmInit, log: Logger) {
     super()
@@ -195,21 +211,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
   }
 
   setWanShare(share: { index: number, of: number }): void {
-    this.wanShare = share.of >= 1 && share.index >= 0 && share.index < share.of ? share : { index: 0, of: 1 }
-  }
-
-  /**
-   * The order of pulls across the WAN: share k of n is the k-th of n runs of pieces, pulled
-   * upward from its start; then the rest from the last piece down. Holders so meet once at
-   * the edge of a run instead of colliding all along, and a holder still on an older share
-   * (0 of 1: from piece 0 up) does not pull what a newer one (1 of 2: from the middle up) does.
-   */
-  private wanRun(): { start: number, end: number, rank: (piece: number) => number } {
-    const { index, of } = this.wanShare
-    const n = this.pkg.pieceCount
-    const start = Math.floor((index * n) / of)
-    const end = Math.floor(((index + 1) * n) / of)
-    return { start, end, rank: (i) => (i >= start && i < end ? i - start : 2 * n - i) }
+    this.wanShare = validShare(share)
   }
 
   /** Peers holding a piece we lack: when there are none, the tracker may know better ones. */
@@ -233,8 +235,9 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       wire.destroy()
       return
     }
-    const peer: Peer = { ...info, wire, inflight: 0, answering: false, cancelled: new Set(), wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), closed: new AbortController(), onWire: 0, retiring: undefined, preferred, counted: new Uint8Array(Math.ceil(this.pkg.pieceCount / 8)) }
+    const peer: Peer = { ...info, wire, inflight: 0, answering: false, cancelled: new Set(), wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), closed: new AbortController(), onWire: 0, retiring: undefined, preferred, counted: new Uint8Array(Math.ceil(this.pkg.pieceCount / 8)), countedPieces: 0, origin: false }
     this.peers.set(info.id, peer)
+    this.originShare = undefined
     this.emit('peers', this.peers.size)
     wire.setTimeout(this.init.requestTimeoutMs, true) // the wire's own timer, on real time: see requestTimeoutMs
     wire.bitfield(this.pkg.have.bytes)
@@ -246,6 +249,11 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       const wrong = badBitfield(bits.buffer, this.pkg.pieceCount)
       if (wrong !== undefined) return this.violated(peer, wrong, { drop: true })
       for (let i = 0; i < this.pkg.pieceCount; i++) if (bits.get(i)) this.available(peer, i)
+      if (this.init.selfId !== undefined && !peer.wan && !peer.origin && peer.countedPieces === this.pkg.pieceCount) {
+        peer.origin = true
+        this.lanOrigins++
+        this.originShare = undefined
+      }
       this.updateInterest(peer)
     })
     wire.on('have', (i) => {
@@ -318,6 +326,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     if ((peer.counted[piece >> 3]! & bit) !== 0) return
     peer.counted[piece >> 3]! |= bit
     this.picker.addAvailability(piece, 1)
+    peer.countedPieces++
     if (!peer.wan) this.lanAvailability[piece]! += 1
   }
 
@@ -328,15 +337,26 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       this.picker.addAvailability(piece, -1)
       if (!peer.wan) this.lanAvailability[piece]! -= 1
     }
+    if (peer.origin) this.lanOrigins--
     peer.counted.fill(0)
+    peer.countedPieces = 0
+    peer.origin = false
+    this.originShare = undefined
+  }
+
+  /** Our run of an origin's pieces among the other LAN peers (as they came: one that finished since keeps its place). */
+  private originRun(): ShareRun {
+    this.originShare ??= localShare(this.init.selfId!, [...this.peers.values()].filter((p) => !p.wan && !p.origin).map((p) => p.id))
+    return shareRun(this.pkg.pieceCount, this.originShare)
   }
 
   private fill(peer: Peer): void {
     if (peer.wire.peerChoking || this.pkg.complete || peer.retiring !== undefined || this.queuedBytes >= MAX_QUEUED_BYTES) return
+    // An expensive source (a WAN DP, an origin) is asked only for what no LAN peer still downloading offers.
     const offers = peer.wan
       ? (i: number) => peer.wire.peerPieces.get(i) && this.lanAvailability[i] === 0
-      : (i: number) => peer.wire.peerPieces.get(i)
-    const run = peer.wan ? this.wanRun() : undefined
+      : peer.origin ? (i: number) => this.lanAvailability[i] === this.lanOrigins : (i: number) => peer.wire.peerPieces.get(i)
+    const run = peer.wan ? shareRun(this.pkg.pieceCount, this.wanShare) : peer.origin ? this.originRun() : undefined
     const inRun = run === undefined ? offers : (i: number) => i >= run.start && i < run.end && offers(i)
     while (peer.inflight < this.init.maxInflightBlocks) {
       // Past our own run, a piece's worth at a time: the holder whose run it is may be pulling it too.
@@ -450,6 +470,8 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     this.emit('piece', piece, [...senders.values()][0]?.id ?? '')
     this.advertised[piece >> 3]! |= 0x80 >> (piece & 7)
     for (const p of this.peers.values()) p.wire.have(piece)
+    // A peer left idle (nothing new to start from it, the tail not reached yet) may have work now.
+    if (!this.pkg.complete) for (const p of this.peers.values()) if (p.inflight === 0) this.fill(p)
     if (this.pkg.complete) {
       this.emit('complete')
       for (const p of this.peers.values()) if (p.wire.amInterested) p.wire.uninterested()

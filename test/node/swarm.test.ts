@@ -187,3 +187,41 @@ describe('a peer that goes while its uploads wait for bandwidth', () => {
     expect(swarm.pkg.have.count()).toBe(0)
   })
 })
+
+describe('without a tracker, a seed is spared (taken for the origin)', () => {
+  it('a node asks the seed only for pieces no downloading peer offers', async () => {
+    const dir = tempDir()
+    const key = newSwarmKey(dir)
+    const src = join(dir, 'src')
+    writeTree(src, { 'install.wim': pseudoRandomBytes(40_000_000, 78) }) // ~20 pieces: more than one peer's requests in flight
+    const packed = await packSample(src)
+    const dp = await startNode(join(dir, 'dp'), key, '127.0.10.1')
+    await dp.seed(packed, src)
+    // A peer that holds half the package: it fetched pieces, slowly, and was stopped.
+    const { TokenBucket } = await import('../../bandwidth/index.ts')
+    const partialDir = join(dir, 'partial')
+    const first = await startNode(partialDir, key, '127.0.1.1', { downloadLimiter: new TokenBucket({ rateBytesPerSec: 16e6 }) })
+    await first.want(packed, join(dir, 'out-partial'))
+    await first.connect(packed.packageId, dp.addresses[0]!)
+    const swarmOfFirst = first.swarmOf(packed.packageId)!
+    await until(() => swarmOfFirst.pkg.have.count() >= swarmOfFirst.pkg.pieceCount / 2, 'half the pieces at the partial peer', 30_000)
+    await first.stop()
+    const partial = await startNode(partialDir, key, '127.0.1.1')
+    const held = (await partial.want(packed, join(dir, 'out-partial'))).pkg
+    expect(held.complete).toBe(false)
+    const heldBytes = packed.manifest.pieces.filter((_, i) => held.have.get(i)).reduce((n, p) => n + p.length, 0)
+
+    const client = await startNode(join(dir, 'client'), key, '127.0.1.2', { spareSeeds: true })
+    const swarm = await client.want(packed, join(dir, 'out'))
+    const from = new Map<string, number>()
+    swarm.on('download', (n, peer) => from.set(peer.id, (from.get(peer.id) ?? 0) + n))
+    // The partial peer first, so its bitfield is in before the seed could be asked for anything.
+    await client.connect(packed.packageId, partial.addresses[0]!)
+    await until(() => swarm.usefulPeerCount === 1, 'the partial peer\'s bitfield')
+    await client.connect(packed.packageId, dp.addresses[0]!)
+    await untilComplete(client, packed.packageId)
+    expect(sameFiles(src, join(dir, 'out'), packed.manifest.files.map((f) => f.path))).toBe(true)
+    expect(from.get(partial.peerId)).toBe(heldBytes)
+    expect(from.get(dp.peerId)).toBe(packed.totalBytes - heldBytes)
+  })
+})
