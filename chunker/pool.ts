@@ -4,7 +4,7 @@ import { inSingleExecutable, seaAsset, SEA_ASSETS } from '../common/index.ts'
 import type { ChunkingParams } from './fastcdc.ts'
 import type { ScanRequest, ScanResult } from './scan.ts'
 import type { VerifyRangeRequest } from './verify-range.ts'
-import type { WorkerJob } from './worker.ts'
+import { createJobRunner, type WorkerJob } from './hash-jobs.ts'
 
 // From source this file sits beside worker.ts; bundled (scripts/build.ts), every chunk sits
 // beside dist/worker.mjs; the single executable carries the worker as an asset (no file to point at).
@@ -19,7 +19,11 @@ function startWorker(): Worker {
 }
 
 export interface HashPoolInit {
-  /** @default os.availableParallelism(), at most 8 */
+  /**
+   * 0: no thread, jobs run on the caller's own between its other events (no isolate to
+   * start, ~100 ms and ~34 MB, for work one thread does as fast as a disk reads).
+   * @default os.availableParallelism(), at most 8
+   */
   threads?: number
   /** Read buffer per thread, bytes. @default 8 MiB */
   bufferBytes?: number
@@ -55,11 +59,14 @@ export class HashPool {
   private readonly running = new Map<Worker, Pending & { id: number }>()
   private nextId = 0
   private closed = false
+  /** threads 0: the last job queued here, and the runner that keeps its buffers. */
+  private here = Promise.resolve()
+  private runJob: ReturnType<typeof createJobRunner> | undefined
 
   constructor(init: HashPoolInit = {}) {
     this.threads = init.threads ?? Math.min(availableParallelism(), 8)
     this.bufferBytes = init.bufferBytes ?? 8 * 1024 * 1024
-    if (!(this.threads >= 1)) throw new RangeError(`threads must be at least 1, got ${this.threads}`)
+    if (!(this.threads >= 0) || !Number.isInteger(this.threads)) throw new RangeError(`threads must be a whole number >= 0, got ${this.threads}`)
     // Start the threads now: their start-up (~50 ms) overlaps the caller's own set-up.
     for (let i = 0; i < this.threads; i++) this.idle.push(this.spawn())
   }
@@ -84,10 +91,21 @@ export class HashPool {
 
   private submit(job: WorkerJob): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('hash pool closed'))
+    if (this.threads === 0) return this.runHere(job)
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, job, resolve, reject })
       this.dispatch()
     })
+  }
+
+  /** A job of a pool of no threads: after the caller's pending events, one job at a time. */
+  private async runHere(job: WorkerJob): Promise<unknown> {
+    const turn = this.here.then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+    this.here = turn
+    await turn
+    if (this.closed) throw new Error('hash pool closed')
+    this.runJob ??= createJobRunner()
+    return this.runJob(job).result
   }
 
   private dispatch(): void {

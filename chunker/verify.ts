@@ -55,6 +55,8 @@ export async function verifyDirectory(manifest: Manifest, dir: string, init: Ver
   const { sizes, hashes } = manifest.chunks
   const totalBytes = manifest.files.reduce((n, f) => n + f.size, 0)
   const pool = init.pool ?? new HashPool(init.threads === undefined ? {} : { threads: init.threads })
+  // On the caller's own thread, jobs of one read buffer: its other events wait ~5 ms at most.
+  const jobBytes = pool.threads === 0 ? pool.bufferBytes : JOB_BYTES
   let done = 0
   try {
     const verdicts = await Promise.all(manifest.files.map(async (f): Promise<FileVerdict> => {
@@ -77,7 +79,7 @@ export async function verifyDirectory(manifest: Manifest, dir: string, init: Ver
         const start = offset
         let end = first
         let bytes = 0
-        while (end < f.firstChunk + f.chunkCount && (bytes === 0 || bytes + sizes[end] <= JOB_BYTES)) bytes += sizes[end++]
+        while (end < f.firstChunk + f.chunkCount && (bytes === 0 || bytes + sizes[end] <= jobBytes)) bytes += sizes[end++]
         const from = first
         jobs.push(pool.verify({
           path: absolute,

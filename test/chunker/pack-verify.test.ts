@@ -70,6 +70,24 @@ describe('pack and verify', () => {
     expect(byPath['setup.cmd']!.status).toBe('ok')
   })
 
+  it('on the caller\'s own thread (no worker, threads 0) gives the same report as on workers', async () => {
+    const dir = tempDir()
+    sampleTree(dir)
+    writeTree(dir, { 'sources/install.esd': pseudoRandomBytes(20_000_000, 9) }) // more than one 8 MiB job
+    const { manifest } = await packSample(dir)
+    const bytes = readFileSync(join(dir, 'sources/install.esd'))
+    bytes[17_000_000] ^= 0xff
+    writeFileSync(join(dir, 'sources/install.esd'), bytes)
+    truncateSync(join(dir, 'install.wim'), 1_000_000)
+    rmSync(join(dir, 'drivers/net/e1000.sys'))
+    const onWorkers = await verifyDirectory(manifest, dir, { threads: 2 })
+    const progress: number[] = []
+    const here = await verifyDirectory(manifest, dir, { threads: 0, onProgress: (done) => progress.push(done) })
+    expect(here).toEqual(onWorkers)
+    expect(here.files.filter((f) => f.status !== 'ok').map((f) => f.path).sort()).toEqual(['drivers/net/e1000.sys', 'install.wim', 'sources/install.esd'])
+    expect(progress.at(-1)).toBe(here.totalBytes)
+  })
+
   it('refuses symlinks in the source, and names that cannot be directories', async () => {
     const dir = tempDir()
     sampleTree(dir)
