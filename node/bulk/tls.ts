@@ -52,6 +52,7 @@ export class BulkServer {
     const peers = new WeakMap<TLSSocket, string>()
     const server = createServer({
       ...TLS13,
+      noDelay: true, // see bulkConnect
       handshakeTimeout: init.handshakeTimeoutMs ?? 10_000,
       pskCallback: (socket, identity) => {
         const t = tickets.take(identity)
@@ -111,6 +112,9 @@ export function bulkConnect(ip: string, ticket: Ticket, init: BulkConnectInit = 
       pskCallback: () => ({ identity: ticket.identity, psk: ticket.secret }),
       checkServerIdentity: () => undefined,
     })
+    // Requests are small writes: with Nagle each could wait for the peer's delayed ACK (40 ms
+    // on Linux); a fresh wire's first 4 MB took ~100 ms instead of ~20.
+    socket.setNoDelay(true)
     const cancel = clock.setTimer(() => socket.destroy(new Error(`no TLS handshake with ${ip}:${ticket.port} in ${timeoutMs} ms`)), timeoutMs)
     socket.once('secureConnect', () => {
       cancel()
