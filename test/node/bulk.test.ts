@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { askTicket, bulkConnect, TicketBook } from '../../node/bulk/index.ts'
@@ -110,6 +111,43 @@ describe('the bulk channel (TLS 1.3 PSK beside libp2p)', () => {
     socket.write(Buffer.from([0x40, 0, 0, 0, 7]))
     await closed
     expect(await wires(dp, 'bulk')).toBe(1)
+  })
+
+  it('puts no byte of a piece on the wire in the clear (captured through a TCP relay)', async () => {
+    const { key, packed, dp } = await dpAndClient()
+    const asker = await createHost({ swarmKey: key, listen: ['/ip4/127.0.2.1/tcp/0'], dialFrom: '127.0.2.1' })
+    hosts.push(asker)
+    const ticket = await askTicket(await dialPeer(asker, dp.addresses[0]!), { signal: AbortSignal.timeout(5000) })
+    const captured: Buffer[] = []
+    const relay = createServer((inSocket) => {
+      const out = connect(ticket.port, '127.0.10.1')
+      inSocket.on('data', (d: Buffer) => { captured.push(d); out.write(d) })
+      out.on('data', (d: Buffer) => { captured.push(d); inSocket.write(d) })
+      inSocket.on('close', () => out.destroy())
+      out.on('close', () => inSocket.destroy())
+    })
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.2.9', resolve))
+    try {
+      const socket = await bulkConnect('127.0.2.9', { ...ticket, port: (relay.address() as AddressInfo).port }, { localAddress: '127.0.2.1' })
+      const wire = createWire()
+      attachWireToSocket(socket, wire, { maxMessageBytes: maxMessageBytes(packed.manifest.pieces.length) })
+      const unchoked = new Promise<void>((resolve) => wire.once('unchoke', () => resolve()))
+      wire.handshake(infoHashOf(packed.packageId), 'ab'.repeat(20))
+      await unchoked
+      const piece = packed.manifest.pieces.findIndex((p) => p.length >= 131072)
+      const block = await new Promise<Uint8Array>((resolve, reject) => wire.request(piece, 0, 131072, (err, b) => err ? reject(err) : resolve(b!)))
+      expect(block.length).toBe(131072)
+      const wireBytes = Buffer.concat(captured)
+      expect(wireBytes.byteLength).toBeGreaterThan(block.length) // the block did cross the relay
+      const run = Buffer.from(block.subarray(70_000, 70_064)) // 64 bytes from its middle
+      expect(wireBytes.indexOf(run)).toBe(-1)
+      expect(Buffer.concat([wireBytes, run]).indexOf(run)).toBe(wireBytes.byteLength) // the search itself works
+      expect(wireBytes.indexOf(Buffer.from('BitTorrent protocol'))).toBe(-1)
+      expect(wireBytes.indexOf(Buffer.from(infoHashOf(packed.packageId), 'hex'))).toBe(-1)
+      wire.destroy()
+    } finally {
+      relay.close()
+    }
   })
 
   it('gives no ticket to a node with another swarm key: noise fails first', async () => {
