@@ -262,14 +262,17 @@ export class Registry {
   }
 
   /**
-   * Peers for a DP replicating a package: only DPs holding some of it, its own site's
-   * first (`subnet` on its subnet, else `site`), then its parent site's (`parent-dp`).
-   * Never a client, never another site's DP: replication never skips a level. A DP in no
-   * configured site gets the DPs of its own subnet.
+   * Peers for a DP replicating a package: DPs holding or still fetching it (those holding
+   * more first), its own site's first (`subnet` on its subnet, else `site`), then its parent
+   * site's (`parent-dp`). A DP with nothing yet is handed out too: pieces then flow down the
+   * chain as they arrive, not after the next announce says there are some (two 32 MiB/s
+   * links: the branch lagged the region by two announce intervals, 2 s at 1 s). Never a
+   * client, never another site's DP: replication never skips a level. A DP in no configured
+   * site gets the DPs of its own subnet.
    */
   dpPeersFor(asker: Registration, packageId: string, options: { max: number, parentSite: string | undefined }): HandedPeer[] {
     const out = new Handout(asker, options.max)
-    const dps = this.dpsHolding(packageId)
+    const dps = [...(this.dpsByPackage.get(packageId)?.values() ?? [])]
     const own = dps.filter((h) => (asker.site === undefined ? h.reg.site === undefined && h.reg.subnet === asker.subnet : h.reg.site === asker.site))
     out.add(own.filter((h) => h.reg.subnet === asker.subnet), 'subnet')
     out.add(own.filter((h) => h.reg.subnet !== asker.subnet), 'site')

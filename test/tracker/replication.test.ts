@@ -134,7 +134,7 @@ describe('what each site replicates', () => {
 })
 
 describe('peers for a DP', () => {
-  it('only DPs holding some of it: its own site\'s (subnet, then site), then its parent site\'s; never clients, other sites, or itself', async () => {
+  it('DPs holding or fetching it, fuller first: its own site\'s (subnet, then site), then its parent site\'s; never clients, other sites, or itself', async () => {
     const { tracker } = await started()
     const announce = async (id: string, role: 'client' | 'dp', have: number, ip: string) => tracker.announce(announceOf(id, role, have), ip)
     const [sameSubnet, otherSubnet, empty, parent, child, unrelated, client] = ['SameSubnet', 'OtherSubnet', 'Empty', 'Parent', 'Child', 'Unrelated', 'Client'].map((n) => peerId(n))
@@ -148,13 +148,16 @@ describe('peers for a DP', () => {
     const me = peerId('Me')
     const answer = await announce(me, 'dp', 0, '127.0.1.5')
     expect(answer.packages[0]!.lease).toBeNull()
-    expect(answer.packages[0]!.peers.map((p) => [p.peerId, p.tier])).toEqual([[sameSubnet, 'subnet'], [otherSubnet, 'site'], [parent, 'parent-dp']])
+    expect(answer.packages[0]!.peers.map((p) => [p.peerId, p.tier])).toEqual([[sameSubnet, 'subnet'], [empty, 'subnet'], [otherSubnet, 'site'], [parent, 'parent-dp']])
     // A DP of a root site: its own site's DPs only.
     const hubAnswer = await announce(peerId('Hub'), 'dp', 1, '127.0.10.2')
     expect(hubAnswer.packages[0]!.peers.map((p) => [p.peerId, p.tier])).toEqual([[parent, 'subnet']])
     // The branch replicates from the region, never from the hub.
     const branchAnswer = await announce(peerId('Branch'), 'dp', 0, '127.0.2.2')
-    expect(branchAnswer.packages[0]!.peers.map((p) => [p.peerId, p.tier])).toEqual([[child, 'subnet'], [otherSubnet, 'parent-dp'], [sameSubnet, 'parent-dp']])
+    const branchPeers = branchAnswer.packages[0]!.peers.map((p) => [p.peerId, p.tier])
+    expect(branchPeers.slice(0, 3)).toEqual([[child, 'subnet'], [otherSubnet, 'parent-dp'], [sameSubnet, 'parent-dp']])
+    // The region's DPs with nothing yet come last (equals in random order): their pieces flow down as they arrive.
+    expect(branchPeers.slice(3).sort()).toEqual([[empty, 'parent-dp'], [me, 'parent-dp']].sort())
   })
 })
 
