@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { backgroundClock, type Clock } from '../../bandwidth/index.ts'
 import { isPeerstageError, PEERSTAGE_VERSION, silentLogger, type Logger } from '../../common/index.ts'
-import { retryAfterMs, TrackerErrorCodes, MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type DeploymentReport, type HandedPeer, type NodeProblem, type ReplicaReport, type TrackerClient } from '../../tracker/protocol/index.ts'
+import { LAN_TIERS, retryAfterMs, TrackerErrorCodes, MAX_ANNOUNCE_ADDRESSES, MAX_ANNOUNCE_DEPLOYMENTS, MAX_ANNOUNCE_PACKAGES, type AnnounceAnswer, type AnnounceRequest, type BudgetList, type DeploymentReport, type HandedPeer, type NodeProblem, type ReplicaReport, type TrackerClient } from '../../tracker/protocol/index.ts'
 import type { PeerNode } from '../peer-node.ts'
 import type { PackageSwarm } from '../swarm.ts'
 import type { ByteCounter } from './byte-counter.ts'
@@ -45,6 +45,8 @@ export interface AnnouncerInit {
 
 /** A peer that failed to dial is not tried again for this long. */
 const DIAL_BACKOFF_MS = 30_000
+/** WAN peers of an answer are dialled once its LAN peers are (connected or failed), or after this. */
+const LAN_FIRST_MS = 1000
 /** First wait before asking the tracker again when a package has no useful peer; it doubles up to the announce interval. */
 const STARVED_FIRST_MS = 1000
 /** A client told of a change announces within this, at random: a deployment for a whole site does not bring every client at once. */
@@ -278,7 +280,12 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
     return answer
   }
 
-  /** Hands each package's answer to the WAN limits and dials the new peers; returns the dials. */
+  /**
+   * Hands each package's answer to the WAN limits and dials the new peers; returns the dials.
+   * LAN peers first: a WAN peer whose wire came up before theirs was asked at once for
+   * pieces they hold (a lease holder's first 8 MiB from the DP, while a LAN peer already
+   * had them all), so its dial waits until theirs are done, LAN_FIRST_MS at most.
+   */
   private follow(answer: AnnounceAnswer): Array<Promise<void>> {
     const { node, limits } = this.init
     limits.followSite(answer.siteSubnets)
@@ -288,11 +295,21 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
       if (swarm === undefined) continue
       limits.followAnswer(pa, swarm, answer.site)
       if (swarm.pkg.complete) continue
+      const lan: Array<Promise<void>> = []
+      const wan: HandedPeer[] = []
       for (const p of pa.peers) {
         if (swarm.hasPeer(p.peerId) || swarm.isBanned(p.peerId) || this.dialing.has(`${pa.id} ${p.peerId}`)) continue
         if (this.clock.nowMs() - (this.dialFailedAt.get(p.peerId) ?? -Infinity) < DIAL_BACKOFF_MS) continue
-        dials.push(this.dial(pa.id, p))
+        if (LAN_TIERS.has(p.tier)) lan.push(this.dial(pa.id, p))
+        else wan.push(p)
       }
+      if (wan.length === 0) {
+        dials.push(...lan)
+        continue
+      }
+      for (const p of wan) this.dialing.add(`${pa.id} ${p.peerId}`) // taken: a later answer must not dial it meanwhile
+      const lanDone = lan.length === 0 ? Promise.resolve() : Promise.race([Promise.all(lan), new Promise<void>((resolve) => this.clock.setTimer(resolve, LAN_FIRST_MS))])
+      dials.push(...lan, ...wan.map((p) => lanDone.then(() => this.dial(pa.id, p))))
     }
     return dials
   }
@@ -301,6 +318,7 @@ export class Announcer extends EventEmitter<{ answer: [AnnounceAnswer], budgets:
     const key = `${packageId} ${peer.peerId}`
     this.dialing.add(key)
     try {
+      if (this.stopped) return // a WAN dial that waited for the LAN ones
       for (const address of peer.addresses) {
         try {
           await this.init.node.connect(packageId, address)

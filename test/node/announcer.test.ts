@@ -210,3 +210,28 @@ describe('a client dialled by a node of another site', () => {
     void dp
   })
 })
+
+describe('a lease holder whose LAN peer already holds the package', () => {
+  it('takes nothing across the WAN: its LAN peers are dialled before the DP', async () => {
+    const { dir, key, signed, dp, start } = await dpUnderTracker()
+    await start()
+    const seed = await fetcherUnderTracker(join(dir, 'seed'), key, '127.0.2.1')
+    const seedSwarm = await seed.node.want(signed, join(dir, 'out-seed'))
+    await seed.start()
+    await until(() => seedSwarm.pkg.complete, 'the first client of leeds complete')
+    let wan = 0
+    dp.swarmOf(signed.packageId)!.on('upload', (n) => { wan += n })
+
+    // The next client gets the lease (the first one gave it back) with the DP and its LAN peer.
+    for (let round = 0; round < 3; round++) {
+      const client = await fetcherUnderTracker(join(dir, `c${round}`), key, `127.0.2.${10 + round}`)
+      const swarm = await client.node.want(signed, join(dir, `out-${round}`))
+      const first = (await client.start())!
+      expect(first.packages[0]!.lease).not.toBeNull()
+      expect(first.packages[0]!.peers.map((p) => p.tier)).toEqual(['subnet', 'remote-dp'])
+      await until(() => swarm.pkg.complete, `client ${round} complete`)
+      await client.stop()
+    }
+    expect(wan).toBe(0)
+  })
+})
