@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events'
 import type { Limiter } from '../bandwidth/index.ts'
 import type { Logger } from '../common/index.ts'
 import { PiecePicker, type ByteRange } from './picker.ts'
-import { localShare, shareRun, validShare, type Share, type ShareRun } from './share-order.ts'
+import { validShare, type Share } from './share-order.ts'
+import { SwarmAvailability, type PeerOffers } from './swarm-availability.ts'
 import { readExactly, type ChunkLocation, type StoredPackage } from './store/index.ts'
 import { giveBackFrames, MAX_BLOCK_BYTES, type Wire } from './wire/index.ts'
 import { badBitfield, badRequest, blockKey, MAX_CANCELLED } from './swarm-violations.ts'
@@ -70,7 +71,6 @@ interface Peer extends PeerInfo {
   answering: boolean
   /** Blocks we cancelled and may still arrive (`piece:offset:length`): not a breach when they do. */
   cancelled: Set<string>
-  wan: boolean
   /** Aborts requests still waiting for a limiter when the peer goes or is no longer asked. */
   gone: AbortController
   /**
@@ -84,16 +84,8 @@ interface Peer extends PeerInfo {
   retiring: string | undefined
   /** Whether this wire beats another to the same peer (adopt's `preferred`). */
   preferred: boolean
-  /**
-   * Pieces this peer adds to the availability counts, one bit each: what drop() takes back.
-   * Not the wire's peerPieces, which a refused or second bitfield replaces (taking back what
-   * was never counted wrapped the LAN counts to 2^32 - 1, and a DP was never asked for that piece).
-   */
-  counted: Uint8Array
-  /** How many bits of `counted` are set. */
-  countedPieces: number
-  /** A LAN peer that had every piece when it came, taken for the origin (SwarmInit.selfId). */
-  origin: boolean
+  /** What it adds to the availability counts: what drop() takes back. */
+  offers: PeerOffers
 }
 
 /** A chunk of a missing piece that this node already holds elsewhere (an older version). */
@@ -137,12 +129,8 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
    */
   private readonly advertised: Uint8Array
   private readonly picker: PiecePicker
-  /** Per piece: LAN peers that have it (what a WAN peer is not asked for). */
-  private readonly lanAvailability: Uint32Array
-  /** Origins among the LAN peers (each adds 1 to every lanAvailability count). */
-  private lanOrigins = 0
-  /** Our share among the LAN peers pulling from an origin (SwarmInit.selfId); recomputed when peers come and go. */
-  private originShare: Share | undefined
+  /** Who offers which piece: rarity, the LAN's counts, origins. */
+  private readonly availability: SwarmAvailability
   /** piece → its blocks as they arrived (kept, not copied into one buffer) and who sent each (by offset). */
   private readonly assembling = new Map<number, { blocks: Block[], senders: Map<number, Sender> }>()
   /** piece → its chunks held locally (only the rest is fetched). Locations, never bytes. */
@@ -166,7 +154,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       blockBytes: MAX_BLOCK_BYTES,
       have: (i) => pkg.have.get(i),
     })
-    this.lanAvailability = new Uint32Array(pkg.pieceCount)
+    this.availability = new SwarmAvailability(pkg.pieceCount, this.picker, init.selfId)
     this.advertised = new Uint8Array(pkg.have.bytes)
   }
 
@@ -235,9 +223,8 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
       wire.destroy()
       return
     }
-    const peer: Peer = { ...info, wire, inflight: 0, answering: false, cancelled: new Set(), wan: this.init.isWanPeer?.(info) ?? false, gone: new AbortController(), closed: new AbortController(), onWire: 0, retiring: undefined, preferred, counted: new Uint8Array(Math.ceil(this.pkg.pieceCount / 8)), countedPieces: 0, origin: false }
+    const peer: Peer = { ...info, wire, inflight: 0, answering: false, cancelled: new Set(), gone: new AbortController(), closed: new AbortController(), onWire: 0, retiring: undefined, preferred, offers: this.availability.join(info.id, this.init.isWanPeer?.(info) ?? false) }
     this.peers.set(info.id, peer)
-    this.originShare = undefined
     this.emit('peers', this.peers.size)
     wire.setTimeout(this.init.requestTimeoutMs, true) // the wire's own timer, on real time: see requestTimeoutMs
     wire.bitfield(this.pkg.have.bytes)
@@ -248,17 +235,13 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     wire.on('bitfield', (bits) => {
       const wrong = badBitfield(bits.buffer, this.pkg.pieceCount)
       if (wrong !== undefined) return this.violated(peer, wrong, { drop: true })
-      for (let i = 0; i < this.pkg.pieceCount; i++) if (bits.get(i)) this.available(peer, i)
-      if (this.init.selfId !== undefined && !peer.wan && !peer.origin && peer.countedPieces === this.pkg.pieceCount) {
-        peer.origin = true
-        this.lanOrigins++
-        this.originShare = undefined
-      }
+      for (let i = 0; i < this.pkg.pieceCount; i++) if (bits.get(i)) this.availability.add(peer.offers, i)
+      this.availability.bitfieldCounted(peer.offers)
       this.updateInterest(peer)
     })
     wire.on('have', (i) => {
       if (i >= this.pkg.pieceCount) return this.violated(peer, `sent have for piece ${i} of a package of ${this.pkg.pieceCount}`)
-      this.available(peer, i)
+      this.availability.add(peer.offers, i)
       // One new piece can only add interest: no need to rescan the whole bitfield.
       if (!this.pkg.complete && !this.pkg.have.get(i)) {
         if (!peer.wire.amInterested) peer.wire.interested()
@@ -319,44 +302,10 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     if (wants) this.fill(peer)
   }
 
-  /** The peer offers this piece: counted once, however often it says so. */
-  private available(peer: Peer, piece: number): void {
-    if (piece < 0 || piece >= this.pkg.pieceCount) return
-    const bit = 0x80 >> (piece & 7)
-    if ((peer.counted[piece >> 3]! & bit) !== 0) return
-    peer.counted[piece >> 3]! |= bit
-    this.picker.addAvailability(piece, 1)
-    peer.countedPieces++
-    if (!peer.wan) this.lanAvailability[piece]! += 1
-  }
-
-  /** The peer is gone: what it counted for comes off. */
-  private unavailable(peer: Peer): void {
-    for (let piece = 0; piece < this.pkg.pieceCount; piece++) {
-      if ((peer.counted[piece >> 3]! & (0x80 >> (piece & 7))) === 0) continue
-      this.picker.addAvailability(piece, -1)
-      if (!peer.wan) this.lanAvailability[piece]! -= 1
-    }
-    if (peer.origin) this.lanOrigins--
-    peer.counted.fill(0)
-    peer.countedPieces = 0
-    peer.origin = false
-    this.originShare = undefined
-  }
-
-  /** Our run of an origin's pieces among the other LAN peers (as they came: one that finished since keeps its place). */
-  private originRun(): ShareRun {
-    this.originShare ??= localShare(this.init.selfId!, [...this.peers.values()].filter((p) => !p.wan && !p.origin).map((p) => p.id))
-    return shareRun(this.pkg.pieceCount, this.originShare)
-  }
-
   private fill(peer: Peer): void {
     if (peer.wire.peerChoking || this.pkg.complete || peer.retiring !== undefined || this.queuedBytes >= MAX_QUEUED_BYTES) return
     // An expensive source (a WAN DP, an origin) is asked only for what no LAN peer still downloading offers.
-    const offers = peer.wan
-      ? (i: number) => peer.wire.peerPieces.get(i) && this.lanAvailability[i] === 0
-      : peer.origin ? (i: number) => this.lanAvailability[i] === this.lanOrigins : (i: number) => peer.wire.peerPieces.get(i)
-    const run = peer.wan ? shareRun(this.pkg.pieceCount, this.wanShare) : peer.origin ? this.originRun() : undefined
+    const { offers, run } = this.availability.asking(peer.offers, (i) => peer.wire.peerPieces.get(i), this.wanShare)
     const inRun = run === undefined ? offers : (i: number) => i >= run.start && i < run.end && offers(i)
     while (peer.inflight < this.init.maxInflightBlocks) {
       // Past our own run, a piece's worth at a time: the holder whose run it is may be pulling it too.
@@ -575,7 +524,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     peer.gone.abort()
     peer.closed.abort()
     this.picker.peerGone(peer.id)
-    this.unavailable(peer)
+    this.availability.leave(peer.offers)
     peer.wire.destroy()
     for (const p of this.peers.values()) this.fill(p)
   }

@@ -193,8 +193,8 @@ describe('fuzz: the BitTorrent wire (frame guard, parser, swarm handlers)', () =
         }
         // Nobody is left: no piece may still count as offered (a phantom would keep it from being asked of a DP).
         expect(swarm.peerCount).toBe(0)
-        const held = swarm as unknown as { lanAvailability: Uint32Array, picker: { availability: number[] } }
-        expect([...held.lanAvailability].every((a) => a === 0), `lan availability ${[...held.lanAvailability]}`).toBe(true)
+        const held = swarm as unknown as { availability: { lan: Uint32Array }, picker: { availability: number[] } }
+        expect([...held.availability.lan].every((a) => a === 0), `lan availability ${[...held.availability.lan]}`).toBe(true)
         expect(held.picker.availability.every((a) => a === 0), `availability ${held.picker.availability}`).toBe(true)
       } finally {
         await swarm.stop()
