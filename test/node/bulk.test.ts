@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { askTicket, bulkConnect, TicketBook } from '../../node/bulk/index.ts'
@@ -9,6 +8,7 @@ import type { PeerNode } from '../../node/peer-node.ts'
 import { attachWireToSocket, createWire, infoHashOf, maxMessageBytes } from '../../node/wire/index.ts'
 import { FakeClock } from '../helpers/fake-clock.ts'
 import { dpSeedingSample, newSwarmKey, startNode, untilComplete } from '../helpers/nodes.ts'
+import { capturingRelay } from '../helpers/relay.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import { until } from '../helpers/until.ts'
 
@@ -118,17 +118,9 @@ describe('the bulk channel (TLS 1.3 PSK beside libp2p)', () => {
     const asker = await createHost({ swarmKey: key, listen: ['/ip4/127.0.2.1/tcp/0'], dialFrom: '127.0.2.1' })
     hosts.push(asker)
     const ticket = await askTicket(await dialPeer(asker, dp.addresses[0]!), { signal: AbortSignal.timeout(5000) })
-    const captured: Buffer[] = []
-    const relay = createServer((inSocket) => {
-      const out = connect(ticket.port, '127.0.10.1')
-      inSocket.on('data', (d: Buffer) => { captured.push(d); out.write(d) })
-      out.on('data', (d: Buffer) => { captured.push(d); inSocket.write(d) })
-      inSocket.on('close', () => out.destroy())
-      out.on('close', () => inSocket.destroy())
-    })
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.2.9', resolve))
+    const relay = await capturingRelay('127.0.2.9', { host: '127.0.10.1', port: ticket.port })
     try {
-      const socket = await bulkConnect('127.0.2.9', { ...ticket, port: (relay.address() as AddressInfo).port }, { localAddress: '127.0.2.1' })
+      const socket = await bulkConnect('127.0.2.9', { ...ticket, port: relay.port }, { localAddress: '127.0.2.1' })
       const wire = createWire()
       attachWireToSocket(socket, wire, { maxMessageBytes: maxMessageBytes(packed.manifest.pieces.length) })
       const unchoked = new Promise<void>((resolve) => wire.once('unchoke', () => resolve()))
@@ -137,7 +129,7 @@ describe('the bulk channel (TLS 1.3 PSK beside libp2p)', () => {
       const piece = packed.manifest.pieces.findIndex((p) => p.length >= 131072)
       const block = await new Promise<Uint8Array>((resolve, reject) => wire.request(piece, 0, 131072, (err, b) => err ? reject(err) : resolve(b!)))
       expect(block.length).toBe(131072)
-      const wireBytes = Buffer.concat(captured)
+      const wireBytes = relay.captured()
       expect(wireBytes.byteLength).toBeGreaterThan(block.length) // the block did cross the relay
       const run = Buffer.from(block.subarray(70_000, 70_064)) // 64 bytes from its middle
       expect(wireBytes.indexOf(run)).toBe(-1)

@@ -6,12 +6,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { createHmac } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
-import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createHost, dialPeer, loadOrCreateIdentity, type Host } from '../../node/host.ts'
 import { generateSwarmKeyFile, loadSwarmKey, swarmPrologue } from '../../node/swarm-key.ts'
 import { attachWire, createWire, maxMessageBytes, WIRE_PROTOCOL, type Wire } from '../../node/wire/index.ts'
+import { capturingRelay } from '../helpers/relay.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 
 const hosts: Host[] = []
@@ -117,23 +117,13 @@ describe('wire over a libp2p stream', () => {
 
   it('puts no byte of a piece on the wire in the clear (captured through a TCP relay)', async () => {
     const { a, b, inbound } = await connectedPair()
-    const captured: Buffer[] = []
-    const relay = createServer((inSocket) => {
-      const port = a.getMultiaddrs()[0]!.toString().split('/')[4]
-      const out = connect(Number(port), '127.0.1.1')
-      inSocket.on('data', (d: Buffer) => { captured.push(d); out.write(d) })
-      out.on('data', (d: Buffer) => { captured.push(d); inSocket.write(d) })
-      inSocket.on('close', () => out.destroy())
-      out.on('close', () => inSocket.destroy())
-    })
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.1.9', resolve))
+    const relay = await capturingRelay('127.0.1.9', { host: '127.0.1.1', port: Number(a.getMultiaddrs()[0]!.toString().split('/')[4]) })
     try {
-      const port = (relay.address() as AddressInfo).port
-      const outStream = await b.dialProtocol(multiaddr(`/ip4/127.0.1.9/tcp/${port}/p2p/${a.peerId.toString()}`), WIRE_PROTOCOL)
+      const outStream = await b.dialProtocol(multiaddr(`/ip4/127.0.1.9/tcp/${relay.port}/p2p/${a.peerId.toString()}`), WIRE_PROTOCOL)
       const data = pseudoRandomBytes(4 * 131072, 7)
       const blocks = await requestAll(await inbound, outStream, data)
       expect(Buffer.concat(blocks).equals(Buffer.from(data))).toBe(true)
-      const wire = Buffer.concat(captured)
+      const wire = relay.captured()
       expect(wire.byteLength).toBeGreaterThan(data.byteLength) // the pieces did cross the relay
       const run = Buffer.from(data.subarray(2 * 131072 + 1000, 2 * 131072 + 1064)) // 64 bytes from the middle
       expect(wire.indexOf(run)).toBe(-1)
