@@ -25,8 +25,9 @@ export interface Asking {
 
 /**
  * Who offers which piece in one swarm, each peer and piece counted once: the picker's
- * rarity, the LAN's counts (a WAN peer or an origin is asked only for what no LAN peer still
- * downloading offers), and our share among the LAN peers pulling from an origin.
+ * rarity, the LAN's counts (a WAN peer is asked only for what no LAN peer offers, an origin
+ * for what no LAN peer but the origins does), and our share among the LAN peers pulling
+ * from an origin.
  */
 export class SwarmAvailability {
   private readonly pieceCount: number

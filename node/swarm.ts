@@ -304,7 +304,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
 
   private fill(peer: Peer): void {
     if (peer.wire.peerChoking || this.pkg.complete || peer.retiring !== undefined || this.queuedBytes >= MAX_QUEUED_BYTES) return
-    // An expensive source (a WAN DP, an origin) is asked only for what no LAN peer still downloading offers.
+    // An expensive source is asked only for what the LAN cannot give (a WAN DP: what no LAN peer offers; an origin: what no other LAN peer does).
     const { offers, run } = this.availability.asking(peer.offers, (i) => peer.wire.peerPieces.get(i), this.wanShare)
     const inRun = run === undefined ? offers : (i: number) => i >= run.start && i < run.end && offers(i)
     while (peer.inflight < this.init.maxInflightBlocks) {
@@ -420,7 +420,7 @@ export class PackageSwarm extends EventEmitter<SwarmEvents> {
     this.advertised[piece >> 3]! |= 0x80 >> (piece & 7)
     for (const p of this.peers.values()) p.wire.have(piece)
     // A peer left idle (nothing new to start from it, the tail not reached yet) may have work now.
-    if (!this.pkg.complete) for (const p of this.peers.values()) if (p.inflight === 0) this.fill(p)
+    if (!this.pkg.complete) for (const p of this.peers.values()) if (p.inflight === 0 && p.wire.amInterested) this.fill(p)
     if (this.pkg.complete) {
       this.emit('complete')
       for (const p of this.peers.values()) if (p.wire.amInterested) p.wire.uninterested()
