@@ -1,4 +1,4 @@
-import { isTransient, PeerstageError } from '../common/index.ts'
+import { isTransient, PeerstageError, writeLine } from '../common/index.ts'
 import { TrackerErrorCodes } from '../tracker/client-index.ts'
 import { untilSignal } from './signals.ts'
 
@@ -43,7 +43,7 @@ export async function untilTrackerAnswers<T>(start: () => Promise<T>, wait: Trac
     }
     if (!said) {
       const bound = timeoutSeconds === undefined ? '' : `, for up to ${timeoutSeconds} s (${wait.timeoutOption ?? 'timeout'})`
-      process.stderr.write(`peerstage ${wait.command}: ${failure.message}; trying again every ${wait.retrySeconds} s${bound}\n`)
+      writeLine(`peerstage ${wait.command}: ${failure.message}; trying again every ${wait.retrySeconds} s${bound}`)
     }
     const pause = timeoutSeconds === undefined ? wait.retrySeconds : Math.min(wait.retrySeconds, Math.max(0, timeoutSeconds - waitedSeconds))
     if (await untilSignal(pause)) return undefined
