@@ -35,6 +35,13 @@ Exit codes: 0 written; 2 usage, or FILE exists.`,
   },
 }
 
+/** `--NAME SECONDS`, or `fallback` when not given; a usage error unless a number `>= 0` (or `> 0`). */
+function secondsOption(ctx: CommandContext, name: string, fallback: number, rule: '>= 0' | '> 0'): number {
+  const v = ctx.values[name] === undefined ? fallback : Number(ctx.values[name])
+  if (!(rule === '> 0' ? v > 0 : v >= 0)) throw usageError(`--${name} takes a number of seconds ${rule}`)
+  return v
+}
+
 function rateOption(ctx: CommandContext, name: string): number | undefined {
   const v = ctx.values[name]
   if (typeof v !== 'string') return undefined
@@ -65,6 +72,9 @@ const NAME_HELP = `--name NAME           what status and deploy show call this n
 const BULK_PORT_HELP = `--bulk-port PORT|off  TCP port of the bulk TLS channel the wire's bytes take beside libp2p,
                         on the --listen IP (default any free port: open it, or fix one, where
                         a firewall sits between peers); off: every wire on libp2p`
+
+/** A shared help entry as dp's help lays it out: its descriptions start one column further right. */
+const oneColumnRight = (entry: string): string => entry.replace('  ', '   ').replace(/\n {24}/g, `\n${' '.repeat(25)}`)
 
 function bulkOption(ctx: CommandContext): Pick<NodeInit, 'bulk' | 'bulkPort'> {
   const value = optionalString(ctx, 'bulk-port')
@@ -157,7 +167,7 @@ shows every DP's).
   --upload-limit RATE    upload cap per remote /24 subnet, e.g. 2Mbit/s (default unlimited)
   --trust PUBFILE        accept only manifests signed by these publishers
   --metrics-listen H:P   serve Prometheus metrics at http://H:P/metrics
-  ${BULK_PORT_HELP.replace('off  ', 'off   ').replace(/\n {24}/g, '\n                         ')}
+  ${oneColumnRight(BULK_PORT_HELP)}
   --tracker URL          announce to this tracker and enforce its per-subnet WAN budgets on
                          upload (followed within a second of any change); announces leave
                          from --dial-from, which is how the tracker places this DP. Repeat
@@ -166,7 +176,7 @@ shows every DP's).
                          in the environment: ps shows every process's --dp-token to every user
   --tracker-ca FILE      PEM CA (or self-signed) certificate of an https:// tracker, trusted
                          instead of Node's default CA store
-  ${NAME_HELP.replace(/\n {24}/g, '\n                         ').replace('NAME  ', 'NAME   ')}
+  ${oneColumnRight(NAME_HELP)}
   --config FILE          these flags from a YAML file, keys in camelCase (swarmKey: swarm.key),
                          paths relative to the file; a flag given here wins (README, "Config files")
   --json                 one JSON line at start, then one per replication state change
@@ -274,12 +284,9 @@ bad swarm key, or --require-trust without --trust.`,
     const out = resolve(requireString(ctx, 'out'))
     const peers = stringList(ctx, 'peer')
     if ((peers.length === 0) === (stringList(ctx, 'tracker').length === 0)) throw usageError('give --peer MULTIADDR (one or more) or --tracker URL')
-    const seedFor = ctx.values['seed-for'] === undefined ? 0 : Number(ctx.values['seed-for'])
-    if (!(seedFor >= 0)) throw usageError('--seed-for takes a number of seconds >= 0')
-    const stallSeconds = ctx.values['stall-timeout'] === undefined ? FETCH_STALL_SECONDS : Number(ctx.values['stall-timeout'])
-    if (!(stallSeconds > 0)) throw usageError('--stall-timeout takes a number of seconds > 0')
-    const trackerTimeout = ctx.values['tracker-timeout'] === undefined ? FETCH_TRACKER_TIMEOUT_SECONDS : Number(ctx.values['tracker-timeout'])
-    if (!(trackerTimeout >= 0)) throw usageError('--tracker-timeout takes a number of seconds >= 0')
+    const seedFor = secondsOption(ctx, 'seed-for', 0, '>= 0')
+    const stallSeconds = secondsOption(ctx, 'stall-timeout', FETCH_STALL_SECONDS, '> 0')
+    const trackerTimeout = secondsOption(ctx, 'tracker-timeout', FETCH_TRACKER_TIMEOUT_SECONDS, '>= 0')
     const trust = publishersToTrust(ctx)
     const signed = readManifest(ctx.positionals[0]!, trust === undefined ? {} : { trusted: trust })
     const downloadLimit = rateOption(ctx, 'download-limit')
