@@ -27,6 +27,11 @@ export interface Registration {
   signature?: string
 }
 
+/** A registration's last announce, ms: saved with it, or (saved before that field) its expiry less its length. */
+export function lastSeenOf(reg: Registration, registrationSeconds: number): number {
+  return reg.seenAt ?? reg.expiresAt - registrationSeconds * 1000
+}
+
 /** A node that left: its registration as it last was, and how it left. */
 export interface Departure {
   reg: Registration

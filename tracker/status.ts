@@ -8,7 +8,7 @@ import type { TrackerConfig } from './config.ts'
 import type { DeploymentTable } from './deployments.ts'
 import type { LeaseTable } from './leases.ts'
 import type { PackageCatalogue } from './packages.ts'
-import type { Registration, Registry } from './registry.ts'
+import { lastSeenOf, type Departure, type Registration, type Registry } from './registry.ts'
 import type { ReplicaPlan } from './replication.ts'
 import { MAX_STATUS_NODES_PER_SUBNET, type DpPackageStatus, type NodePresence, type NodeSummary, type PackageStatus } from './protocol/index.ts'
 
@@ -70,17 +70,22 @@ function summaryOf(reg: Registration, presence: NodePresence, lastSeenAt: number
   }
 }
 
-/** A registration's last announce: saved with it, or (saved before that field) its expiry less its length. */
-function lastSeenOf(v: Pick<TrackerView, 'config'>, reg: Registration): number {
-  return reg.seenAt ?? reg.expiresAt - v.config.registrationSeconds * 1000
+/** A registered node: online, last seen at its last announce. */
+function registeredSummary(v: Pick<TrackerView, 'config'>, reg: Registration): NodeSummary {
+  return summaryOf(reg, 'online', lastSeenOf(reg, v.config.registrationSeconds))
+}
+
+/** A node the tracker remembers after it left: stopped, or fallen silent (offline). */
+function departedSummary(d: Departure): NodeSummary {
+  return summaryOf(d.reg, d.stopped ? 'stopped' : 'offline', d.lastSeenAt)
 }
 
 /** The node as `status` and `deploy show` list it: registered (online), or remembered as departed; undefined if neither. */
 export function nodeSummary(v: Pick<TrackerView, 'config' | 'registry'>, peerId: string): NodeSummary | undefined {
   const reg = v.registry.get(peerId)
-  if (reg !== undefined) return summaryOf(reg, 'online', lastSeenOf(v, reg))
+  if (reg !== undefined) return registeredSummary(v, reg)
   const gone = v.registry.departed(peerId)
-  return gone && summaryOf(gone.reg, gone.stopped ? 'stopped' : 'offline', gone.lastSeenAt)
+  return gone && departedSummary(gone)
 }
 
 /** Every node registered or remembered, per subnet: those with a problem first, then offline, then stopped, then online; by name. */
@@ -91,8 +96,8 @@ function nodesBySubnet(v: TrackerView): Map<string, NodeSummary[]> {
     if (list === undefined) out.set(n.subnet, [n])
     else list.push(n)
   }
-  for (const r of v.registry.all()) add(summaryOf(r, 'online', lastSeenOf(v, r)))
-  for (const d of v.registry.departures()) add(summaryOf(d.reg, d.stopped ? 'stopped' : 'offline', d.lastSeenAt))
+  for (const r of v.registry.all()) add(registeredSummary(v, r))
+  for (const d of v.registry.departures()) add(departedSummary(d))
   const rank = (n: NodeSummary): number => (n.problem !== null && n.presence === 'online' ? 0 : n.presence === 'offline' ? 1 : n.presence === 'online' ? 2 : 3)
   for (const list of out.values()) list.sort((a, b) => rank(a) - rank(b) || (a.name ?? '').localeCompare(b.name ?? '') || a.peerId.localeCompare(b.peerId))
   return out

@@ -12,7 +12,7 @@ import { ManifestTable } from './manifests.ts'
 import { NodeChanges } from './node-changes.ts'
 import { createTrackerMetrics, type TrackerMetrics, type TrackerMetricsSource } from './metrics.ts'
 import { PackageCatalogue } from './packages.ts'
-import { Registry, type Registration } from './registry.ts'
+import { lastSeenOf, Registry, type Registration } from './registry.ts'
 import { ReplicaPlan, SiteTree } from './replication.ts'
 import { describeScope, dpPackageCounts, nodeSummary, packageStatus, trackerStatus, type TrackerView } from './status.ts'
 import { ReplicaSync } from './replica-sync.ts'
@@ -133,7 +133,7 @@ export class Tracker implements TrackerMetricsSource {
       if (reg.expiresAt > now) t.registry.put(reg)
       else {
         // Went silent while the tracker was down: shown offline since its last announce.
-        t.registry.depart(reg, t.lastSeenOf(reg), false)
+        t.registry.depart(reg, lastSeenOf(reg, t.config.registrationSeconds), false)
         stale.push({ type: 'del', kind: 'registration', key })
       }
     }
@@ -435,11 +435,6 @@ export class Tracker implements TrackerMetricsSource {
     this.dropped(reg, ops)
   }
 
-  /** A registration's last announce, ms: saved with it, or (saved before that) its expiry less its length. */
-  private lastSeenOf(reg: Registration): number {
-    return reg.seenAt ?? reg.expiresAt - this.config.registrationSeconds * 1000
-  }
-
   private dropped(reg: Registration, ops: StoreOp[]): void {
     ops.push({ type: 'del', kind: 'registration', key: reg.peerId })
     for (const id of Object.keys(reg.packages)) this.releaseLease(reg.subnet, id, reg.peerId, ops)
@@ -453,7 +448,7 @@ export class Tracker implements TrackerMetricsSource {
       const now = this.now().getTime()
       const ops: StoreOp[] = []
       for (const reg of this.registry.expire(now)) {
-        this.registry.depart(reg, this.lastSeenOf(reg), false)
+        this.registry.depart(reg, lastSeenOf(reg, this.config.registrationSeconds), false)
         this.dropped(reg, ops)
       }
       this.registry.pruneDeparted(now)
