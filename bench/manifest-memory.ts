@@ -18,7 +18,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { derivePieces, generatePublisherKeys, HASH_BYTES, loadPrivateKey, loadPublicKey, parseManifest, publisherOf, signManifest, type ManifestFile } from '../chunker/index.ts'
+import { generatePublisherKeys, HASH_BYTES, loadPrivateKey, loadPublicKey, parseManifest, publisherOf, signManifest } from '../chunker/index.ts'
+// The tests' builder (no vitest in it): one synthetic manifest for the bench and the big-manifest tests.
+import { syntheticManifest } from '../test/helpers/synthetic-manifest.ts'
 import type { BenchOutcome, BenchRow } from './common.ts'
 
 const CHUNK_COUNTS = (process.env.PEERSTAGE_BENCH_MANIFEST_CHUNKS ?? '100000,1000000').split(',').map(Number)
@@ -43,39 +45,9 @@ interface ChildReport {
   parseCpuMs?: number
 }
 
-/** A deterministic generator: the same N gives the same sizes. */
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    return x
-  }
-}
-
-/** Signs a manifest of `count` chunks (16–112 KiB, 64 KiB average) over FILES files; returns its canonical text. */
-function syntheticManifest(count: number, privateKeyPath: string): string {
-  const next = xorshift(count)
-  const sizes = new Uint32Array(count)
-  for (let i = 0; i < count; i++) sizes[i] = 16 * 1024 + (next() % (96 * 1024))
-  const hashes = new Uint8Array(count * HASH_BYTES)
-  for (let i = 0; i < hashes.length; i += 4) new DataView(hashes.buffer).setUint32(i, next())
-  const files: ManifestFile[] = []
-  for (let f = 0, first = 0; f < FILES; f++) {
-    const chunkCount = Math.floor(count / FILES) + (f < count % FILES ? 1 : 0)
-    let size = 0
-    for (let k = first; k < first + chunkCount; k++) size += sizes[k]!
-    files.push({ path: `images/part-${f}.vhdx`, size, mode: 0o644, firstChunk: first, chunkCount })
-    first += chunkCount
-  }
-  return signManifest({
-    format: 1, name: 'big', version: String(count), createdAt: new Date().toISOString(),
-    chunking: { algorithm: 'fastcdc-2020', min: 16384, avg: 65536, max: 262144, normalization: 2 },
-    files, chunks: { count, sizes, hashes }, pieces: derivePieces(files, sizes), programs: [],
-  }, loadPrivateKey(privateKeyPath)).canonical
+/** Signs the synthetic manifest of `count` chunks (16–112 KiB, 64 KiB average) over FILES files the tests use; returns its canonical text. */
+function signedSyntheticManifest(count: number, privateKeyPath: string): string {
+  return signManifest({ ...syntheticManifest(count, FILES), version: String(count) }, loadPrivateKey(privateKeyPath)).canonical
 }
 
 function childRun(scenario: Scenario, chunks: number, manifestPath: string, publicKeyPath: string, work: string): ChildReport {
@@ -91,7 +63,7 @@ export async function run(): Promise<BenchOutcome> {
     const keys = generatePublisherKeys(join(work, 'keys'))
     for (const count of CHUNK_COUNTS) {
       const path = join(work, `big-${count}.json`)
-      const text = syntheticManifest(count, keys.privateKeyPath)
+      const text = signedSyntheticManifest(count, keys.privateKeyPath)
       writeFileSync(path, text)
       manifestBytes[count] = Buffer.byteLength(text)
       for (const scenario of SCENARIOS) {

@@ -6,7 +6,8 @@ import {
 } from '../../chunker/index.ts'
 import { publisherKey } from '../../chunker/keys.ts'
 import { payloadOfCanonical } from '../../chunker/manifest.ts'
-import { resigned, syntheticManifest, testKey } from '../helpers/packages.ts'
+import { resigned, testKey } from '../helpers/packages.ts'
+import { syntheticManifest } from '../helpers/synthetic-manifest.ts'
 
 /** The definition canonical.ts must keep to: sorted keys, JSON.stringify for every string. */
 function reference(value: unknown): string {

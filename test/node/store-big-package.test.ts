@@ -2,7 +2,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { chunkHash, signManifest, type SignedManifest } from '../../chunker/index.ts'
 import { Store } from '../../node/index.ts'
-import { syntheticManifest, testKey } from '../helpers/packages.ts'
+import { testKey } from '../helpers/packages.ts'
+import { syntheticManifest } from '../helpers/synthetic-manifest.ts'
 import { tempDir } from '../helpers/tmp.ts'
 
 /** Where the chunk index should say each chunk of a package served from `root` is. */
