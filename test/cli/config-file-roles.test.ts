@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readManifest } from '../../chunker/index.ts'
-import { cliPack, peerstage, sameTree, startDaemon } from '../helpers/cli.ts'
+import { cliPack, peerstage, sameTree, startDaemon, startTestTracker } from '../helpers/cli.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 
@@ -31,21 +31,11 @@ async function world(): Promise<{ dir: string, etc: string, src: string, manifes
   expect((await peerstage(['swarm-key', '--out', join(etc, 'swarm.key')])).code).toBe(0)
   writeFileSync(join(etc, 'dp.token'), 'dp-s3cret\n', { mode: 0o600 })
   writeFileSync(join(etc, 'client.token'), 'c-s3cret\n', { mode: 0o600 })
-  writeFileSync(join(dir, 'tracker.yaml'), `listen: 127.0.30.10:0
-adminToken: s3cret
-dpToken: dp-s3cret
-clientToken: c-s3cret
-announceIntervalSeconds: 1
-trust: [keys/publisher.pub]
-sites:
-  - name: dc
-    subnets: [127.0.30.0/24]
-  - name: branch
-    subnets: [127.0.31.0/24]
-`)
-  const tracker = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'])
-  daemons.push(tracker.stop)
-  return { dir, etc, src, manifest, url: (await tracker.ready).url as string }
+  const { url } = await startTestTracker(dir, {
+    listen: '127.0.30.10:0', lines: ['clientToken: c-s3cret', 'trust: [keys/publisher.pub]'],
+    sites: [{ name: 'dc', subnets: ['127.0.30.0/24'] }, { name: 'branch', subnets: ['127.0.31.0/24'] }],
+  }, (stop) => daemons.push(stop))
+  return { dir, etc, src, manifest, url }
 }
 
 describe('dp, fetch and client from --config FILE (real processes)', () => {

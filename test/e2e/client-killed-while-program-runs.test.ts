@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { peerstage, startDaemon } from '../helpers/cli.ts'
+import { peerstage, startDaemon, startTestTracker } from '../helpers/cli.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 import { until } from '../helpers/until.ts'
@@ -36,20 +36,10 @@ describe('a client killed while its program runs (real processes)', () => {
     expect(packed.code, packed.stderr).toBe(0)
     expect((await peerstage(['swarm-key', '--out', join(dir, 'swarm.key')])).code).toBe(0)
 
-    writeFileSync(join(dir, 'tracker.yaml'), `listen: 127.0.10.10:0
-adminToken: s3cret
-dpToken: dp-s3cret
-announceIntervalSeconds: 1
-trust: [keys/publisher.pub]
-sites:
-  - name: dc
-    subnets: [127.0.10.0/24]
-  - name: leeds
-    subnets: [127.0.1.0/24]
-`)
-    const tracker = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'])
-    daemons.push(tracker.stop)
-    const { url } = await tracker.ready
+    const { url } = await startTestTracker(dir, {
+      listen: '127.0.10.10:0', lines: ['trust: [keys/publisher.pub]'],
+      sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, { name: 'leeds', subnets: ['127.0.1.0/24'] }],
+    }, (stop) => daemons.push(stop))
     const dp = startDaemon(['dp', '--data', join(dir, 'dp'), '--swarm-key', join(dir, 'swarm.key'), '--listen', '/ip4/127.0.10.1/tcp/0', '--dial-from', '127.0.10.1',
       '--publish', manifest, '--source', src, '--tracker', url, '--dp-token', 'dp-s3cret', '--json'])
     daemons.push(dp.stop)

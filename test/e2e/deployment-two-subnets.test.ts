@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { readManifest } from '../../chunker/index.ts'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cliPack, peerstage, startDaemon } from '../helpers/cli.ts'
+import { cliPack, peerstage, startDaemon, startTestTracker } from '../helpers/cli.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
 
@@ -31,18 +31,10 @@ describe('a deployment to two subnets of three clients (real processes)', () => 
     const manifest = await cliPack(dir, src, { program: 'install=./install.sh' })
     expect((await peerstage(['swarm-key', '--out', join(dir, 'swarm.key')])).code).toBe(0)
 
-    writeFileSync(join(dir, 'tracker.yaml'), `listen: 127.0.10.10:0
-adminToken: s3cret
-dpToken: dp-s3cret
-announceIntervalSeconds: 1
-trust: [keys/publisher.pub]
-sites:
-  - name: dc
-    subnets: [127.0.10.0/24]
-${SITES.map((s) => `  - name: ${s.name}\n    subnets: [127.0.${s.subnet}.0/24]\n    wan: { maxWanClients: 1 }\n`).join('')}`)
-    const tracker = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'])
-    daemons.push(tracker.stop)
-    const { url } = await tracker.ready
+    const { url } = await startTestTracker(dir, {
+      listen: '127.0.10.10:0', lines: ['trust: [keys/publisher.pub]'],
+      sites: [{ name: 'dc', subnets: ['127.0.10.0/24'] }, ...SITES.map((s) => ({ name: s.name, subnets: [`127.0.${s.subnet}.0/24`], wan: '{ maxWanClients: 1 }' }))],
+    }, (stop) => daemons.push(stop))
     const dp = startDaemon(['dp', '--data', join(dir, 'dp'), '--swarm-key', join(dir, 'swarm.key'), '--listen', '/ip4/127.0.10.1/tcp/0', '--dial-from', '127.0.10.1',
       '--publish', manifest, '--source', src, '--tracker', url, '--dp-token', 'dp-s3cret', '--json'])
     daemons.push(dp.stop)

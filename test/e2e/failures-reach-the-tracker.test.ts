@@ -1,8 +1,8 @@
 import { execFileSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cliPack, freePort, peerstage, spawnCli, startDaemon } from '../helpers/cli.ts'
+import { cliPack, freePort, peerstage, spawnCli, startDaemon, startTestTracker } from '../helpers/cli.ts'
 import { canMountTmpfs } from '../helpers/files.ts'
 import { writeTree } from '../helpers/packages.ts'
 import { pseudoRandomBytes, tempDir } from '../helpers/tmp.ts'
@@ -85,10 +85,7 @@ describe('a fetch and a DP started before their tracker (real processes)', () =>
     // Both have found the tracker down, and said so; neither exited.
     await eventually(async () => (/trying again/.test(dp.stderr()) && /trying again/.test(fetch.stderr()) ? true : undefined), 'both to say they wait for the tracker')
     expect(dp.child.exitCode).toBeNull()
-    writeFileSync(join(dir, 'tracker.yaml'), `listen: 127.0.14.10:${port}\nadminToken: s3cret\ndpToken: dp-s3cret\nannounceIntervalSeconds: 1\nsites:\n  - name: dc\n    subnets: [127.0.14.0/24]\n`)
-    const tracker = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'])
-    cleanups.push(tracker.stop)
-    await tracker.ready
+    await startTestTracker(dir, { listen: `127.0.14.10:${port}`, sites: [{ name: 'dc', subnets: ['127.0.14.0/24'] }] }, (stop) => cleanups.push(stop))
     expect(await fetch.exited).toBe(0)
     expect(fetch.stderr().match(/trying again/g)).toHaveLength(1) // said once, not at every try
     const status = await eventually(async () => {
@@ -105,26 +102,8 @@ describe('what keeps a node from its work reaches status and deploy show (real p
   it('names a wrong swarm key, a full disk and a node gone silent, each beside the node\'s name, address and version', async () => {
     const { dir, src, manifest } = await material()
     const diskFull = canMountTmpfs()
-    writeFileSync(join(dir, 'tracker.yaml'), `listen: 127.0.15.10:0
-adminToken: s3cret
-dpToken: dp-s3cret
-announceIntervalSeconds: 1
-trust: [keys/publisher.pub]
-sites:
-  - name: dc
-    subnets: [127.0.15.0/24]
-  - name: leeds
-    subnets: [127.0.16.0/24]
-  - name: york
-    subnets: [127.0.17.0/24]
-  - name: hull
-    subnets: [127.0.18.0/24]
-  - name: selby
-    subnets: [127.0.19.0/24]
-`)
-    const tracker = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'])
-    cleanups.push(tracker.stop)
-    const url = (await tracker.ready).url as string
+    const sites = ['dc', 'leeds', 'york', 'hull', 'selby'].map((name, i) => ({ name, subnets: [`127.0.${15 + i}.0/24`] }))
+    const { url } = await startTestTracker(dir, { listen: '127.0.15.10:0', sites, lines: ['trust: [keys/publisher.pub]'] }, (stop) => cleanups.push(stop))
     const dp = startDaemon(['dp', '--data', join(dir, 'dp'), '--swarm-key', join(dir, 'a.key'), '--listen', '/ip4/127.0.15.1/tcp/0', '--dial-from', '127.0.15.1',
       '--publish', manifest, '--source', src, '--tracker', url, '--dp-token', 'dp-s3cret', '--name', 'dc-dp-1', '--json'])
     cleanups.push(dp.stop)

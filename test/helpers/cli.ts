@@ -105,6 +105,27 @@ export async function cliTrackerWithPackages(config: string, onStop: (stop: () =
   return { dir, manifest, untrusted, url: (await t.ready).url as string }
 }
 
+/** A site of a test tracker's config: its subnets, and its `wan:` policy as YAML flow text. */
+export interface TestSite {
+  name: string
+  subnets: string[]
+  wan?: string
+}
+
+/**
+ * A tracker process for an end-to-end test: DIR/tracker.yaml with the tests' tokens (admin
+ * `s3cret`, dpToken `dp-s3cret`), announces every second, these sites and `lines` (more
+ * top-level keys, e.g. `trust: [keys/publisher.pub]`); started with --json. `onStop` gets
+ * the daemon's stop, for the test's cleanup.
+ */
+export async function startTestTracker(dir: string, init: { listen: string, sites: TestSite[], lines?: string[] }, onStop: (stop: () => Promise<void>) => void): Promise<{ url: string }> {
+  const sites = init.sites.map((x) => `  - name: ${x.name}\n    subnets: [${x.subnets.join(', ')}]\n${x.wan === undefined ? '' : `    wan: ${x.wan}\n`}`).join('')
+  writeFileSync(join(dir, 'tracker.yaml'), `listen: ${init.listen}\nadminToken: s3cret\ndpToken: dp-s3cret\nannounceIntervalSeconds: 1\n${(init.lines ?? []).map((l) => `${l}\n`).join('')}sites:\n${sites}`)
+  const tracker = startDaemon(['tracker', '--config', join(dir, 'tracker.yaml'), '--json'])
+  onStop(tracker.stop)
+  return { url: (await tracker.ready).url as string }
+}
+
 /** Keys, a 12 MB package (the sample tree and an install.esd), a swarm key, and a DP process seeding it, listening on `ip`. */
 export async function cliDpWithSamplePackage(ip: string, onStop: (stop: () => Promise<void>) => void): Promise<{ dir: string, src: string, manifest: string, dpAddress: string }> {
   const dir = tempDir()
