@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createWire, FrameGuard, maxMessageBytes, MAX_BLOCK_BYTES, type Wire } from '../../node/wire/index.ts'
+import { createWire, FrameGuard, giveBackFrames, maxMessageBytes, MAX_BLOCK_BYTES, MAX_FREE_BYTES, pooledFreeBytes, takeFrame, type Wire } from '../../node/wire/index.ts'
 
 const INFO_HASH = 'aa'.repeat(20)
 
@@ -117,5 +117,32 @@ describe('FrameGuard', () => {
       expect(() => split.push(bad.subarray(5), () => {})).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_WIRE_MALFORMED' }))
     }
     expect(() => new FrameGuard(limit).push(Buffer.alloc(68, 9), () => {})).toThrow(expect.objectContaining({ code: 'PEERSTAGE_NODE_WIRE_MALFORMED' }))
+  })
+})
+
+describe('frame pool', () => {
+  it('reuses a block buffer for a shorter last block, and keeps no more than its cap however many lengths come back', () => {
+    const full = takeFrame(13 + MAX_BLOCK_BYTES)
+    giveBackFrames([full.subarray(13)])
+    const held = pooledFreeBytes()
+    expect(held).toBeGreaterThan(0)
+    // A piece's last block, of a length no block had before: it lies in the same memory.
+    const tail = takeFrame(13 + MAX_BLOCK_BYTES - 1234)
+    expect(tail.length).toBe(13 + MAX_BLOCK_BYTES - 1234)
+    expect(tail.buffer).toBe(full.buffer)
+    expect(pooledFreeBytes()).toBe(held - full.buffer.byteLength)
+    giveBackFrames([tail])
+
+    // Content-defined pieces: every last block a length of its own (a 10 GiB package has ~5,000).
+    const frames = Array.from({ length: 500 }, (_, i) => takeFrame(20_000 + i * 217))
+    giveBackFrames(frames)
+    expect(pooledFreeBytes()).toBeLessThanOrEqual(MAX_FREE_BYTES)
+    expect(pooledFreeBytes()).toBeGreaterThan(MAX_FREE_BYTES / 2)
+  })
+
+  it('ignores memory it did not make', () => {
+    const before = pooledFreeBytes()
+    giveBackFrames([Buffer.alloc(64 * 1024), new Uint8Array(200_000)])
+    expect(pooledFreeBytes()).toBe(before)
   })
 })
