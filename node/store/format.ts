@@ -6,18 +6,25 @@ import { dataDirError, StoreErrorCodes } from './errors.ts'
  * `record:KIND:KEY`). Bump it when that changes, with a migration from the one before
  * (common/store-format.ts).
  */
-export const NODE_STORE_FORMAT = 1
+export const NODE_STORE_FORMAT = 2
+/**
+ * 1 → 2: chunk index entries name the package and file instead of a path (store.ts,
+ * IndexEntry). Nothing is rewritten: format-1 entries are still read, by their path. The
+ * mark keeps a peerstage of format 1 from misreading the new entries.
+ */
+const MIGRATIONS = { 1: async (): Promise<void> => {} }
 /** Where the format mark lives; no prefix the store lists (`package:`, `record:…`) holds it. */
 export const NODE_FORMAT_KEY = 'meta:format'
 
 /**
  * Refuses a store of a format this build does not read (PEERSTAGE_NODE_STORE_FORMAT, nothing
- * changed); marks an unmarked (0.1.0) store as format 1.
+ * changed); migrates an older one (an unmarked 0.1.0 store is format 1).
  */
 export function checkNodeStoreFormat(db: FormatKeyStore, dir: string): Promise<number> {
   return checkStoreFormat(db, {
     key: NODE_FORMAT_KEY,
     current: NODE_STORE_FORMAT,
+    migrations: MIGRATIONS,
     writtenBy: `peerstage ${PEERSTAGE_VERSION}`,
     newer: (format) => formatError(dir, format,
       `written by a newer peerstage; this one reads format ${NODE_STORE_FORMAT}: run the newer peerstage, or give this one another --data (it will fetch again what it needs)`),

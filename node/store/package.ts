@@ -129,7 +129,7 @@ export class StoredPackage {
     // Saved before the source is deleted, so a crash in between deletes it on reopen.
     this.record = { root, readOnly: false, ...((filesOnly || copied) && { leftover: from }) }
     this.stamp(this.manifest.files.keys())
-    await this.store.recordPieces(this, Array.from({ length: this.pieceCount }, (_, i) => i).filter((i) => this.have.get(i)), this.have, this.record)
+    await this.store.saveRecord(this.packageId, this.record) // the chunk index names the package, not the path: nothing to rewrite
     if (this.record.leftover !== undefined) {
       await rm(from, { recursive: true, force: true })
       delete this.record.leftover
@@ -380,15 +380,15 @@ export class StoredPackage {
     return h
   }
 
-  /** @internal chunk hash → location, for the chunk index. */
-  chunkLocations(piece: number): Array<{ hash: string, location: ChunkLocation }> {
+  /** @internal chunk hash → file (manifest index) and location, for the chunk index. */
+  chunkLocations(piece: number): Array<{ hash: string, file: number, location: ChunkLocation }> {
     const p = this.manifest.pieces[piece]!
     const { sizes } = this.manifest.chunks
     const path = filePath(this.root, this.manifest, p.file)
-    const out: Array<{ hash: string, location: ChunkLocation }> = []
+    const out: Array<{ hash: string, file: number, location: ChunkLocation }> = []
     let offset = p.offset
     for (let k = p.firstChunk; k < p.firstChunk + p.chunkCount; k++) {
-      out.push({ hash: chunkHash(this.manifest.chunks, k), location: { path, offset, length: sizes[k]! } })
+      out.push({ hash: chunkHash(this.manifest.chunks, k), file: p.file, location: { path, offset, length: sizes[k]! } })
       offset += sizes[k]!
     }
     return out

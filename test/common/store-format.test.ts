@@ -81,7 +81,7 @@ describe('store format marks (issue 21)', () => {
     expect(await levelGet(dir, 'meta:format')).toBe(future)
   })
 
-  it('a node store from before marks opens as format 1 and keeps its packages', async () => {
+  it('a node store from before marks opens as format 1, is migrated, and keeps its packages', async () => {
     const dir = tempDir()
     sampleTree(join(dir, 'src'))
     const signed = await packSample(join(dir, 'src'))
@@ -96,7 +96,7 @@ describe('store format marks (issue 21)', () => {
     store = await Store.open(db)
     expect((await store.getPackage(signed.packageId))?.packageId).toBe(signed.packageId)
     await store.close()
-    expect(JSON.parse((await levelGet(db, 'meta:format'))!)).toEqual({ format: 1, writtenBy: `peerstage ${PEERSTAGE_VERSION}` })
+    expect(JSON.parse((await levelGet(db, 'meta:format'))!)).toEqual({ format: NODE_STORE_FORMAT, writtenBy: `peerstage ${PEERSTAGE_VERSION}` })
   })
 
   it('fetch refuses a --data whose store is of a future format, exit 2, one sentence', async () => {
@@ -108,7 +108,7 @@ describe('store format marks (issue 21)', () => {
     await levelWith(join(dir, 'data', 'db'), 'meta:format', formatMarkText(NODE_STORE_FORMAT + 1, 'peerstage 9.0.0'))
     const r = await peerstage(['fetch', join(dir, 'm.json'), '--out', join(dir, 'out'), '--data', join(dir, 'data'), '--peer', '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGRUVh8ZXJ7AUDRrjhCVBvr5EwsgRQJxbuDUHjsDpoRo4', '--swarm-key', join(dir, 'swarm.key')])
     expect(r.code).toBe(2)
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^peerstage fetch: the node's store .* holds format 2, written by a newer peerstage; this one reads format 1: /)])
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^peerstage fetch: the node's store .* holds format ${NODE_STORE_FORMAT + 1}, written by a newer peerstage; this one reads format ${NODE_STORE_FORMAT}: `))])
   })
 
   it('a tracker store of a future format is refused, by the class and by the tracker command (exit 2, one sentence)', async () => {

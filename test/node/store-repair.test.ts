@@ -145,4 +145,43 @@ describe('store: rechecks on reopen, moves across file systems (issue 14, defect
       execFileSync('umount', ['-l', other])
     }
   })
+  it('a move rewrites no chunk index entry, yet the chunks are found where the files went; a format-1 entry (a path) is still read', async () => {
+    const dir = tempDir()
+    const { src, signed } = await twoFiles(dir)
+    const db = join(dir, 'db')
+    const target = join(dir, 'packages', 'win11@1')
+    const chunkEntries = async (): Promise<Array<[string, string]>> => {
+      const level = new Level<string, string>(db)
+      try {
+        return await level.iterator({ gte: 'chunk:', lt: 'chunk;' }).all()
+      } finally {
+        await level.close()
+      }
+    }
+    let store = await Store.open(db)
+    const first = (await store.addPackage(signed, join(dir, 'staging'))).chunkLocations(0)[0]!
+    await writeAll((await store.getPackage(signed.packageId))!, src)
+    await store.close() // flushes: every piece indexed
+    const before = await chunkEntries()
+    expect(before.length).toBe(signed.manifest.chunks.count)
+
+    store = await Store.open(db)
+    await (await store.getPackage(signed.packageId))!.moveTo(target)
+    await store.close()
+    expect(await chunkEntries()).toEqual(before)
+
+    const old = { path: join(src, 'boot.wim'), offset: 0, length: 10 } // as format 1 wrote it
+    const level = new Level<string, string>(db)
+    await level.put(`chunk:${'ab'.repeat(32)}`, JSON.stringify(old))
+    await level.close()
+    store = await Store.open(db)
+    try {
+      expect(await store.findChunk(first.hash)).toEqual({ ...first.location, path: join(target, 'boot.wim') })
+      expect(await store.findChunk('ab'.repeat(32))).toEqual(old)
+      await store.removePackage(signed.packageId)
+      expect(await store.findChunk(first.hash)).toBeUndefined()
+    } finally {
+      await store.close()
+    }
+  })
 })
