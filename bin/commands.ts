@@ -11,6 +11,8 @@ import type { Command } from './cli.ts'
 export interface CommandEntry {
   name: string
   summary: string
+  /** Moves package blocks for as long as it runs (dp, fetch, client): see keepYoungGenerationSmall. */
+  movesBlocks?: true
   load(): Promise<Command>
 }
 
@@ -28,10 +30,13 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'swarm-key', summary: 'make the pre-shared key every node of a swarm needs',
     load: async () => (await import('./node-commands.ts')).swarmKey },
   { name: 'dp', summary: 'run a distribution point that seeds packages',
+    movesBlocks: true,
     load: async () => (await import('./node-commands.ts')).dp },
   { name: 'fetch', summary: 'download a package from peers, verified, resumable',
+    movesBlocks: true,
     load: async () => (await import('./node-commands.ts')).fetch },
   { name: 'client', summary: 'run a branch client as a service: pre-stage, verify and run deployments',
+    movesBlocks: true,
     load: async () => (await import('./node-commands.ts')).client },
   { name: 'tracker', summary: 'run the tracker: locality peers, WAN leases, per-subnet budgets; back up and restore its state',
     load: async () => (await import('./tracker-commands.ts')).tracker },

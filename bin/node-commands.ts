@@ -1,5 +1,4 @@
 import { join, resolve } from 'node:path'
-import { setFlagsFromString } from 'node:v8'
 import { parseRate } from '../bandwidth/index.ts'
 import { readManifest } from '../chunker/index.ts'
 import { publishersToTrust, TRUST_HELP, trustedKeys, warnPublisherUnchecked } from './chunker-commands.ts'
@@ -131,20 +130,7 @@ export function nodeLabel(node: { peerId: string, addresses: readonly string[] }
 }
 
 /** A role's config errors (RangeError naming the key) are usage errors. */
-/**
- * A node makes short-lived objects for every block, and V8 answers by growing its young
- * generation, which then stays resident (heap 153 MB, of which ~25 MB in use, in a 10 GiB
- * fetch). Kept at its starting size (V8 reads this flag whenever it would grow it, so setting
- * it now works, unlike --max-semi-space-size, read only at start) the heap stays at 27–36 MB:
- * that fetch peaked at 310 MB instead of 397 MB and took 51 s instead of 57 s (55.7 CPU-s
- * instead of 66.4).
- */
-function keepYoungGenerationSmall(): void {
-  setFlagsFromString('--semi-space-growth-factor=1')
-}
-
 async function built<T>(make: () => Promise<T>): Promise<T> {
-  keepYoungGenerationSmall()
   try {
     return await make()
   } catch (err) {

@@ -4,6 +4,7 @@
  * when it runs (commands.ts), so `--help` or `status` does not pay for libp2p or fastify.
  */
 import { enableCompileCache } from 'node:module'
+import { setFlagsFromString } from 'node:v8'
 import { runCommand } from './cli.ts'
 import { COMMANDS } from './commands.ts'
 import { PEERSTAGE_VERSION, versionLine } from '../common/version.ts'
@@ -13,6 +14,19 @@ import { PEERSTAGE_VERSION, versionLine } from '../common/version.ts'
 // start from there on every run after the first. This file and the two above are stripped
 // before this line runs: NODE_COMPILE_CACHE=DIR in the environment caches them too.
 enableCompileCache()
+
+/**
+ * A node makes short-lived objects for every block, and V8 answers by growing its young
+ * generation, which then stays resident (heap 153 MB, of which ~25 MB in use, in a 10 GiB
+ * fetch). Kept at its starting size (V8 reads this flag whenever it would grow it, so setting
+ * it here works, unlike --max-semi-space-size, read only at start; here, before the command's
+ * modules load, which grew it too) the heap stays at 27–36 MB:
+ * that fetch peaked at 310 MB instead of 397 MB and took 51 s instead of 57 s (55.7 CPU-s
+ * instead of 66.4).
+ */
+function keepYoungGenerationSmall(): void {
+  setFlagsFromString('--semi-space-growth-factor=1')
+}
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length))
@@ -43,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`peerstage: unknown command '${name}'. Try 'peerstage --help'.\n`)
     return 2
   }
+  if (entry.movesBlocks === true) keepYoungGenerationSmall()
   return runCommand(await entry.load(), rest)
 }
 
