@@ -33,9 +33,8 @@ export function preallocate(root: string, manifest: Manifest): void {
   })
 }
 
-/** Reads exactly `length` bytes at `offset` of a file (short files give an error). */
-export function readExactly(path: string, offset: number, length: number): Buffer {
-  const buf = Buffer.allocUnsafe(length)
+/** Reads exactly `length` bytes at `offset` of a file (short files give an error), into `buf` if given. */
+export function readExactly(path: string, offset: number, length: number, buf: Buffer = Buffer.allocUnsafe(length)): Buffer {
   const fd = openSync(path, 'r')
   try {
     let got = 0

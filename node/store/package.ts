@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { systemClock, type Clock } from '../../bandwidth/index.ts'
 import { chunkHash, HASH_BYTES, type Manifest, type SignedManifest } from '../../chunker/index.ts'
+import { takeFrame } from '../block-pool.ts'
 import { Bitfield } from './bitfield.ts'
 import { ioError } from './errors.ts'
 import { moveDirectory, moveFiles } from './move.ts'
@@ -235,11 +236,15 @@ export class StoredPackage {
     else this.ownWrites.delete(file)
   }
 
-  /** A block of a piece this node has. */
+  /**
+   * A block of a piece this node has, in a buffer of the frame pool: whoever sends it may
+   * give it back once it is written (a fresh 128 KiB per block served was garbage to collect
+   * and new memory to fault in).
+   */
   readBlock(piece: number, offset: number, length: number): Buffer {
     const p = this.manifest.pieces[piece]
     if (p === undefined || !this.have.get(piece) || offset + length > p.length) throw new RangeError(`no such block ${piece}/${offset}+${length}`)
-    return readExactly(filePath(this.root, this.manifest, p.file), p.offset + offset, length)
+    return readExactly(filePath(this.root, this.manifest, p.file), p.offset + offset, length, takeFrame(length))
   }
 
   /**

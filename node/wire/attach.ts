@@ -1,6 +1,7 @@
 import type { Stream } from '@libp2p/interface'
 import type { Socket } from 'node:net'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { giveBackFrames } from '../block-pool.ts'
 import { carry, type AttachWireOptions } from './carry.ts'
 import type { Wire } from './wire-types.ts'
 
@@ -31,14 +32,16 @@ export function attachWire(stream: Stream, wire: Wire, options: AttachWireOption
  * Carries a Wire over a connected socket (the bulk channel's TLS socket): see carry().
  * What the wire pushed in one tick goes down corked, as one writev (not a write per part,
  * which would seal a 13-byte header as a TLS record of its own); write()'s false pauses the
- * wire until 'drain'.
+ * wire until 'drain'. Once the socket has taken them, the blocks among the parts go back to
+ * the block pool (only the buffers it made are kept).
  */
 export function attachWireToSocket(socket: Socket, wire: Wire, options: AttachWireOptions): void {
   const carried = carry({
     send: (parts) => {
       socket.cork()
       let more = true
-      for (const part of parts) more = socket.write(part)
+      for (let i = 0; i < parts.length - 1; i++) more = socket.write(parts[i]!)
+      more = socket.write(parts[parts.length - 1]!, () => giveBackFrames(parts)) // written in order: the last is taken after the others
       socket.uncork()
       return more
     },

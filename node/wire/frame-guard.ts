@@ -1,5 +1,5 @@
 import { NodeErrorCodes, nodeError } from '../errors.ts'
-import { takeFrame } from './frame-pool.ts'
+import { takeFrame } from '../block-pool.ts'
 import { checkHandshake, checkMessage } from './frame-shape.ts'
 
 /** BitTorrent handshake: <pstrlen=19><"BitTorrent protocol"><8 reserved><20 info hash><20 peer id>. */
@@ -14,7 +14,7 @@ export const HANDSHAKE_BYTES = 68
  *
  * Whole frames are passed on as views of the bytes that arrived (runs of them at once); only
  * a frame split across arrivals is copied, once, into a buffer of its exact size from the
- * frame pool (frame-pool.ts: the swarm gives a block's buffer back once it is on disk). So the
+ * block pool (node/block-pool.ts: the swarm gives a block's buffer back once it is on disk). So the
  * parser never holds a partial message: bittorrent-protocol joins what it holds to every new
  * arrival, so a 128 KiB block fed to it in pieces was copied once per piece.
  */

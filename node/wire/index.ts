@@ -4,12 +4,12 @@
  * libp2p stream (attachWire). Handshake info hash = the first 20 bytes of the package id.
  */
 import WireImpl from 'bittorrent-protocol'
-import { MAX_BLOCK_BYTES } from './frame-pool.ts'
+import { MAX_BLOCK_BYTES } from '../block-pool.ts'
 import type { Wire, WireConstructor } from './wire-types.ts'
 
 export { attachWire, attachWireToSocket, type AttachWireOptions } from './attach.ts'
 export { FrameGuard, HANDSHAKE_BYTES } from './frame-guard.ts'
-export { giveBackFrames, MAX_BLOCK_BYTES, MAX_FREE_BYTES, pooledFreeBytes, takeFrame } from './frame-pool.ts'
+export { giveBackFrames, MAX_BLOCK_BYTES, MAX_FREE_BYTES, pooledFreeBytes, takeFrame } from '../block-pool.ts'
 export type { Wire, BitFieldLike } from './wire-types.ts'
 
 export const WIRE_PROTOCOL = '/peerstage/wire/1.0.0'

@@ -1,5 +1,6 @@
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { createWire, FrameGuard, giveBackFrames, maxMessageBytes, MAX_BLOCK_BYTES, MAX_FREE_BYTES, pooledFreeBytes, takeFrame, type Wire } from '../../node/wire/index.ts'
+import { attachWireToSocket, createWire, FrameGuard, giveBackFrames, maxMessageBytes, MAX_BLOCK_BYTES, MAX_FREE_BYTES, pooledFreeBytes, takeFrame, type Wire } from '../../node/wire/index.ts'
 
 const INFO_HASH = 'aa'.repeat(20)
 
@@ -144,5 +145,51 @@ describe('frame pool', () => {
     const before = pooledFreeBytes()
     giveBackFrames([Buffer.alloc(64 * 1024), new Uint8Array(200_000)])
     expect(pooledFreeBytes()).toBe(before)
+  })
+})
+
+describe('block buffers sent down a socket', () => {
+  it('go back to the pool only once the socket took them: 200 blocks arrive as they were sent, most in reused buffers', async () => {
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve))
+    const dialled = connect((server.address() as AddressInfo).port, '127.0.0.1')
+    const [a, b] = [createWire(), createWire()]
+    const options = { maxMessageBytes: maxMessageBytes(256) }
+    attachWireToSocket(await accepted, a, options)
+    attachWireToSocket(dialled, b, options)
+    try {
+      a.handshake(INFO_HASH, 'a1'.repeat(20))
+      b.handshake(INFO_HASH, 'b2'.repeat(20))
+      const served = new Set<ArrayBufferLike>()
+      a.on('request', (index, offset, length, respond) => {
+        const block = takeFrame(length).fill(index & 0xff) // as a served block is read: from the pool
+        served.add(block.buffer)
+        respond(null, block)
+      })
+      const unchoke = once(b, 'unchoke')
+      a.unchoke()
+      await unchoke
+      // Four rounds of 50 requests in flight, as the swarm keeps 64: later rounds reuse the first's buffers.
+      const wrong: number[] = []
+      for (let round = 0; round < 4; round++) {
+        await Promise.all(Array.from({ length: 50 }, (_, k) => new Promise<void>((resolve, reject) => {
+          const index = round * 50 + k
+          b.request(index, 0, MAX_BLOCK_BYTES, (err, got) => {
+            if (err) return reject(err)
+            if (got!.length !== MAX_BLOCK_BYTES || got!.some((byte) => byte !== (index & 0xff))) wrong.push(index)
+            giveBackFrames([got!]) // as the swarm does once a block is on disk
+            resolve()
+          })
+        })))
+      }
+      expect(wrong).toEqual([])
+      expect(served.size).toBeLessThan(150)
+    } finally {
+      a.destroy()
+      b.destroy()
+      dialled.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })

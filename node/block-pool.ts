@@ -1,8 +1,10 @@
 /**
- * Buffers for frames assembled from several arrivals (a 128 KiB block comes in ~8 TLS
- * records), handed back once their bytes are on disk. A fresh buffer per block costs more
- * than its copy: every one is new memory to fault in (64 MiB of blocks spent ~0.24 CPU-s in
- * page faults at 25 MB/s here), and the garbage collector frees them only in its own time.
+ * Block buffers, both ways. Frames assembled from several arrivals (a 128 KiB block comes in
+ * ~8 TLS records) are handed back once their bytes are on disk; blocks read to be served, once
+ * the socket has taken them (the bulk channel; a block sent down a libp2p stream is left to
+ * the GC). A fresh buffer per block costs more than its copy: every one is new memory to
+ * fault in (64 MiB of blocks spent ~0.24 CPU-s in page faults at 25 MB/s here), and the
+ * garbage collector frees them only in its own time.
  *
  * Every pooled buffer is one full block frame long; a shorter frame is a view of its front.
  * A piece's last block is shorter than the others and, pieces being content-defined, of a
