@@ -9,7 +9,7 @@
  * Every pooled buffer is one full block frame long; a shorter frame is a view of its front.
  * A piece's last block is shorter than the others and, pieces being content-defined, of a
  * length of its own: kept by exact length, those were never asked for again and piled up
- * (260 MB held after 8 GiB fetched).
+ * (260 MiB held after 8 GiB fetched).
  *
  * Only buffers this pool made go back into it (a WeakSet of their ArrayBuffers), so giving
  * back any other block is harmless. Whoever gives one back must hold no view of it after.

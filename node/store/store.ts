@@ -17,7 +17,7 @@ const INDEX_SLICE_CHUNKS = 4096
 /**
  * A chunk index entry (`chunk:HASH`): the package and its file, not a path, so moving a
  * package's files (fetch delivering into --out, a client into packages/) rewrites none of
- * them: a 10 GiB fetch rewrote 160,000 as it ended, +85 MB of RSS. Format 1 stored the
+ * them: a 10 GiB fetch rewrote 160,000 as it ended, +85 MiB of RSS. Format 1 stored the
  * absolute path (a ChunkLocation); such entries are still read as they are.
  */
 interface IndexEntry {
