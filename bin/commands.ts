@@ -11,7 +11,7 @@ import type { Command } from './cli.ts'
 export interface CommandEntry {
   name: string
   summary: string
-  /** Moves package blocks for as long as it runs (dp, fetch, client): see keepYoungGenerationSmall. */
+  /** Moves package blocks for as long as it runs (dp, fetch, client): see keepYoungGenerationSmall in peerstage.ts. */
   movesBlocks?: true
   load(): Promise<Command>
 }

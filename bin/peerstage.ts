@@ -18,11 +18,11 @@ enableCompileCache()
 /**
  * A node makes short-lived objects for every block, and V8 answers by growing its young
  * generation, which then stays resident (heap 153 MiB, of which ~25 MiB in use, in a 10 GiB
- * fetch). Kept at its starting size (V8 reads this flag whenever it would grow it, so setting
- * it here works, unlike --max-semi-space-size, read only at start; here, before the command's
- * modules load, which grew it too) the heap stays at 27–36 MiB:
- * that fetch peaked at 320 MB instead of 407 MB and took 51 s instead of 57 s (55.7 CPU-s
- * instead of 66.4).
+ * fetch). Kept at its starting size, the heap stays at 27–36 MiB: that fetch peaked at 320 MB
+ * instead of 407 MB and took 51 s instead of 57 s (55.7 CPU-s instead of 66.4). V8 reads this
+ * flag whenever it would grow the young generation, so setting it now works (unlike
+ * --max-semi-space-size, read only at start); it is set before the command's modules load,
+ * which grew it too.
  */
 function keepYoungGenerationSmall(): void {
   setFlagsFromString('--semi-space-growth-factor=1')

@@ -237,7 +237,7 @@ export class StoredPackage {
   }
 
   /**
-   * A block of a piece this node has, in a buffer of the frame pool: whoever sends it may
+   * A block of a piece this node has, in a buffer of the block pool (node/block-pool.ts): whoever sends it may
    * give it back once it is written (a fresh 128 KiB per block served was garbage to collect
    * and new memory to fault in).
    */
