@@ -237,9 +237,9 @@ export class StoredPackage {
   }
 
   /**
-   * A block of a piece this node has, in a buffer of the block pool (node/block-pool.ts): whoever sends it may
-   * give it back once it is written (a fresh 128 KiB per block served was garbage to collect
-   * and new memory to fault in).
+   * A block of a piece this node has, in a buffer of the block pool (node/block-pool.ts):
+   * whoever sends it may give it back once it is written (a fresh 128 KiB per block served
+   * was garbage to collect and new memory to fault in).
    */
   readBlock(piece: number, offset: number, length: number): Buffer {
     const p = this.manifest.pieces[piece]
