@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { SignedManifest } from '../../chunker/index.ts'
 import { createDp, createFetcher, type PackageSwarm } from '../../node/index.ts'
 import { createTrackerConfig, createTrackerServer, MemoryTrackerStore, Tracker } from '../../tracker/index.ts'
 import { packSample, sampleTree, writeTree } from '../helpers/packages.ts'
@@ -46,6 +47,14 @@ async function dpUnderTracker() {
 /** A fetching node on `ip` under the tracker (the `fetch --tracker` role). */
 function fetcherUnderTracker(dataDir: string, swarmKey: Uint8Array, ip: string) {
   return started(createFetcher({ dataDir, swarmKey, ...on(ip) }, { tracker: new SigningTrackerClient({ url, localAddress: ip }) }))
+}
+
+/** A fetcher on `ip` (data in DIR/IP) wanting the package into DIR/out-IP, started: its swarm and the tracker's first answer. */
+async function clientFetching(dir: string, swarmKey: Uint8Array, signed: SignedManifest, ip: string) {
+  const client = await fetcherUnderTracker(join(dir, ip), swarmKey, ip)
+  const swarm = await client.node.want(signed, join(dir, `out-${ip}`))
+  const answer = (await client.start())!
+  return { client, swarm, answer }
 }
 
 describe('a DP under the tracker', () => {
@@ -149,11 +158,7 @@ describe('two lease holders in one subnet', () => {
     dp.swarmOf(signed.packageId)!.on('upload', (n) => { wan += n })
 
     const swarms: PackageSwarm[] = []
-    for (const ip of ['127.0.2.1', '127.0.2.2']) {
-      const client = await fetcherUnderTracker(join(dir, ip), key, ip)
-      swarms.push(await client.node.want(signed, join(dir, `out-${ip}`)))
-      await client.start()
-    }
+    for (const ip of ['127.0.2.1', '127.0.2.2']) swarms.push((await clientFetching(dir, key, signed, ip)).swarm)
     await until(() => swarms.every((s) => s.pkg.complete), 'both clients complete', 60_000)
     expect(wan).toBeGreaterThanOrEqual(signed.totalBytes)
     // Both pulling rarest-first at random took 1.39–1.44 × here; by runs, 1.03–1.04 × (where the runs meet).
@@ -182,9 +187,7 @@ describe('a client dialled by a node of another site', () => {
   it('serves its own site and nothing to another: that would cross the WAN without a lease', async () => {
     const { dir, key, signed, dp, start } = await dpUnderTracker()
     await start()
-    const client = await fetcherUnderTracker(join(dir, 'client'), key, '127.0.2.1')
-    const swarm = await client.node.want(signed, join(dir, 'out'))
-    const answer = (await client.start())!
+    const { client, swarm, answer } = await clientFetching(dir, key, signed, '127.0.2.1')
     expect(answer.siteSubnets).toEqual(['127.0.2.0/24'])
     await until(() => swarm.pkg.complete, 'the client whole from the DP', 30_000)
     const bytes = signed.manifest.files.reduce((n, f) => n + f.size, 0)
@@ -215,18 +218,14 @@ describe('a lease holder whose LAN peer already holds the package', () => {
   it('takes nothing across the WAN: its LAN peers are dialled before the DP', async () => {
     const { dir, key, signed, dp, start } = await dpUnderTracker()
     await start()
-    const seed = await fetcherUnderTracker(join(dir, 'seed'), key, '127.0.2.1')
-    const seedSwarm = await seed.node.want(signed, join(dir, 'out-seed'))
-    await seed.start()
-    await until(() => seedSwarm.pkg.complete, 'the first client of leeds complete')
+    const seed = await clientFetching(dir, key, signed, '127.0.2.1')
+    await until(() => seed.swarm.pkg.complete, 'the first client of leeds complete')
     let wan = 0
     dp.swarmOf(signed.packageId)!.on('upload', (n) => { wan += n })
 
     // The next client gets the lease (the first one gave it back) with the DP and its LAN peer.
     for (let round = 0; round < 3; round++) {
-      const client = await fetcherUnderTracker(join(dir, `c${round}`), key, `127.0.2.${10 + round}`)
-      const swarm = await client.node.want(signed, join(dir, `out-${round}`))
-      const first = (await client.start())!
+      const { client, swarm, answer: first } = await clientFetching(dir, key, signed, `127.0.2.${10 + round}`)
       expect(first.packages[0]!.lease).not.toBeNull()
       expect(first.packages[0]!.peers.map((p) => p.tier)).toEqual(['subnet', 'remote-dp'])
       await until(() => swarm.pkg.complete, `client ${round} complete`)
