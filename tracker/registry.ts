@@ -277,7 +277,7 @@ export class Registry {
    */
   dpPeersFor(asker: Registration, packageId: string, options: { max: number, parentSite: string | undefined }): HandedPeer[] {
     const out = new Handout(asker, options.max)
-    const dps = [...(this.dpsByPackage.get(packageId)?.values() ?? [])]
+    const dps = this.dpsOf(packageId)
     const own = dps.filter((h) => (asker.site === undefined ? h.reg.site === undefined && h.reg.subnet === asker.subnet : h.reg.site === asker.site))
     out.add(own.filter((h) => h.reg.subnet === asker.subnet), 'subnet')
     out.add(own.filter((h) => h.reg.subnet !== asker.subnet), 'site')
@@ -293,8 +293,13 @@ export class Registry {
   }
 
   /** DPs holding at least one piece of the package. */
+  /** DPs that announced the package, whether they hold any of it yet or not. */
+  private dpsOf(packageId: string): Holding[] {
+    return [...(this.dpsByPackage.get(packageId)?.values() ?? [])]
+  }
+
   private dpsHolding(packageId: string): Holding[] {
-    return [...(this.dpsByPackage.get(packageId)?.values() ?? [])].filter((h) => h.have > 0)
+    return this.dpsOf(packageId).filter((h) => h.have > 0)
   }
 
   private unindex(reg: Registration): void {
